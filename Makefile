@@ -1,0 +1,32 @@
+# The two commands of the README: `make docs` and `make test`.
+# Each creates .venv on first use and installs what it needs from pyproject.toml.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DOCS_STAMP := $(VENV)/.docs-installed
+TEST_STAMP := $(VENV)/.test-installed
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(DOCS_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[docs]'
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[docs,test,browser,tensorrt]'
+	touch $@
+
+.PHONY: docs test lint clean
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -W --keep-going -b html . _build/html
+
+test: $(TEST_STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf _build .pytest_cache
