@@ -1,0 +1,22 @@
+"""tripy: an int8-capable tensor library with lazy evaluation on NumPy, CUDA or TensorRT.
+
+Use it as ``import tripy as tp``. The public API is registered with :func:`tripy.export.public` next to
+each op and module, and collected here.
+"""
+
+from tripy import dtypes as _dtypes
+from tripy.config import config
+from tripy.dtypes import DataType, bfloat16, bool, float8, float16, float32, int4, int8, int32, int64  # noqa: A004
+from tripy.errors import TripyError, TripyException
+from tripy.export import PUBLIC_API as _PUBLIC_API
+from tripy.frontend import modules as _modules  # noqa: F401 - registers the modules
+from tripy.frontend import ops as _ops  # noqa: F401 - registers the ops
+from tripy.tensor import Tensor
+
+globals().update(_PUBLIC_API)
+
+dtype = DataType
+
+__all__ = ["config", "Tensor", "DataType", "dtype", "TripyException", "TripyError", *(d.name for d in _dtypes.ALL),
+           *_PUBLIC_API]
+__version__ = "0.1.0"

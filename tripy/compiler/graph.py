@@ -1,0 +1,304 @@
+"""The traced graph of a compiled function: what the TensorRT lowering and the eager fallback both read.
+
+:func:`trace_function` calls the function on placeholder tensors (shape and dtype, no value), walks the
+trace the frontend recorded, and numbers every value: the inputs first, then the constants (module
+parameters and other concrete tensors), then one value per primitive. Dynamic dimensions are found by
+tracing again with other sizes (see :mod:`tripy.compiler.symbolic`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tripy.compiler.input_info import InputInfo
+from tripy.compiler.symbolic import SymInt, fit_int, resolve
+from tripy.dtypes import DataType
+from tripy.errors import SourceLocation, TripyException, raise_error
+from tripy.trace import Node, topological_order
+
+INPUT_PRIM = "input"
+
+
+@dataclass
+class Op:
+    """One primitive of the graph; ``inputs`` and the op's own result are value numbers."""
+
+    prim: str
+    inputs: tuple[int, ...]
+    attrs: dict[str, Any]
+    shape: tuple[int | SymInt, ...]
+    dtype: DataType
+    where: SourceLocation | None = None
+
+
+@dataclass
+class Constant:
+    """A concrete tensor the function uses (a parameter, a literal)."""
+
+    array: np.ndarray
+    dtype: DataType
+
+
+@dataclass
+class Argument:
+    """One input of the compiled function: its name (for messages), how it is passed, and its InputInfo."""
+
+    name: str
+    keyword: bool
+    info: InputInfo
+
+
+@dataclass
+class Graph:
+    """A traced function. Value ``i`` is argument ``i`` for ``i < len(args)``, then constants, then ops."""
+
+    args: list[Argument]
+    constants: list[Constant]
+    ops: list[Op]
+    outputs: list[int]
+    #: How the function returned its outputs: "tensor", "tuple" or "list".
+    output_kind: str
+    #: For each symbol (dynamic dimension), the (argument, axis) pairs bound to it; they are equal at run time.
+    symbols: list[tuple[tuple[int, int], ...]] = field(default_factory=list)
+
+    @property
+    def first_op_value(self) -> int:
+        return len(self.args) + len(self.constants)
+
+    def value_kind(self, value: int) -> str:
+        if value < len(self.args):
+            return "input"
+        return "constant" if value < self.first_op_value else "op"
+
+    def symbol_values(self, shapes: Sequence[Sequence[int]]) -> list[int]:
+        """The size of each symbol for actual argument shapes."""
+        return [shapes[arg][axis] for (arg, axis), *_ in self.symbols]
+
+    def fingerprint(self) -> str:
+        """A digest of everything that determines the compiled engine (ops, attributes, constants, inputs)."""
+        h = hashlib.sha256()
+        for arg in self.args:
+            h.update(repr((arg.info.ranges, arg.info.dtype.name)).encode())
+        for const in self.constants:
+            h.update(repr((const.array.shape, const.dtype.name)).encode())
+            h.update(np.ascontiguousarray(const.array).view(np.uint8).tobytes())
+        for op in self.ops:
+            h.update(repr((op.prim, op.inputs, sorted(op.attrs.items()), op.shape, op.dtype.name)).encode())
+        h.update(repr((self.outputs, self.symbols)).encode())
+        return h.hexdigest()
+
+    def to_tensors(self, inputs: Sequence[Any]) -> list[Any]:
+        """The outputs as unevaluated tensors over ``inputs`` (concrete tensors): the fallback path.
+
+        Evaluating them runs exactly the primitives that calling the function eagerly would run.
+        """
+        from tripy.tensor import Tensor
+
+        dims = self.symbol_values([t.shape for t in inputs])
+        values: list[Any] = list(inputs)
+        for const in self.constants:
+            values.append(Tensor(const.array, dtype=const.dtype))
+        for op in self.ops:
+            args = tuple(values[i] for i in op.inputs)
+            shape = tuple(resolve(op.shape, dims))
+            values.append(Tensor._from_node(op.prim, args, resolve(op.attrs, dims), shape, op.dtype, op.where))
+        return [values[i] for i in self.outputs]
+
+
+# -- tracing ---------------------------------------------------------------------------------------------
+@dataclass
+class _RawTrace:
+    constants: list[Constant]
+    ops: list[Op]
+    outputs: list[int]
+    output_kind: str
+
+
+def _placeholder(shape: tuple[int, ...], dtype: DataType, index: int):
+    from tripy.tensor import Tensor
+
+    t = Tensor.__new__(Tensor)
+    t.shape, t.dtype = tuple(shape), dtype
+    t._node, t._value, t._backend, t._where, t._checked = Node(INPUT_PRIM, (), {"index": index}), None, None, None, False
+    return t
+
+
+def _trace_once(func: Callable, args: list[Argument], shapes: list[tuple[int, ...]]) -> _RawTrace:
+    from tripy.tensor import Tensor
+
+    placeholders = [_placeholder(s, a.info.dtype, i) for i, (a, s) in enumerate(zip(args, shapes))]
+    positional = [p for p, a in zip(placeholders, args) if not a.keyword]
+    keywords = {a.name: p for p, a in zip(placeholders, args) if a.keyword}
+    result = func(*positional, **keywords)
+
+    if isinstance(result, Tensor):
+        kind, outputs = "tensor", [result]
+    elif isinstance(result, (tuple, list)) and result and all(isinstance(r, Tensor) for r in result):
+        kind, outputs = type(result).__name__, list(result)
+    else:
+        raise_error(
+            f"tp.compile: the function must return a tensor or a tuple/list of tensors, not {type(result).__name__}."
+        )
+
+    # Each tensor becomes ("input" | "constant" | "op", index); numbers are final once all are counted.
+    refs: dict[int, tuple[str, int]] = {id(p): ("input", i) for i, p in enumerate(placeholders)}
+    constants: list[Constant] = []
+    op_tensors: list[Any] = []
+
+    def ref(t) -> tuple[str, int]:
+        if id(t) not in refs:  # a concrete tensor: the topological order has already placed every op
+            refs[id(t)] = ("constant", len(constants))
+            constants.append(Constant(t._backend.to_numpy(t._value, t.dtype), t.dtype))
+        return refs[id(t)]
+
+    for t in topological_order(outputs):
+        if t._node.prim == INPUT_PRIM:
+            if id(t) not in refs:
+                raise_error("tp.compile: the function uses a placeholder input of another compiled function.")
+            continue
+        for i in t._node.inputs:
+            ref(i)
+        refs[id(t)] = ("op", len(op_tensors))
+        op_tensors.append(t)
+    for o in outputs:
+        ref(o)
+
+    offsets = {"input": 0, "constant": len(args), "op": len(args) + len(constants)}
+
+    def value(t) -> int:
+        kind, index = refs[id(t)]
+        return offsets[kind] + index
+
+    ops = [
+        Op(t._node.prim, tuple(value(i) for i in t._node.inputs), dict(t._node.attrs), tuple(t.shape), t.dtype,
+           t._where)
+        for t in op_tensors
+    ]
+    outputs_final = [value(o) for o in outputs]
+    return _RawTrace(constants, ops, outputs_final, kind)
+
+
+def _trace_or_explain(func: Callable, args: list[Argument], shapes: list[tuple[int, ...]]) -> _RawTrace:
+    try:
+        return _trace_once(func, args, shapes)
+    except TripyException as exc:
+        if f"running '{INPUT_PRIM}'" in str(exc):
+            raise_error(
+                "tp.compile: the function needs the value of an input while it is traced (it printed a tensor "
+                "made from an input, or called eval()/numpy()/tolist()/bool() on one). A compiled function "
+                "may only apply tensor operations to its inputs."
+            )
+        raise
+
+
+def _base_size(rng: tuple[int, int, int]) -> int:
+    # Traced sizes of dynamic dimensions are at least 2, so that none looks like a broadcast dimension.
+    return max(rng[1], 2)
+
+
+def trace_function(func: Callable, args: list[Argument]) -> Graph:
+    """Trace ``func`` on placeholders for ``args`` and return its graph, dynamic dimensions symbolic."""
+    dynamic = [(a, axis) for a, arg in enumerate(args) for axis in arg.info.dynamic_axes]
+    groups: list[tuple[tuple[int, int], ...]] = [(d,) for d in dynamic]
+
+    def shapes_for(sizes: Sequence[int]) -> list[tuple[int, ...]]:
+        shapes = [list(arg.info.opt) for arg in args]
+        for group, size in zip(groups, sizes):
+            for a, axis in group:
+                shapes[a][axis] = size
+        return [tuple(s) for s in shapes]
+
+    def base_sizes() -> list[int]:
+        return [_base_size(args[g[0][0]].info.ranges[g[0][1]]) for g in groups]
+
+    base = _trace_or_explain(func, args, shapes_for(base_sizes()))
+    if not groups:
+        return Graph(args, base.constants, base.ops, base.outputs, base.output_kind, [])
+
+    probes = None
+    for attempt in range(2):
+        sizes = base_sizes()
+        try:
+            probes = []
+            for s in range(len(groups)):
+                probe_sizes = [2 * v if i == s else v for i, v in enumerate(sizes)]
+                probes.append(_trace_or_explain(func, args, shapes_for(probe_sizes)))
+            check = _trace_or_explain(func, args, shapes_for([3 * v for v in sizes]))
+            break
+        except TripyException:
+            if attempt == 1:
+                raise
+            # Dynamic dimensions that must be equal (e.g. two inputs added together) cannot vary alone:
+            # dimensions with the same (min, opt, max) are taken to be one dimension.
+            merged: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
+            for a, axis in dynamic:
+                merged.setdefault(args[a].info.ranges[axis], []).append((a, axis))
+            groups = [tuple(v) for v in merged.values()]
+            if base_sizes() != sizes or len(groups) == len(sizes):
+                raise
+    assert probes is not None
+    return _symbolize(args, base, probes, check, base_sizes(), groups)
+
+
+def _structure_error(what: str, op: Op | None = None) -> None:
+    where = [("The operation was made here", op.where)] if op is not None else None
+    raise_error(
+        f"tp.compile: {what} depends on the size of a dynamic dimension in a way a compiled function cannot "
+        "express (traced again with other sizes, the function made a different graph).",
+        where,
+    )
+
+
+def _symbolize(args, base: _RawTrace, probes: list[_RawTrace], check: _RawTrace, sizes: list[int],
+               groups) -> Graph:
+    traces = [base, *probes, check]
+    if any(len(t.ops) != len(base.ops) or len(t.constants) != len(base.constants) for t in traces):
+        _structure_error("the number of operations")
+    if any(t.outputs != base.outputs for t in traces):
+        _structure_error("the outputs")
+    for i, const in enumerate(base.constants):
+        for t in traces[1:]:
+            other = t.constants[i]
+            if other.dtype != const.dtype or other.array.shape != const.array.shape or not np.array_equal(
+                other.array.view(np.uint8), const.array.view(np.uint8)
+            ):
+                _structure_error("a constant tensor (made from a Python value or NumPy array)")
+
+    check_sizes = [3 * s for s in sizes]
+
+    def fit(values: list[Any], op: Op) -> Any:
+        first = values[0]
+        if isinstance(first, bool) or not isinstance(first, (int, tuple, list, dict)):
+            if any(v != first for v in values[1:]):
+                _structure_error(f"an attribute of '{op.prim}'", op)
+            return first
+        if isinstance(first, int):
+            fitted = fit_int(first, values[1:-1], sizes)
+            if fitted is None:
+                _structure_error(f"an integer attribute of '{op.prim}'", op)
+            predicted = fitted.evaluate(check_sizes) if isinstance(fitted, SymInt) else fitted
+            if predicted != values[-1]:
+                _structure_error(f"an integer attribute of '{op.prim}'", op)
+            return fitted
+        if isinstance(first, dict):
+            if any(not isinstance(v, dict) or v.keys() != first.keys() for v in values):
+                _structure_error(f"the attributes of '{op.prim}'", op)
+            return {k: fit([v[k] for v in values], op) for k in first}
+        if any(type(v) is not type(first) or len(v) != len(first) for v in values):
+            _structure_error(f"an attribute of '{op.prim}'", op)
+        return type(first)(fit([v[i] for v in values], op) for i in range(len(first)))
+
+    ops = []
+    for i, op in enumerate(base.ops):
+        others = [t.ops[i] for t in traces[1:]]
+        if any(o.prim != op.prim or o.inputs != op.inputs or o.dtype != op.dtype for o in others):
+            _structure_error("the sequence of operations", op)
+        attrs = fit([op.attrs, *(o.attrs for o in others)], op)
+        shape = fit([op.shape, *(o.shape for o in others)], op)
+        ops.append(Op(op.prim, op.inputs, attrs, shape, op.dtype, op.where))
+    return Graph(args, base.constants, ops, base.outputs, base.output_kind, list(groups))

@@ -1,0 +1,65 @@
+"""The library's one exception type, and how it points at the user's line of code."""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+from dataclasses import dataclass
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """Where, in the user's code, something was done: a file, a line and the function."""
+
+    filename: str
+    lineno: int
+    function: str
+
+    def code(self) -> str:
+        return linecache.getline(self.filename, self.lineno).strip()
+
+    def __str__(self) -> str:
+        text = f'File "{self.filename}", line {self.lineno}, in {self.function}'
+        code = self.code()
+        return f"{text}\n    {code}" if code else text
+
+
+def _is_internal(filename: str) -> bool:
+    return filename.startswith(_PACKAGE_DIR) or filename.startswith("<frozen ")
+
+
+def user_location(skip: int = 1) -> SourceLocation | None:
+    """The innermost frame outside the ``tripy`` package: the user's line that called into tripy."""
+    frame = sys._getframe(skip)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_PACKAGE_DIR) and not filename.startswith("<frozen "):
+            return SourceLocation(filename, frame.f_lineno, frame.f_code.co_name)
+        frame = frame.f_back
+    return None
+
+
+class TripyException(Exception):
+    """Raised for every user error: says what was wrong, which argument, and where in the user's code."""
+
+
+TripyError = TripyException
+
+
+def raise_error(message: str, details: list[tuple[str, SourceLocation | None]] | None = None) -> None:
+    """Raise a TripyException for ``message``, with the user's call site and any related locations.
+
+    ``details`` pairs a caption (e.g. "`scale` was created here") with the user's location it refers to.
+    The exception's traceback is cut to the user's frame, so no frame inside tripy is shown.
+    """
+    lines = [message]
+    call_site = user_location(2)
+    if call_site is not None:
+        lines.append(f"\nCalled at:\n  {call_site}")
+    for caption, location in details or []:
+        if location is not None and location != call_site:
+            lines.append(f"\n{caption}:\n  {location}")
+    raise TripyException("\n".join(lines)) from None

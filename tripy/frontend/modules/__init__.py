@@ -1,0 +1,3 @@
+"""Modules: ``Module``, ``Parameter`` and the layers built on them."""
+
+from tripy.frontend.modules import embedding, layernorm, linear, module, parameter, sequential  # noqa: F401

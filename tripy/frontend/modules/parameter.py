@@ -1,0 +1,46 @@
+"""``tp.Parameter``: a tensor that a module owns and ``state_dict`` lists."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tripy.dtypes import DataType
+from tripy.errors import user_location
+from tripy.export import public
+from tripy.tensor import Tensor
+
+
+@public
+class Parameter(Tensor):
+    """A module's weight: a :class:`Tensor` that is registered when assigned to a module attribute.
+
+    ``data`` is anything :class:`Tensor` accepts: a scalar, a nested list, a NumPy array, a tensor or a
+    DLPack producer such as a PyTorch tensor.
+
+    .. code-block:: python
+
+        scale = tp.Parameter(1.0)
+        assert scale.dtype == tp.float32 and scale.shape == ()
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, dtype: DataType | None = None) -> None:
+        super().__init__(data, dtype)
+        self.eval()
+        self._where = user_location(2)
+
+
+def placeholder(shape: tuple[int, ...], dtype: DataType) -> Parameter:
+    """A deterministic stand-in weight: ``arange(prod(shape)).reshape(shape)`` in ``dtype``.
+
+    Modules start with these (as in the Tripy release the quantization guide was written for), so a module
+    runs, reproducibly, before its real weights are loaded.
+    """
+    values = np.arange(math.prod(shape), dtype=np.float64 if dtype.is_float else np.int64).reshape(shape)
+    param = Parameter.__new__(Parameter)
+    Parameter.__init__(param, values, dtype)
+    return param

@@ -1,0 +1,13 @@
+"""Public tensor operations, one file per family; each is composed from backend primitives."""
+
+from tripy.frontend.ops import (  # noqa: F401 - importing registers the public API
+    activations,
+    cast,
+    compare,
+    creation,
+    elementwise,
+    matmul,
+    quantize,
+    reduce,
+    shape,
+)

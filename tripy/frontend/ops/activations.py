@@ -1,0 +1,71 @@
+"""Activation functions and ``softmax``, composed from elementwise primitives and reductions."""
+
+from __future__ import annotations
+
+from tripy.export import public
+from tripy.frontend.ops.elementwise import GELU_SQRT_2_OVER_PI, exp, maximum, tanh
+from tripy.frontend.ops.reduce import max, sum
+from tripy.frontend.utils import check_dtype, normalize_dim
+from tripy.tensor import Tensor
+
+
+@public
+def relu(input: Tensor) -> Tensor:
+    """``max(x, 0)`` elementwise.
+
+    .. code-block:: python
+
+        assert tp.relu(tp.Tensor([-1.0, 2.0])).tolist() == [0.0, 2.0]
+    """
+    return maximum(input, 0)
+
+
+@public
+def sigmoid(input: Tensor) -> Tensor:
+    """``1 / (1 + exp(-x))`` elementwise.
+
+    .. code-block:: python
+
+        assert tp.sigmoid(tp.zeros((1,))).tolist() == [0.5]
+    """
+    check_dtype(input, "input", "sigmoid", float_only=True)
+    return 1.0 / (1.0 + exp(-input))
+
+
+@public
+def silu(input: Tensor) -> Tensor:
+    """``x * sigmoid(x)`` elementwise.
+
+    .. code-block:: python
+
+        assert tp.silu(tp.zeros((1,))).tolist() == [0.0]
+    """
+    return input * sigmoid(input)
+
+
+@public
+def gelu(input: Tensor) -> Tensor:
+    """GELU with the tanh approximation used by GPT-2.
+
+    .. code-block:: python
+
+        out = tp.gelu(tp.Tensor([0.0, 1.0]))
+        assert abs(out.tolist()[1] - 0.8412) < 1e-3
+    """
+    check_dtype(input, "input", "gelu", float_only=True)
+    return 0.5 * input * (1.0 + tanh(GELU_SQRT_2_OVER_PI * (input + 0.044715 * input * input * input)))
+
+
+@public
+def softmax(input: Tensor, dim: int | None = None) -> Tensor:
+    """``exp(x) / sum(exp(x))`` along ``dim`` (the last dimension by default), computed stably.
+
+    .. code-block:: python
+
+        out = tp.softmax(tp.Tensor([[0.0, 0.0]]), dim=1)
+        assert out.tolist() == [[0.5, 0.5]]
+    """
+    check_dtype(input, "input", "softmax", float_only=True)
+    dim = normalize_dim(-1 if dim is None else dim, input.rank, "softmax")
+    shifted = exp(input - max(input, dim, keepdim=True))
+    return shifted / sum(shifted, dim, keepdim=True)
