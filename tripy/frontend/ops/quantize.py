@@ -57,7 +57,7 @@ def _check_scale_values(scale: Tensor, op: str, details) -> None:
     bad = ~(np.isfinite(values) & (values > 0))
     if bad.any():
         first = values.reshape(-1)[int(np.argmax(bad.reshape(-1)))]
-        raise_error(f"{op}: `scale` must hold positive, finite values, but it holds {first!r} "
+        raise_error(f"{op}: `scale` must hold positive, finite values, but it holds {float(first)} "
                     f"({int(bad.sum())} of {values.size} values are zero, negative, NaN or infinite).", details)
     scale._checked = True
 
