@@ -1,0 +1,155 @@
+"""``# doc:`` directives: comment lines (or line suffixes) inside a Python block.
+
+A directive line is never rendered. Whole-line directives configure the block;
+suffix directives (``omit``, ``ignore-line``) act on the line they end.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from dataclasses import dataclass, field
+from enum import Enum
+
+from doc_runner.errors import GuideError, closest_name
+
+#: Directives that stand on a line of their own and configure the whole block.
+BLOCK_DIRECTIVES = frozenset({"print-locals", "no-print-locals", "no-output", "no-eval", "allow-exception"})
+#: Directives written at the end of a line of code and acting on that line.
+LINE_DIRECTIVES = frozenset({"omit", "ignore-line"})
+ALL_DIRECTIVES = BLOCK_DIRECTIVES | LINE_DIRECTIVES
+
+_DIRECTIVE_COMMENT = re.compile(r"^#\s*doc:\s*(?P<body>.*?)\s*$")
+
+
+class LineRole(Enum):
+    """What a line of a Python block is, as far as rendering and running go."""
+
+    CODE = "code"  #: rendered and run
+    DIRECTIVE = "directive"  #: a whole-line ``# doc:`` comment: neither rendered nor run
+    OMIT = "omit"  #: run but not rendered
+    IGNORE = "ignore-line"  #: rendered but not run
+
+
+@dataclass(frozen=True)
+class Directive:
+    """One ``# doc: NAME ARGS`` directive found in a block.
+
+    ``line`` is the 1-based line number in the guide's file.
+    """
+
+    name: str
+    args: tuple[str, ...]
+    line: int
+
+
+@dataclass(frozen=True)
+class CodeLine:
+    """One line of a Python block: its text without any suffix directive, and its role."""
+
+    text: str
+    role: LineRole
+    line: int
+
+
+@dataclass(frozen=True)
+class ParsedCode:
+    """A Python block split into its lines and its block directives."""
+
+    lines: tuple[CodeLine, ...]
+    directives: tuple[Directive, ...] = field(default=())
+
+    def get(self, name: str) -> Directive | None:
+        """Return the directive called ``name``, if the block has it."""
+        return next((d for d in self.directives if d.name == name), None)
+
+    def runnable_source(self) -> str:
+        """The code that runs: ignored lines are blanked so line numbers stay true."""
+        return "\n".join("" if ln.role is LineRole.IGNORE else ln.text for ln in self.lines) + "\n"
+
+    def shown_source(self) -> str:
+        """The code a reader sees: no directive lines, no omitted lines, no suffixes."""
+        shown = [ln.text for ln in self.lines if ln.role in (LineRole.CODE, LineRole.IGNORE)]
+        return "\n".join(shown).strip("\n") + ("\n" if shown else "")
+
+
+def _comments(source: str) -> dict[int, tuple[int, str]] | None:
+    """Map 0-based line index to (column, text) of its comment, using Python's tokenizer.
+
+    Returns None when the block does not tokenize (the executor then reports the syntax
+    error; directives fall back to a plain textual scan).
+    """
+    found: dict[int, tuple[int, str]] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                found[tok.start[0] - 1] = (tok.start[1], tok.string)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return None
+    return found
+
+
+def parse_code(source: str, first_line: int, path: str) -> ParsedCode:
+    """Split a Python block's ``source`` into lines and directives.
+
+    ``first_line`` is the guide line of the block's first line of code. Unknown
+    directive names and misplaced directives raise :class:`GuideError`.
+    """
+    raw_lines = source.splitlines()
+    comments = _comments(source)
+    lines: list[CodeLine] = []
+    directives: list[Directive] = []
+    for index, text in enumerate(raw_lines):
+        lineno = first_line + index
+        if comments is not None:
+            column, comment = comments.get(index, (-1, ""))
+        else:  # untokenizable block: treat the first '#' as the comment start
+            column = text.find("#")
+            comment = text[column:] if column >= 0 else ""
+        match = _DIRECTIVE_COMMENT.match(comment) if comment else None
+        if not match:
+            lines.append(CodeLine(text, LineRole.CODE, lineno))
+            continue
+        words = match.group("body").split()
+        if not words:
+            raise GuideError(path, lineno, "empty '# doc:' directive; " + closest_name("", ALL_DIRECTIVES))
+        name, args = words[0], tuple(words[1:])
+        if name not in ALL_DIRECTIVES:
+            raise GuideError(
+                path, lineno, f"unknown directive '# doc: {name}'; " + closest_name(name, ALL_DIRECTIVES)
+            )
+        whole_line = text[:column].strip() == ""
+        if name in LINE_DIRECTIVES:
+            if whole_line:
+                raise GuideError(
+                    path,
+                    lineno,
+                    f"'# doc: {name}' goes at the end of the line it applies to, e.g. 'x = 1  # doc: {name}'",
+                )
+            if args:
+                raise GuideError(path, lineno, f"'# doc: {name}' takes no arguments")
+            role = LineRole.OMIT if name == "omit" else LineRole.IGNORE
+            lines.append(CodeLine(text[:column].rstrip(), role, lineno))
+            continue
+        if not whole_line:
+            raise GuideError(path, lineno, f"'# doc: {name}' must be on a line of its own")
+        if any(d.name == name for d in directives):
+            raise GuideError(path, lineno, f"'# doc: {name}' is given twice in this block")
+        if name in ("no-output", "no-eval") and args:
+            raise GuideError(path, lineno, f"'# doc: {name}' takes no arguments")
+        if name == "print-locals" and not args:
+            raise GuideError(
+                path,
+                lineno,
+                "'# doc: print-locals' needs the names to show; use 'no-print-locals' to show none",
+            )
+        if name == "allow-exception" and len(args) > 1:
+            raise GuideError(path, lineno, "'# doc: allow-exception' takes at most one exception type")
+        directives.append(Directive(name, args, lineno))
+        lines.append(CodeLine(text, LineRole.DIRECTIVE, lineno))
+    names = {d.name for d in directives}
+    if {"print-locals", "no-print-locals"} <= names:
+        line = next(d.line for d in directives if d.name == "no-print-locals")
+        raise GuideError(path, line, "a block cannot have both 'print-locals' and 'no-print-locals'")
+    return ParsedCode(tuple(lines), tuple(directives))

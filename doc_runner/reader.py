@@ -1,0 +1,250 @@
+"""The Markdown reader: a guide becomes an ordered list of :class:`Block` s.
+
+It parses with markdown-it-py configured as MyST configures it, so fences inside
+lists, tildes, longer fences and HTML comments are read exactly as MyST reads them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+
+from doc_runner import markers as mk
+from doc_runner.directives import ParsedCode, parse_code
+from doc_runner.errors import GuideError
+from doc_runner.markers import Marker, Region
+
+#: Fence languages whose blocks run.
+PYTHON_LANGUAGES = frozenset({"py", "python", "python3"})
+
+
+class BlockKind(Enum):
+    """What a :class:`Block` holds."""
+
+    PROSE = "prose"
+    CODE = "code"
+    MARKER = "marker"
+
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of a guide, in file order.
+
+    Lines are 1-based lines of the guide's file. For code, ``line`` is the opening fence
+    (or ``.. code-block::`` line) and ``code_line`` the first line of code.
+    """
+
+    kind: BlockKind
+    line: int
+    end_line: int
+    text: str
+    language: str = ""
+    code_line: int = 0
+    #: names of the marker regions the block lies in
+    regions: frozenset[str] = frozenset()
+    #: directives and line roles; set for Python blocks that are not verbatim
+    code: ParsedCode | None = None
+    #: the marker, for MARKER blocks
+    marker: Marker | None = None
+    #: the expected-output regular expression (from a ``TEST: EXPECTED_STDOUT`` region after the block)
+    expected_stdout: str | None = None
+    #: line of that expected-output fence
+    expected_stdout_line: int = 0
+
+    @property
+    def is_python(self) -> bool:
+        return self.kind is BlockKind.CODE and self.language in PYTHON_LANGUAGES
+
+    @property
+    def verbatim(self) -> bool:
+        """Rendered exactly as written (``DOC: NO_EVAL_OR_FORMAT``)."""
+        return mk.DOC_NO_EVAL_OR_FORMAT in self.regions
+
+    @property
+    def ignored(self) -> bool:
+        """Under ``TEST: IGNORE``: shown as plain code, marked as not run."""
+        return mk.TEST_IGNORE in self.regions
+
+    @property
+    def is_expected_output(self) -> bool:
+        """The fence of a ``TEST: EXPECTED_STDOUT`` region: a test assertion, not shown."""
+        return self.kind is BlockKind.CODE and mk.TEST_EXPECTED_STDOUT in self.regions
+
+    @property
+    def runs(self) -> bool:
+        """Whether the block is executed (in the build) and collected (by pytest)."""
+        return (
+            self.is_python
+            and self.code is not None
+            and not self.verbatim
+            and not self.ignored
+            and not self.is_expected_output
+            and self.code.get("no-eval") is None
+        )
+
+    @property
+    def xfail(self) -> bool:
+        return mk.TEST_XFAIL in self.regions
+
+    @property
+    def shows_code(self) -> bool:
+        """Whether the code itself is rendered (not under ``DOC: OMIT``)."""
+        return mk.DOC_OMIT not in self.regions and not self.is_expected_output
+
+    @property
+    def shown_source(self) -> str:
+        """The code as the reader sees it (and as the copy button copies it)."""
+        if self.code is None:
+            return self.text
+        return self.code.shown_source()
+
+
+@dataclass(frozen=True)
+class Guide:
+    """A parsed guide: its path (as reported in messages), its blocks and its regions."""
+
+    path: str
+    blocks: tuple[Block, ...]
+    regions: tuple[Region, ...] = field(default=())
+    #: the file's text, so tracebacks can show the guide's lines
+    source: str = field(default="", repr=False, compare=False)
+
+    @property
+    def code_blocks(self) -> list[Block]:
+        return [b for b in self.blocks if b.kind is BlockKind.CODE]
+
+    @property
+    def runnable_blocks(self) -> list[Block]:
+        return [b for b in self.blocks if b.runs]
+
+
+@lru_cache(maxsize=1)
+def _markdown_parser() -> MarkdownIt:
+    """MyST's own markdown-it configuration, or CommonMark where myst-parser is absent."""
+    try:
+        from markdown_it.renderer import RendererHTML
+        from myst_parser.config.main import MdParserConfig
+        from myst_parser.parsers.mdit import create_md_parser
+
+        return create_md_parser(MdParserConfig(), RendererHTML)
+    except ImportError:  # pragma: no cover - myst-parser is a dependency of the docs extra
+        return MarkdownIt("commonmark")
+
+
+def decode_guide(data: bytes, path: str) -> str:
+    """Decode a guide's bytes as UTF-8, or raise :class:`GuideError` at the first bad byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise GuideError(
+            path,
+            line,
+            f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at column {column}); "
+            "save it as UTF-8",
+        ) from None
+
+
+def read_guide(path: str | Path, prefix: str = "Tripy", display_path: str | None = None) -> Guide:
+    """Read and parse the guide at ``path``; messages name it ``display_path`` (default: ``path``)."""
+    name = display_path or str(path)
+    return parse_guide(decode_guide(Path(path).read_bytes(), name), name, prefix)
+
+
+def parse_guide(text: str, path: str, prefix: str = "Tripy") -> Guide:
+    """Parse Markdown ``text`` into a :class:`Guide`; ``path`` is used in messages and tracebacks."""
+    tokens = _markdown_parser().parse(text)
+    total_lines = text.count("\n") + 1
+    raw: list[Block] = []
+    markers: list[Marker] = []
+    inline_marker = re.compile(rf"<!--\s*{re.escape(prefix)}\s*:")
+    for token in tokens:
+        if token.map is None:
+            continue
+        first, last = token.map[0] + 1, token.map[1]
+        if token.type in ("fence", "code_block"):
+            info = (token.info or "").strip()
+            language = info.split()[0].lower() if info and token.type == "fence" else ""
+            code_line = first + 1 if token.type == "fence" else first
+            raw.append(Block(BlockKind.CODE, first, last, token.content, language, code_line))
+        elif token.type == "html_block":
+            for marker in mk.find_markers(token.content, first, prefix, path):
+                markers.append(marker)
+                raw.append(Block(BlockKind.MARKER, marker.line, marker.line, token.content, marker=marker))
+        elif token.type == "inline" and inline_marker.search(token.content):
+            raise GuideError(
+                path, first, f"a '{prefix}:' marker must be an HTML comment on a line of its own"
+            )
+    regions = mk.pair_regions(markers, path, total_lines)
+    blocks = [_classify(b, regions, path) for b in raw]
+    blocks = _attach_expected_output(blocks, regions, path)
+    return Guide(path, tuple(_with_prose(blocks, text)), tuple(regions), text)
+
+
+def _classify(block: Block, regions: list[Region], path: str) -> Block:
+    """Record the regions a code block lies in and parse its directives."""
+    if block.kind is not BlockKind.CODE:
+        return block
+    inside = frozenset(r.name for r in regions if r.contains(block.line))
+    block = dataclasses.replace(block, regions=inside)
+    if block.is_python and not block.verbatim and not block.is_expected_output:
+        block = dataclasses.replace(block, code=parse_code(block.text, block.code_line, path))
+    return block
+
+
+def _attach_expected_output(blocks: list[Block], regions: list[Region], path: str) -> list[Block]:
+    """Give each ``TEST: EXPECTED_STDOUT`` fence's text to the runnable block just before it."""
+    for region in (r for r in regions if r.name == mk.TEST_EXPECTED_STDOUT):
+        fences = [i for i, b in enumerate(blocks) if b.kind is BlockKind.CODE and region.contains(b.line)]
+        if len(fences) != 1:
+            raise GuideError(
+                path,
+                region.start,
+                f"a '{region.name}' region must hold exactly one code fence (found {len(fences)})",
+            )
+        fence = blocks[fences[0]]
+        before = [i for i in range(fences[0]) if blocks[i].runs]
+        if not before:
+            raise GuideError(
+                path, region.start, f"'{region.name}' has no executed Python block before it to check"
+            )
+        target = blocks[before[-1]]
+        if target.expected_stdout is not None:
+            raise GuideError(
+                path,
+                region.start,
+                f"the block at line {target.line} already has an expected output "
+                f"(line {target.expected_stdout_line})",
+            )
+        blocks[before[-1]] = dataclasses.replace(
+            target, expected_stdout=fence.text, expected_stdout_line=fence.line
+        )
+    return blocks
+
+
+def _with_prose(blocks: list[Block], text: str) -> list[Block]:
+    """Fill the gaps between code and marker blocks with PROSE blocks (non-blank text only)."""
+    lines = text.splitlines()
+    result: list[Block] = []
+    cursor = 1
+
+    def add_prose(start: int, end: int) -> None:
+        chunk = "\n".join(lines[start - 1 : end])
+        if chunk.strip():
+            result.append(Block(BlockKind.PROSE, start, end, chunk + "\n"))
+
+    for block in sorted(blocks, key=lambda b: b.line):
+        if block.line > cursor:
+            add_prose(cursor, block.line - 1)
+        result.append(block)
+        cursor = max(cursor, block.end_line + 1)
+    if cursor <= len(lines):
+        add_prose(cursor, len(lines))
+    return result

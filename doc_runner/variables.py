@@ -1,0 +1,76 @@
+"""Choose and format the variables shown under "Local Variables"."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from doc_runner.result import LocalVariable
+
+
+def is_library_object(value: Any, packages: Iterable[str]) -> bool:
+    """Whether ``value``'s class comes from one of ``packages`` (e.g. tripy's tensors, modules, dtypes)."""
+    if isinstance(value, types.ModuleType | types.FunctionType | types.BuiltinFunctionType):
+        return False
+    top = (getattr(type(value), "__module__", "") or "").split(".")[0]
+    return top in set(packages)
+
+
+def is_library_module(value: Any, packages: Iterable[str]) -> bool:
+    """Whether ``value`` is a library *module* (a ``tripy.Module``): it has a ``state_dict``."""
+    packages = set(packages)
+    return any(
+        cls.__name__ == "Module" and (cls.__module__ or "").split(".")[0] in packages
+        for cls in type(value).__mro__
+    ) and callable(getattr(value, "state_dict", None))
+
+
+def changed_names(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Names the block created or rebound to another object, in namespace order."""
+    return [
+        name
+        for name, value in after.items()
+        if not name.startswith("_") and (name not in before or before[name] is not value)
+    ]
+
+
+def _indent_continuation(text: str, prefix: str = "    ") -> str:
+    return text.replace("\n", "\n" + prefix)
+
+
+def format_state_dict(state: Mapping[str, Any]) -> str:
+    """A state dict, one key per line, values' continuation lines indented under it."""
+    if not state:
+        return "{}"
+    items = [f"    {key!r}: {_indent_continuation(repr(value), '        ')}," for key, value in state.items()]
+    return "{\n" + "\n".join(items) + "\n}"
+
+
+def format_variable(name: str, value: Any, packages: Iterable[str]) -> LocalVariable:
+    """``>>> name`` and the value's printout.
+
+    A library module adds ``>>> name.state_dict()`` and the mapping.
+    """
+    text = f">>> {name}\n{value!r}"
+    if is_library_module(value, packages):
+        text += f"\n\n>>> {name}.state_dict()\n{format_state_dict(value.state_dict())}"
+    return LocalVariable(name, text)
+
+
+def select_variables(
+    before: Mapping[str, Any],
+    namespace: Mapping[str, Any],
+    packages: Iterable[str],
+    only: Iterable[str] | None = None,
+    hide: Iterable[str] = (),
+) -> list[str]:
+    """The names to show: ``only`` if given; else new/rebound library objects minus ``hide``."""
+    if only is not None:
+        return list(only)
+    hidden = set(hide)
+    return [
+        name
+        for name in changed_names(before, namespace)
+        if name not in hidden and is_library_object(namespace[name], packages)
+    ]
