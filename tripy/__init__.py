@@ -6,7 +6,16 @@ each op and module, and collected here.
 
 from tripy import dtypes as _dtypes
 from tripy.config import config
-from tripy.dtypes import DataType, bfloat16, bool, float8, float16, float32, int4, int8, int32, int64  # noqa: A004
+from tripy.dtypes import DataType
+from tripy.dtypes import bfloat16 as bfloat16
+from tripy.dtypes import bool as bool  # noqa: A004
+from tripy.dtypes import float8 as float8
+from tripy.dtypes import float16 as float16
+from tripy.dtypes import float32 as float32
+from tripy.dtypes import int4 as int4
+from tripy.dtypes import int8 as int8
+from tripy.dtypes import int32 as int32
+from tripy.dtypes import int64 as int64
 from tripy.errors import TripyError, TripyException
 from tripy.export import PUBLIC_API as _PUBLIC_API
 from tripy.frontend import modules as _modules  # noqa: F401 - registers the modules

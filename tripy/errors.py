@@ -5,13 +5,13 @@ from __future__ import annotations
 import linecache
 import os
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_INTERNAL = (_PACKAGE_DIR, "<frozen ")
 
 
-@dataclass(frozen=True, slots=True)
-class SourceLocation:
+class SourceLocation(NamedTuple):
     """Where, in the user's code, something was done: a file, a line and the function."""
 
     filename: str
@@ -27,17 +27,13 @@ class SourceLocation:
         return f"{text}\n    {code}" if code else text
 
 
-def _is_internal(filename: str) -> bool:
-    return filename.startswith(_PACKAGE_DIR) or filename.startswith("<frozen ")
-
-
 def user_location(skip: int = 1) -> SourceLocation | None:
     """The innermost frame outside the ``tripy`` package: the user's line that called into tripy."""
     frame = sys._getframe(skip)
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith(_PACKAGE_DIR) and not filename.startswith("<frozen "):
-            return SourceLocation(filename, frame.f_lineno, frame.f_code.co_name)
+        code = frame.f_code
+        if not code.co_filename.startswith(_INTERNAL):
+            return SourceLocation(code.co_filename, frame.f_lineno, code.co_name)
         frame = frame.f_back
     return None
 

@@ -117,7 +117,12 @@ class Tensor:
         """Compute the value now (it is kept; the trace that made it is released). Returns ``self``."""
         if self._value is None:
             backend = current_backend()
-            (self._value,) = backend.evaluate([self])
+            node = self._node
+            if all(i._value is not None for i in node.inputs):  # one primitive on values: no graph walk
+                args = [i._value if i._backend is backend else backend.adopt(i) for i in node.inputs]
+                self._value = backend.run(self, args)
+            else:
+                (self._value,) = backend.evaluate([self])
             self._backend = backend
             self._node = None
         return self

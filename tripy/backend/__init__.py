@@ -35,6 +35,7 @@ def cuda_usable() -> bool:
 
 def current_backend() -> Backend:
     """The backend new tensors are made on, as ``tp.config.backend`` says."""
-    from tripy.config import config
+    return config._backend or config._resolved()
 
-    return config._resolved()
+
+from tripy.config import config  # noqa: E402 - config imports this module lazily

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from tripy.dtypes import DataType
+from tripy.errors import TripyException
 from tripy.trace import topological_order
 
 #: Unary ops of the ``unary`` primitive.
@@ -91,8 +92,6 @@ class Backend(ABC):
 
     def input(self, *, index: int, name: str) -> Any:
         """A placeholder of a traced function (``tp.compile``); it has no value to evaluate."""
-        from tripy.errors import TripyException
-
         raise TripyException(f"Input {name!r} (#{index}) of a traced function has no value outside tp.compile.")
 
     # -- evaluation ----------------------------------------------------------------------------------
@@ -102,17 +101,21 @@ class Backend(ABC):
             return tensor._value
         return self.from_numpy(tensor._backend.to_numpy(tensor._value, tensor.dtype), tensor.dtype)
 
+    def run(self, tensor, args: list[Any]) -> Any:
+        """Run the primitive that makes ``tensor`` on input values ``args``."""
+        node = tensor._node
+        try:
+            return getattr(self, node.prim)(*args, **node.attrs)
+        except TripyException:
+            raise
+        except Exception as exc:  # an internal failure: still say which user line made the tensor
+            where = f"\n  made at: {tensor._where}" if tensor._where else ""
+            raise TripyException(f"{self.name} backend failed running '{node.prim}': {exc}{where}") from exc
+
     def evaluate(self, outputs: list) -> list[Any]:
         """Values of ``outputs``, running each primitive of their trace once, inputs first."""
         values: dict[int, Any] = {}
         for tensor in topological_order(outputs):
-            node = tensor._node
-            args = [values[id(i)] if i._value is None else self.adopt(i) for i in node.inputs]
-            try:
-                values[id(tensor)] = getattr(self, node.prim)(*args, **node.attrs)
-            except Exception as exc:  # an internal failure: still say which user line made the tensor
-                from tripy.errors import TripyException
-
-                where = f"\n  made at: {tensor._where}" if tensor._where else ""
-                raise TripyException(f"{self.name} backend failed running '{node.prim}': {exc}{where}") from exc
+            args = [values[id(i)] if i._value is None else self.adopt(i) for i in tensor._node.inputs]
+            values[id(tensor)] = self.run(tensor, args)
         return [values[id(o)] if o._value is None else self.adopt(o) for o in outputs]

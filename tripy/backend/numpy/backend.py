@@ -7,8 +7,6 @@ type, so results are the correctly rounded ones a GPU computes too. Written agai
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from tripy import dtypes

@@ -153,7 +153,8 @@ class Module:
         return {}
 
     def __repr__(self) -> str:
-        lines = [f"{k}={v}" for k, v in self._settings().items()]
+        settings = ", ".join(f"{k}={v}" for k, v in self._settings().items())
+        lines = [settings] if settings else []
         for name, value in vars(self).items():
             if name.startswith("_"):
                 continue
@@ -168,7 +169,8 @@ class Module:
                 items = value.items() if isinstance(value, dict) else enumerate(value)
                 inner = [f"{k}: {v!r}" for k, v in items]
                 body = ",\n".join(inner).replace("\n", "\n    ")
-                lines.append(f"{name}: [\n    {body}\n]" if not isinstance(value, dict) else f"{name}: {{\n    {body}\n}}")
+                open_, close = ("{", "}") if isinstance(value, dict) else ("[", "]")
+                lines.append(f"{name}: {open_}\n    {body}\n{close}")
         if not lines:
             return f"{type(self).__name__}()"
         body = ",\n".join(lines).replace("\n", "\n    ")

@@ -118,7 +118,8 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Data
     line = iota((n,), 0, dtypes.float32)
     from tripy.frontend.ops.cast import cast
 
-    return cast(line * float(step) + float(start), dtype) if dtype != dtypes.float32 else line * float(step) + float(start)
+    values = line * float(step) + float(start)
+    return values if dtype == dtypes.float32 else cast(values, dtype)
 
 
 def _triangle(input: Tensor, diagonal: int, op: str, keep_lower: bool) -> Tensor:

@@ -41,22 +41,22 @@ def unary(op: str, x: Tensor, name: str, float_only: bool = True) -> Tensor:
     return Tensor._from_node("unary", (x,), {"op": op}, x.shape, x.dtype)
 
 
-def _unary_public(op: str, doc: str):
+def _unary_public(op: str, summary: str, example: str):
     def fn(input: Tensor) -> Tensor:
         return unary(op, input, op)
 
     fn.__name__ = fn.__qualname__ = op
-    fn.__doc__ = doc
+    fn.__doc__ = f"{summary}\n\n.. code-block:: python\n\n    assert {example}\n"
     return public(fn)
 
 
-exp = _unary_public("exp", "Elementwise e**x.\n\n.. code-block:: python\n\n    assert tp.exp(tp.zeros((1,))).tolist() == [1.0]\n")
-log = _unary_public("log", "Elementwise natural logarithm.\n\n.. code-block:: python\n\n    assert tp.log(tp.ones((1,))).tolist() == [0.0]\n")
-sqrt = _unary_public("sqrt", "Elementwise square root.\n\n.. code-block:: python\n\n    assert tp.sqrt(tp.Tensor([4.0])).tolist() == [2.0]\n")
-rsqrt = _unary_public("rsqrt", "Elementwise 1 / sqrt(x).\n\n.. code-block:: python\n\n    assert tp.rsqrt(tp.Tensor([4.0])).tolist() == [0.5]\n")
-tanh = _unary_public("tanh", "Elementwise hyperbolic tangent.\n\n.. code-block:: python\n\n    assert tp.tanh(tp.zeros((1,))).tolist() == [0.0]\n")
-sin = _unary_public("sin", "Elementwise sine.\n\n.. code-block:: python\n\n    assert tp.sin(tp.zeros((1,))).tolist() == [0.0]\n")
-cos = _unary_public("cos", "Elementwise cosine.\n\n.. code-block:: python\n\n    assert tp.cos(tp.zeros((1,))).tolist() == [1.0]\n")
+exp = _unary_public("exp", "Elementwise e**x.", "tp.exp(tp.zeros((1,))).tolist() == [1.0]")
+log = _unary_public("log", "Elementwise natural logarithm.", "tp.log(tp.ones((1,))).tolist() == [0.0]")
+sqrt = _unary_public("sqrt", "Elementwise square root.", "tp.sqrt(tp.Tensor([4.0])).tolist() == [2.0]")
+rsqrt = _unary_public("rsqrt", "Elementwise 1 / sqrt(x).", "tp.rsqrt(tp.Tensor([4.0])).tolist() == [0.5]")
+tanh = _unary_public("tanh", "Elementwise hyperbolic tangent.", "tp.tanh(tp.zeros((1,))).tolist() == [0.0]")
+sin = _unary_public("sin", "Elementwise sine.", "tp.sin(tp.zeros((1,))).tolist() == [0.0]")
+cos = _unary_public("cos", "Elementwise cosine.", "tp.cos(tp.zeros((1,))).tolist() == [1.0]")
 
 
 @public

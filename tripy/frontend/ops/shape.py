@@ -261,7 +261,8 @@ def _getitem(self: Tensor, key) -> Tensor:
     if Ellipsis in key:
         i = key.index(Ellipsis)
         key = key[:i] + (slice(None),) * (self.rank - consumed) + key[i + 1:]
-    key = key + (slice(None),) * (self.rank - consumed)
+    else:
+        key = key + (slice(None),) * (self.rank - consumed)
 
     starts, sizes, steps, out_shape = [], [], [], []
     dim = 0

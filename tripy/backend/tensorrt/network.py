@@ -1,0 +1,442 @@
+"""The one place where primitives become TensorRT layers.
+
+:class:`NetworkLowering` walks a :class:`tripy.compiler.graph.Graph` and adds, for each primitive, the
+layers of a strongly typed TensorRT network (so every layer's precision is the one the trace says).
+``quantize`` and ``dequantize`` become IQuantizeLayer and IDequantizeLayer (per-tensor, per-channel with
+an axis, block-wise with a 2-D scale); dynamic dimensions become an optimization profile and shape
+tensors. Work on constants alone (a weight quantized, a mask made from ``iota``) is done once here, with
+the NumPy backend, so weights reach the engine already quantized, followed by their dequantize layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from tripy import dtypes
+from tripy.compiler.graph import Graph, Op
+from tripy.compiler.symbolic import SymInt, is_symbolic
+from tripy.dtypes import DataType
+from tripy.errors import raise_error
+
+Value = Any  # an ITensor, or an np.ndarray known at build time
+
+
+class CollectingLogger:
+    """A TensorRT logger that keeps messages (to explain failures) instead of printing them."""
+
+    def __new__(cls, trt: ModuleType):
+        class _Logger(trt.ILogger):
+            def __init__(self) -> None:
+                trt.ILogger.__init__(self)
+                self.messages: list[tuple[str, str]] = []
+
+            def log(self, severity, msg) -> None:
+                self.messages.append((str(severity).rsplit(".", 1)[-1], msg))
+
+            def errors(self) -> list[str]:
+                return [m for s, m in self.messages if s in ("ERROR", "INTERNAL_ERROR")]
+
+        return _Logger()
+
+
+def trt_dtype(trt: ModuleType, dtype: DataType):
+    return {
+        "float32": trt.float32, "float16": trt.float16, "bfloat16": trt.bfloat16, "float8": trt.fp8,
+        "int4": trt.int4, "int8": trt.int8, "int32": trt.int32, "int64": trt.int64, "bool": trt.bool,
+    }[dtype.name]
+
+
+@dataclass
+class LoweredNetwork:
+    """A network ready to build, with what building it needs."""
+
+    trt: ModuleType
+    builder: Any
+    network: Any
+    config: Any
+    logger: Any
+    #: Input name -> (min, opt, max) shapes, for inputs with dynamic dimensions.
+    profile: dict[str, tuple[tuple[int, ...], ...]]
+    #: Host buffers of constants; TensorRT reads them when it builds, so they must outlive the build.
+    keep_alive: list[Any] = field(default_factory=list)
+
+
+_UNARY = {"neg": "NEG", "exp": "EXP", "log": "LOG", "sqrt": "SQRT", "sin": "SIN", "cos": "COS", "abs": "ABS",
+          "not": "NOT", "erf": "ERF"}
+_BINARY = {"add": "SUM", "sub": "SUB", "mul": "PROD", "div": "DIV", "floor_div": "FLOOR_DIV", "pow": "POW",
+           "max": "MAX", "min": "MIN", "and": "AND", "or": "OR", "eq": "EQUAL", "lt": "LESS", "gt": "GREATER"}
+_REDUCE = {"sum": "SUM", "prod": "PROD", "max": "MAX", "min": "MIN"}
+#: Primitives never computed at build time even on constants (none today: quantizing weights here is the point).
+_NO_FOLD: frozenset[str] = frozenset()
+
+
+class NetworkLowering:
+    """Adds the layers of each primitive of a graph to one TensorRT network."""
+
+    def __init__(self, trt: ModuleType, graph: Graph) -> None:
+        self.trt = trt
+        self.graph = graph
+        self.logger = CollectingLogger(trt)
+        self.builder = trt.Builder(self.logger)
+        flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+        self.network = self.builder.create_network(flags)
+        self.keep_alive: list[Any] = []
+        self._shape_of_arg: dict[int, Any] = {}
+        self._sym_cache: dict[Any, Any] = {}
+        self._op: Op | None = None
+        self._op_index = 0
+        self._layer_count = 0
+
+    # -- entry point -------------------------------------------------------------------------------------
+    def lower(self) -> LoweredNetwork:
+        from tripy.backend import get_backend
+
+        trt, graph = self.trt, self.graph
+        values: list[Value] = []
+        shapes: list[tuple] = []
+        profile = {}
+        for a, arg in enumerate(graph.args):
+            dims = tuple(-1 if lo != hi else lo for lo, _, hi in arg.info.ranges)
+            values.append(self.network.add_input(arg.name, trt_dtype(trt, arg.info.dtype), dims))
+            if arg.info.dynamic_axes:
+                profile[arg.name] = (arg.info.min, arg.info.opt, arg.info.max)
+            shapes.append(self._arg_shape(a))
+        for const in graph.constants:
+            values.append(const.array)
+            shapes.append(tuple(const.array.shape))
+        numpy_backend = get_backend("numpy")
+        for index, op in enumerate(graph.ops):
+            self._op, self._op_index = op, index
+            ins = [values[i] for i in op.inputs]
+            if op.prim not in _NO_FOLD and all(isinstance(v, np.ndarray) for v in ins) and not is_symbolic(op.attrs):
+                values.append(np.asarray(getattr(numpy_backend, op.prim)(*ins, **op.attrs)))
+            else:
+                method = getattr(self, "lower_" + op.prim, None)
+                if method is None:
+                    self._fail(f"TensorRT has no lowering for the primitive '{op.prim}'.")
+                try:
+                    out = method([(v, self._dtype_of(i), shapes[i]) for v, i in zip(ins, op.inputs)], **op.attrs)
+                except Exception as exc:
+                    if type(exc).__name__ == "TripyException":
+                        raise
+                    self._fail(f"TensorRT could not lower '{op.prim}': {exc}")
+                values.append(out)
+            shapes.append(op.shape)
+        self._op = None
+        seen = set()
+        for n, v in enumerate(graph.outputs):
+            out = self._as_itensor(values[v], self._dtype_of(v))
+            if v < len(graph.args) or v in seen:
+                out = self._name(self.network.add_identity(out), "output").get_output(0)
+            seen.add(v)
+            out.name = f"output_{n}"
+            self.network.mark_output(out)
+        config = self.builder.create_builder_config()
+        if profile:
+            prof = self.builder.create_optimization_profile()
+            for name, (lo, opt, hi) in profile.items():
+                prof.set_shape(name, lo, opt, hi)
+            config.add_optimization_profile(prof)
+        return LoweredNetwork(trt, self.builder, self.network, config, self.logger, profile, self.keep_alive)
+
+    # -- helpers -----------------------------------------------------------------------------------------
+    def _fail(self, message: str) -> None:
+        op = self._op
+        where = [("The operation was made here", op.where)] if op is not None else None
+        raise_error(f"tp.compile: {message}", where)
+
+    def _dtype_of(self, value: int) -> DataType:
+        g = self.graph
+        if value < len(g.args):
+            return g.args[value].info.dtype
+        if value < g.first_op_value:
+            return g.constants[value - len(g.args)].dtype
+        return g.ops[value - g.first_op_value].dtype
+
+    def _arg_shape(self, a: int) -> tuple:
+        info = self.graph.args[a].info
+        shape: list[int | SymInt] = list(info.opt)
+        for s, group in enumerate(self.graph.symbols):
+            for arg, axis in group:
+                if arg == a:
+                    shape[axis] = SymInt(1, ((s, 1),))
+        return tuple(shape)
+
+    def _name(self, layer, what: str):
+        """Name ``layer`` after the primitive and the user's line it comes from (shown by engine inspectors)."""
+        self._layer_count += 1
+        op = self._op
+        where = f" {op.where.filename.rsplit('/', 1)[-1]}:{op.where.lineno}" if op and op.where else ""
+        prim = f"{op.prim}#{self._op_index}" if op else "io"
+        layer.name = f"{prim} {what}{where} [{self._layer_count}]"
+        return layer
+
+    def _constant(self, array: np.ndarray, dtype: DataType):
+        """An IConstantLayer output holding ``array`` (int4 is packed two to a byte, as TensorRT stores it)."""
+        trt = self.trt
+        array = np.ascontiguousarray(array, dtype=dtype.numpy)
+        if dtype == dtypes.int4:
+            nibbles = (array.reshape(-1).astype(np.int8) & 0xF).astype(np.uint8)
+            if nibbles.size % 2:
+                nibbles = np.append(nibbles, np.uint8(0))
+            packed = nibbles[0::2] | (nibbles[1::2] << 4)
+            self.keep_alive.append(packed)
+            weights = trt.Weights(trt.int4, packed.ctypes.data, array.size)
+        elif dtype in (dtypes.bfloat16, dtypes.float8, dtypes.bool):
+            raw = array.view(np.uint8 if dtype.itemsize_bits == 8 else np.uint16)
+            self.keep_alive.append(raw)
+            weights = trt.Weights(trt_dtype(trt, dtype), raw.ctypes.data, array.size)
+        else:
+            self.keep_alive.append(array)
+            weights = trt.Weights(array)
+        return self._name(self.network.add_constant(array.shape, weights), "constant").get_output(0)
+
+    def _as_itensor(self, value: Value, dtype: DataType):
+        return self._constant(value, dtype) if isinstance(value, np.ndarray) else value
+
+    def _cast(self, x, dtype: DataType):
+        if x.dtype == trt_dtype(self.trt, dtype):
+            return x
+        return self._name(self.network.add_cast(x, trt_dtype(self.trt, dtype)), f"cast to {dtype}").get_output(0)
+
+    def _int64(self, values: Sequence[int]):
+        return self._constant(np.asarray(values, dtype=np.int64), dtypes.int64)
+
+    def _sym(self, sym: SymInt):
+        """A 1-element int64 shape tensor computing ``sym`` from the inputs' runtime shapes."""
+        if sym in self._sym_cache:
+            return self._sym_cache[sym]
+        ew = self.trt.ElementWiseOperation
+        result = None
+        for s, exp in sym.powers:
+            arg, axis = self.graph.symbols[s][0]
+            if arg not in self._shape_of_arg:
+                inp = self.network.get_input(arg)
+                self._shape_of_arg[arg] = self._name(self.network.add_shape(inp), "shape").get_output(0)
+            dim = self._name(self.network.add_slice(self._shape_of_arg[arg], (axis,), (1,), (1,)), "dim")
+            for _ in range(exp):
+                d = dim.get_output(0)
+                result = d if result is None else self._ew(result, d, ew.PROD)
+        if sym.coef.numerator != 1:
+            result = self._ew(result, self._int64([sym.coef.numerator]), ew.PROD)
+        if sym.coef.denominator != 1:
+            result = self._ew(result, self._int64([sym.coef.denominator]), ew.FLOOR_DIV)
+        if sym.offset:
+            result = self._ew(result, self._int64([sym.offset]), ew.SUM)
+        self._sym_cache[sym] = result
+        return result
+
+    def _ew(self, a, b, op):
+        return self._name(self.network.add_elementwise(a, b, op), str(op).rsplit(".", 1)[-1].lower()).get_output(0)
+
+    def _shape_tensor(self, dims: Sequence[int | SymInt]):
+        """``dims`` as a 1-D int64 shape tensor, or a tuple of ints when none is symbolic."""
+        if not is_symbolic(tuple(dims)):
+            return tuple(int(d) for d in dims)
+        parts = [self._sym(d) if isinstance(d, SymInt) else self._int64([d]) for d in dims]
+        layer = self.network.add_concatenation(parts)
+        layer.axis = 0
+        return self._name(layer, "shape").get_output(0)
+
+    def _reshape(self, x, shape: Sequence[int | SymInt]):
+        layer = self.network.add_shuffle(x)
+        layer.zero_is_placeholder = False
+        target = self._shape_tensor(shape)
+        if isinstance(target, tuple):
+            layer.reshape_dims = target
+        else:
+            layer.set_input(1, target)
+        return self._name(layer, "reshape").get_output(0)
+
+    def _broadcast(self, x, in_shape: Sequence[int | SymInt], shape: Sequence[int | SymInt]):
+        """``x`` expanded to ``shape``: a slice that steps 0 along the dimensions of size 1."""
+        strides = tuple(0 if d == 1 and t != 1 else 1 for d, t in zip(in_shape, shape))
+        static = tuple(1 if isinstance(t, SymInt) else int(t) for t in shape)
+        layer = self.network.add_slice(x, (0,) * len(shape), static, strides)
+        target = self._shape_tensor(shape)
+        if not isinstance(target, tuple):
+            layer.set_input(2, target)
+        return self._name(layer, "expand").get_output(0)
+
+    # -- primitives --------------------------------------------------------------------------------------
+    # Each takes its inputs as (value, dtype, shape) triples and the primitive's attributes.
+    def lower_iota(self, ins, *, shape, dim, dtype):
+        trt = self.trt
+        length = shape[dim]
+        work = dtypes.float32 if dtype.is_float else dtypes.int64
+        layer = self.network.add_fill((1,), trt.FillOperation.LINSPACE, trt_dtype(trt, work))
+        layer.set_input(0, self._shape_tensor((length,)) if isinstance(length, SymInt) else self._int64([length]))
+        layer.set_input(1, self._constant(np.zeros((), work.numpy), work))
+        layer.set_input(2, self._constant(np.ones((1,), work.numpy), work))
+        line = self._name(layer, "iota").get_output(0)
+        view = tuple(length if i == dim else 1 for i in range(len(shape)))
+        out = self._broadcast(self._reshape(line, view), view, shape)
+        return self._cast(out, dtype)
+
+    def lower_full(self, ins, *, shape, value, dtype):
+        scalar = self.graph_constant_scalar(value, dtype)
+        ones = (1,) * len(shape)
+        return self._broadcast(self._reshape(scalar, ones), ones, shape)
+
+    def graph_constant_scalar(self, value, dtype: DataType):
+        from tripy.backend import get_backend
+
+        return self._constant(get_backend("numpy").full(shape=(), value=value, dtype=dtype), dtype)
+
+    def lower_unary(self, ins, *, op):
+        (x, dtype, _), = ins
+        x = self._as_itensor(x, dtype)
+        trt, net = self.trt, self.network
+        if op == "tanh":
+            return self._name(net.add_activation(x, trt.ActivationType.TANH), op).get_output(0)
+        if op == "rsqrt":
+            root = self._name(net.add_unary(x, trt.UnaryOperation.SQRT), "sqrt").get_output(0)
+            return self._name(net.add_unary(root, trt.UnaryOperation.RECIP), "recip").get_output(0)
+        return self._name(net.add_unary(x, getattr(trt.UnaryOperation, _UNARY[op])), op).get_output(0)
+
+    def lower_binary(self, ins, *, op):
+        (a, dtype, _), (b, _, _) = ins
+        a, b = self._as_itensor(a, dtype), self._as_itensor(b, dtype)
+        ew, net = self.trt.ElementWiseOperation, self.network
+        if dtype == dtypes.bool and op in ("eq", "ne"):
+            a, b = self._cast(a, dtypes.int32), self._cast(b, dtypes.int32)
+        if op in _BINARY:
+            return self._ew(a, b, getattr(ew, _BINARY[op]))
+        if op == "ne":
+            eq = self._ew(a, b, ew.EQUAL)
+            return self._name(net.add_unary(eq, self.trt.UnaryOperation.NOT), "not").get_output(0)
+        if op in ("le", "ge"):
+            strict = self._ew(a, b, ew.LESS if op == "le" else ew.GREATER)
+            return self._ew(strict, self._ew(a, b, ew.EQUAL), ew.OR)
+        if op == "mod":  # a - floor(a / b) * b, the sign of the divisor as in NumPy
+            quotient = self._ew(a, b, ew.FLOOR_DIV)
+            return self._ew(a, self._ew(quotient, b, ew.PROD), ew.SUB)
+        raise ValueError(f"unknown binary op {op!r}")
+
+    def lower_where(self, ins):
+        (c, cd, _), (a, ad, _), (b, bd, _) = ins
+        layer = self.network.add_select(self._as_itensor(c, cd), self._as_itensor(a, ad), self._as_itensor(b, bd))
+        return self._name(layer, "select").get_output(0)
+
+    def lower_reduce(self, ins, *, op, axes, keepdim):
+        (x, dtype, _), = ins
+        mask = sum(1 << a for a in axes)
+        layer = self.network.add_reduce(self._as_itensor(x, dtype), getattr(self.trt.ReduceOperation, _REDUCE[op]),
+                                        mask, keepdim)
+        return self._name(layer, f"reduce {op}").get_output(0)
+
+    def lower_argmax(self, ins, *, axis, keepdim):
+        (x, dtype, shape), = ins
+        layer = self.network.add_topk(self._as_itensor(x, dtype), self.trt.TopKOperation.MAX, 1, 1 << axis)
+        indices = self._cast(self._name(layer, "argmax").get_output(1), dtypes.int32)
+        if keepdim:
+            return indices
+        return self._reshape(indices, tuple(d for i, d in enumerate(shape) if i != axis))
+
+    def lower_matmul(self, ins):
+        (a, dtype, _), (b, _, _) = ins
+        none = self.trt.MatrixOperation.NONE
+        layer = self.network.add_matrix_multiply(self._as_itensor(a, dtype), none, self._as_itensor(b, dtype), none)
+        return self._name(layer, "matmul").get_output(0)
+
+    def lower_reshape(self, ins, *, shape):
+        (x, dtype, _), = ins
+        return self._reshape(self._as_itensor(x, dtype), shape)
+
+    def lower_permute(self, ins, *, perm):
+        (x, dtype, _), = ins
+        layer = self.network.add_shuffle(self._as_itensor(x, dtype))
+        layer.first_transpose = tuple(perm)
+        return self._name(layer, "permute").get_output(0)
+
+    def lower_expand(self, ins, *, shape):
+        (x, dtype, in_shape), = ins
+        return self._broadcast(self._as_itensor(x, dtype), in_shape, shape)
+
+    def lower_slice(self, ins, *, starts, stops, steps):
+        (x, dtype, _), = ins
+        out_shape = self._op.shape
+        static = tuple(1 if isinstance(d, SymInt) else int(d) for d in out_shape)
+        static_starts = tuple(0 if isinstance(s, SymInt) else int(s) for s in starts)
+        layer = self.network.add_slice(self._as_itensor(x, dtype), static_starts, static, tuple(steps))
+        if is_symbolic(tuple(starts)):
+            layer.set_input(1, self._shape_tensor(starts))
+        if is_symbolic(tuple(out_shape)):
+            layer.set_input(2, self._shape_tensor(out_shape))
+        return self._name(layer, "slice").get_output(0)
+
+    def lower_concat(self, ins, *, axis):
+        layer = self.network.add_concatenation([self._as_itensor(v, d) for v, d, _ in ins])
+        layer.axis = axis
+        return self._name(layer, "concat").get_output(0)
+
+    def lower_gather(self, ins, *, axis):
+        (x, dtype, _), (idx, idx_dtype, _) = ins
+        indices = self._as_itensor(idx, idx_dtype)
+        if idx_dtype not in (dtypes.int32, dtypes.int64):
+            indices = self._cast(indices, dtypes.int64)
+        layer = self.network.add_gather(self._as_itensor(x, dtype), indices, axis)
+        return self._name(layer, "gather").get_output(0)
+
+    def lower_cast(self, ins, *, dtype):
+        (x, xd, _), = ins
+        return self._cast(self._as_itensor(x, xd), dtype)
+
+    def _scale(self, scale, dtype: DataType):
+        if isinstance(scale, np.ndarray):
+            return self._constant(scale.astype(np.float32), dtypes.float32)
+        return self._cast(scale, dtypes.float32)
+
+    def lower_quantize(self, ins, *, dtype, axis):
+        (x, xd, _), (scale, sd, _) = ins
+        x = self._cast(self._as_itensor(x, xd), dtypes.float32)
+        layer = self.network.add_quantize(x, self._scale(scale, sd), trt_dtype(self.trt, dtype))
+        if axis is not None:
+            layer.axis = axis
+        return self._name(layer, f"quantize {dtype}").get_output(0)
+
+    def lower_dequantize(self, ins, *, dtype, axis):
+        (q, qd, _), (scale, sd, _) = ins
+        layer = self.network.add_dequantize(self._as_itensor(q, qd), self._scale(scale, sd), self.trt.float32)
+        if axis is not None:
+            layer.axis = axis
+        return self._cast(self._name(layer, f"dequantize {qd}").get_output(0), dtype)
+
+
+def lower_graph(trt: ModuleType, graph: Graph) -> LoweredNetwork:
+    """A strongly typed TensorRT network computing ``graph``, with its builder config and profile."""
+    return NetworkLowering(trt, graph).lower()
+
+
+def describe_network(network) -> list[dict[str, Any]]:
+    """Each layer's kind, name, output dtypes and the layers (or ``input:NAME``) feeding it, in order.
+
+    Tests and tools read this to check where quantize and dequantize layers sit.
+    """
+    producers: dict[str, str] = {}
+    for i in range(network.num_inputs):
+        producers[network.get_input(i).name] = f"input:{network.get_input(i).name}"
+    layers = []
+    for i in range(network.num_layers):
+        layer = network.get_layer(i)
+        inputs = []
+        for j in range(layer.num_inputs):
+            t = layer.get_input(j)
+            inputs.append(None if t is None else producers.get(t.name))
+        outputs = [layer.get_output(j) for j in range(layer.num_outputs)]
+        for t in outputs:
+            producers[t.name] = str(i)
+        layers.append({
+            "index": i,
+            "type": str(layer.type).rsplit(".", 1)[-1],
+            "name": layer.name,
+            "inputs": inputs,
+            "dtypes": [str(t.dtype).rsplit(".", 1)[-1] for t in outputs],
+        })
+    return layers
+

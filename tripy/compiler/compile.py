@@ -1,0 +1,85 @@
+"""``tp.compile``: trace a function once and build a TensorRT engine for it."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from tripy.compiler import cache
+from tripy.compiler.executable import Executable
+from tripy.compiler.graph import Argument, trace_function
+from tripy.compiler.input_info import InputInfo
+from tripy.errors import raise_error
+from tripy.export import public
+
+
+def _parameter_names(func: Callable) -> list[str] | None:
+    target = func.forward if hasattr(func, "forward") and not inspect.isfunction(func) else func
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in params if p.kind in kinds]
+
+
+def _check_signature(func: Callable, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+    target = func.forward if hasattr(func, "forward") and not inspect.isfunction(func) else func
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise_error(f"tp.compile: `args`/`kwargs` do not fit the signature of {getattr(target, '__name__', 'func')}"
+                    f"{signature}: {exc}.")
+
+
+def _arguments(func: Callable, args: Sequence[Any], kwargs: Mapping[str, Any]) -> list[Argument]:
+    names = _parameter_names(func) or []
+    arguments = []
+    for i, info in enumerate(args):
+        name = names[i] if i < len(names) else f"args[{i}]"
+        if not isinstance(info, InputInfo):
+            raise_error(f"tp.compile: `args[{i}]` (for `{name}`) must be a tp.InputInfo, not {type(info).__name__}. "
+                        "Values that do not change between calls can be used by the function directly.")
+        arguments.append(Argument(name, False, info))
+    for name, info in kwargs.items():
+        if not isinstance(info, InputInfo):
+            raise_error(f"tp.compile: `kwargs[{name!r}]` must be a tp.InputInfo, not {type(info).__name__}.")
+        arguments.append(Argument(name, True, info))
+    return arguments
+
+
+@public
+def compile(
+    func: Callable, args: Sequence[InputInfo] | None = None, kwargs: Mapping[str, InputInfo] | None = None
+) -> Executable:
+    """Compile ``func`` (a function or a :class:`tripy.Module`) for inputs described by ``args`` and ``kwargs``.
+
+    ``func`` is traced once on placeholder tensors; where TensorRT is installed, the trace is lowered to a
+    strongly typed TensorRT network (quantize/dequantize as TensorRT's Q/DQ layers, dynamic dimensions as
+    an optimization profile) and built into an engine, which is cached on disk. The returned
+    :class:`tripy.Executable` runs the engine where the GPU allows, and otherwise the same trace eagerly.
+
+    .. code-block:: python
+
+        def add_one(x):
+            return x + 1.0
+
+        fast_add_one = tp.compile(add_one, args=[tp.InputInfo(((1, 2, 4), 3), tp.float32)])
+        out = fast_add_one(tp.ones((2, 3)))
+        assert out.tolist() == [[2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]
+    """
+    if not callable(func):
+        raise_error(f"tp.compile: `func` must be a function or a tp.Module, not {type(func).__name__}.")
+    args = list(args or [])
+    kwargs = dict(kwargs or {})
+    _check_signature(func, args, kwargs)
+    graph = trace_function(func, _arguments(func, args, kwargs))
+    return Executable.build(graph)
+
+
+__all__ = ["compile", "cache"]
