@@ -6,10 +6,12 @@ from collections.abc import Sequence
 
 from tripy.dtypes import DataType
 from tripy.errors import raise_error
+from tripy.export import public
 
 DimSpec = int | tuple[int, int, int]
 
 
+@public
 class InputInfo:
     """Shape and data type of one argument of :func:`tripy.compile`.
 

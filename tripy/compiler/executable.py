@@ -1,0 +1,230 @@
+"""``tp.Executable``: a compiled function, run by its TensorRT engine or, where that cannot run, eagerly."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any
+
+from tripy.backend.tensorrt import load_tensorrt, tensorrt_version
+from tripy.compiler import cache
+from tripy.compiler.graph import Graph
+from tripy.errors import raise_error
+from tripy.export import public
+
+_FILE_MAGIC = b"TRIPY-EXECUTABLE\n"
+_FILE_VERSION = 1
+_warned: set[str] = set()
+
+
+class TensorRTFallbackWarning(UserWarning):
+    """A compiled function runs on the eager backend because its TensorRT engine cannot run here."""
+
+
+def _warn_once(reason: str, backend: str) -> None:
+    if reason in _warned:
+        return
+    _warned.add(reason)
+    warnings.warn(
+        f"tp.compile: the TensorRT engine cannot run here ({reason}); compiled functions run the same trace "
+        f"on the '{backend}' backend instead, with the same results.",
+        TensorRTFallbackWarning,
+        stacklevel=3,
+    )
+
+
+@public
+class Executable:
+    """A function compiled by :func:`tripy.compile`: call it with tensors matching its ``tp.InputInfo`` s.
+
+    ``backend`` says what runs it: ``"tensorrt"`` (the engine), or the eager backend (``"numpy"``,
+    ``"cuda"``) where the engine cannot run (no TensorRT, no GPU, or a GPU TensorRT refuses); a warning
+    says so once. :meth:`save` and :meth:`load` keep both the engine and the trace.
+    """
+
+    def __init__(self, graph: Graph, engine: bytes | None, engine_tensorrt: str | None,
+                 build_seconds: float | None = None, from_cache: bool = False) -> None:
+        self._graph = graph
+        #: The serialized TensorRT engine (None where TensorRT is not installed).
+        self.engine = engine
+        #: The TensorRT that built the engine (``"tensorrt_rtx_bindings 1.7.1.116"``).
+        self.engine_tensorrt = engine_tensorrt
+        #: Seconds spent building the engine (None when it came from the cache or a file).
+        self.build_seconds = build_seconds
+        self.from_cache = from_cache
+        self._runner = None
+        self._fallback_reason: str | None = None
+        self._choose_runner()
+
+    # -- building --------------------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, graph: Graph) -> Executable:
+        """Build (or fetch from the engine cache) the engine of ``graph``."""
+        trt = load_tensorrt()
+        if trt is None:
+            return cls(graph, None, None)
+        from tripy.backend.tensorrt.engine import build_engine, check_engine
+        from tripy.backend.tensorrt.network import lower_graph
+
+        version = tensorrt_version()
+        key = cache.engine_key(graph.fingerprint(), version)
+        blob = cache.load_engine(key)
+        if blob is not None and check_engine(trt, blob).ok:
+            return cls(graph, blob, version, None, from_cache=True)
+        built = build_engine(lower_graph(trt, graph))
+        cache.store_engine(key, built.blob)
+        return cls(graph, built.blob, version, built.build_seconds)
+
+    def _choose_runner(self) -> None:
+        trt = load_tensorrt()
+        if self.engine is None or trt is None:
+            self._fallback_reason = "TensorRT is not installed"
+            return
+        if tensorrt_version() != self.engine_tensorrt:
+            self._fallback_reason = f"the engine was built by {self.engine_tensorrt}, this is {tensorrt_version()}"
+            return
+        from tripy.backend.tensorrt.engine import EngineRunner, EngineUnavailable
+
+        try:
+            self._runner = EngineRunner(trt, self.engine)
+        except EngineUnavailable as exc:
+            self._fallback_reason = str(exc)
+
+    # -- properties -------------------------------------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        """``"tensorrt"`` when the engine runs, else the name of the eager backend that runs the trace."""
+        if self._runner is not None:
+            return "tensorrt"
+        from tripy.backend import current_backend
+
+        return current_backend().name
+
+    @property
+    def fallback_reason(self) -> str | None:
+        """Why the engine does not run here (None when it does)."""
+        return self._fallback_reason
+
+    @property
+    def graph(self) -> Graph:
+        """The traced graph that the engine was built from."""
+        return self._graph
+
+    @property
+    def input_infos(self) -> dict[str, Any]:
+        """Each argument's name and its :class:`tripy.InputInfo`."""
+        return {a.name: a.info for a in self._graph.args}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{a.name}: {a.info}" for a in self._graph.args)
+        return f"Executable({args}) -> backend={self.backend!r}"
+
+    # -- calling ----------------------------------------------------------------------------------------------
+    def _bind(self, args: tuple, kwargs: dict) -> list[Any]:
+        from tripy.tensor import Tensor
+
+        graph = self._graph
+        positional = [a for a in graph.args if not a.keyword]
+        keyword = {a.name: a for a in graph.args if a.keyword}
+        names = ", ".join(f"`{a.name}`" for a in graph.args)
+        if len(args) != len(positional):
+            raise_error(f"The compiled function takes {len(positional)} positional argument(s) but got {len(args)} "
+                        f"(its inputs: {names}).")
+        unknown = sorted(set(kwargs) - set(keyword))
+        missing = sorted(set(keyword) - set(kwargs))
+        if unknown or missing:
+            raise_error(f"The compiled function was compiled with keyword argument(s) {sorted(keyword)} but was "
+                        f"called with {sorted(kwargs)}.")
+        values = list(args) + [kwargs[a.name] for a in graph.args if a.keyword]
+        for arg, value in zip(graph.args, values):
+            info = arg.info
+            if not isinstance(value, Tensor):
+                raise_error(f"Argument `{arg.name}` of the compiled function must be a tp.Tensor, not "
+                            f"{type(value).__name__}.")
+            if value.dtype != info.dtype:
+                raise_error(f"Argument `{arg.name}` of the compiled function must have dtype {info.dtype} (as its "
+                            f"tp.InputInfo says), but it has dtype {value.dtype}.",
+                            [(f"`{arg.name}` was created at", value.where)])
+            if not info.accepts(value.shape):
+                raise_error(f"Argument `{arg.name}` of the compiled function has shape {value.shape}, but it was "
+                            f"compiled for shapes {info.shape_text()}.",
+                            [(f"`{arg.name}` was created at", value.where)])
+        shapes = [v.shape for v in values]
+        for group in graph.symbols:
+            sizes = {shapes[a][axis] for a, axis in group}
+            if len(sizes) > 1:
+                dims = ", ".join(f"dimension {axis} of `{graph.args[a].name}`" for a, axis in group)
+                raise_error(f"The compiled function needs equal sizes for {dims} (they were traced as one "
+                            f"dimension), but they are {[shapes[a][axis] for a, axis in group]}.")
+        return values
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        values = self._bind(args, kwargs)
+        outputs = self._run_engine(values) if self._runner is not None else self._run_eager(values)
+        kind = self._graph.output_kind
+        if kind == "tensor":
+            return outputs[0]
+        return tuple(outputs) if kind == "tuple" else list(outputs)
+
+    def _run_eager(self, values: list[Any]) -> list[Any]:
+        from tripy.backend import current_backend
+
+        backend = current_backend()
+        _warn_once(self._fallback_reason or "unknown", backend.name)
+        outputs = self._graph.to_tensors(values)
+        pending = [t for t in outputs if t._value is None]
+        for tensor, value in zip(pending, backend.evaluate(pending)):
+            tensor._value, tensor._backend, tensor._node = value, backend, None
+        return outputs
+
+    def _run_engine(self, values: list[Any]) -> list[Any]:  # pragma: no cover - needs a GPU TensorRT runs on
+        from tripy.backend import get_backend
+        from tripy.tensor import Tensor
+
+        cuda = get_backend("cuda")
+        cupy = self._runner.cupy
+        inputs = {}
+        for arg, value in zip(self._graph.args, values):
+            value.eval()
+            array = cuda.adopt(value)
+            inputs[arg.name] = cupy.ascontiguousarray(array)
+        dtypes = [self._graph_dtype(v) for v in self._graph.outputs]
+        arrays = self._runner.run(inputs, [d.numpy for d in dtypes])
+        outputs = []
+        for array, dtype in zip(arrays, dtypes):
+            t = Tensor.__new__(Tensor)
+            t.shape, t.dtype, t._node, t._checked, t._where = tuple(array.shape), dtype, None, False, None
+            t._backend, t._value = cuda, array
+            outputs.append(t)
+        return outputs
+
+    def _graph_dtype(self, value: int):
+        g = self._graph
+        if value < len(g.args):
+            return g.args[value].info.dtype
+        if value < g.first_op_value:
+            return g.constants[value - len(g.args)].dtype
+        return g.ops[value - g.first_op_value].dtype
+
+    # -- files ------------------------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write the executable (engine and trace) to ``path``; :meth:`load` reads it back."""
+        payload = {"version": _FILE_VERSION, "graph": self._graph, "engine": self.engine,
+                   "engine_tensorrt": self.engine_tensorrt}
+        Path(path).write_bytes(_FILE_MAGIC + pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Executable:
+        """Read an executable written by :meth:`save` (only load files you trust: they hold pickled data)."""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise_error(f"Executable.load: cannot read `path` {str(path)!r}: {exc.strerror}.")
+        if not data.startswith(_FILE_MAGIC):
+            raise_error(f"Executable.load: {str(path)!r} is not a file written by Executable.save.")
+        payload = pickle.loads(data[len(_FILE_MAGIC):])
+        if payload.get("version") != _FILE_VERSION:
+            raise_error(f"Executable.load: {str(path)!r} has format version {payload.get('version')}, this tripy "
+                        f"reads version {_FILE_VERSION}.")
+        return cls(payload["graph"], payload["engine"], payload["engine_tensorrt"])
