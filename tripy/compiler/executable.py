@@ -30,7 +30,7 @@ def _warn_once(reason: str, backend: str) -> None:
         f"tp.compile: the TensorRT engine cannot run here ({reason}); compiled functions run the same trace "
         f"on the '{backend}' backend instead, with the same results.",
         TensorRTFallbackWarning,
-        stacklevel=3,
+        stacklevel=4,  # the user's call of the Executable
     )
 
 
@@ -188,7 +188,7 @@ class Executable:
         for arg, value in zip(self._graph.args, values):
             value.eval()
             array = cuda.adopt(value)
-            inputs[arg.name] = cupy.ascontiguousarray(array)
+            inputs[arg.name] = array if array.flags.c_contiguous else array.copy(order="C")
         dtypes = [self._graph_dtype(v) for v in self._graph.outputs]
         arrays = self._runner.run(inputs, [d.numpy for d in dtypes])
         outputs = []

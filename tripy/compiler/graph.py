@@ -86,7 +86,7 @@ class Graph:
             h.update(repr((arg.info.ranges, arg.info.dtype.name)).encode())
         for const in self.constants:
             h.update(repr((const.array.shape, const.dtype.name)).encode())
-            h.update(np.ascontiguousarray(const.array).view(np.uint8).tobytes())
+            h.update(const.array.tobytes())
         for op in self.ops:
             h.update(repr((op.prim, op.inputs, sorted(op.attrs.items()), op.shape, op.dtype.name)).encode())
         h.update(repr((self.outputs, self.symbols)).encode())
@@ -119,19 +119,20 @@ class _RawTrace:
     output_kind: str
 
 
-def _placeholder(shape: tuple[int, ...], dtype: DataType, index: int):
+def _placeholder(shape: tuple[int, ...], dtype: DataType, index: int, name: str):
     from tripy.tensor import Tensor
 
     t = Tensor.__new__(Tensor)
     t.shape, t.dtype = tuple(shape), dtype
-    t._node, t._value, t._backend, t._where, t._checked = Node(INPUT_PRIM, (), {"index": index}), None, None, None, False
+    node = Node(INPUT_PRIM, (), {"index": index, "name": name})
+    t._node, t._value, t._backend, t._where, t._checked = node, None, None, None, False
     return t
 
 
 def _trace_once(func: Callable, args: list[Argument], shapes: list[tuple[int, ...]]) -> _RawTrace:
     from tripy.tensor import Tensor
 
-    placeholders = [_placeholder(s, a.info.dtype, i) for i, (a, s) in enumerate(zip(args, shapes))]
+    placeholders = [_placeholder(s, a.info.dtype, i, a.name) for i, (a, s) in enumerate(zip(args, shapes))]
     positional = [p for p, a in zip(placeholders, args) if not a.keyword]
     keywords = {a.name: p for p, a in zip(placeholders, args) if a.keyword}
     result = func(*positional, **keywords)
@@ -187,7 +188,7 @@ def _trace_or_explain(func: Callable, args: list[Argument], shapes: list[tuple[i
     try:
         return _trace_once(func, args, shapes)
     except TripyException as exc:
-        if f"running '{INPUT_PRIM}'" in str(exc):
+        if "of a traced function has no value" in str(exc) or f"running '{INPUT_PRIM}'" in str(exc):
             raise_error(
                 "tp.compile: the function needs the value of an input while it is traced (it printed a tensor "
                 "made from an input, or called eval()/numpy()/tolist()/bool() on one). A compiled function "
@@ -264,8 +265,8 @@ def _symbolize(args, base: _RawTrace, probes: list[_RawTrace], check: _RawTrace,
     for i, const in enumerate(base.constants):
         for t in traces[1:]:
             other = t.constants[i]
-            if other.dtype != const.dtype or other.array.shape != const.array.shape or not np.array_equal(
-                other.array.view(np.uint8), const.array.view(np.uint8)
+            if other.dtype != const.dtype or other.array.shape != const.array.shape or (
+                other.array.tobytes() != const.array.tobytes()
             ):
                 _structure_error("a constant tensor (made from a Python value or NumPy array)")
 

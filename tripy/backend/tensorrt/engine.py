@@ -100,7 +100,7 @@ class EngineRunner:
         try:
             import cupy
         except ImportError:
-            raise EngineUnavailable("CuPy is not installed (it holds the engine's device buffers)") from None
+            raise EngineUnavailable("CuPy is not installed, so no GPU can be used") from None
         try:
             count = cupy.cuda.runtime.getDeviceCount()
         except Exception:

@@ -71,8 +71,9 @@ _UNARY = {"neg": "NEG", "exp": "EXP", "log": "LOG", "sqrt": "SQRT", "sin": "SIN"
 _BINARY = {"add": "SUM", "sub": "SUB", "mul": "PROD", "div": "DIV", "floor_div": "FLOOR_DIV", "pow": "POW",
            "max": "MAX", "min": "MIN", "and": "AND", "or": "OR", "eq": "EQUAL", "lt": "LESS", "gt": "GREATER"}
 _REDUCE = {"sum": "SUM", "prod": "PROD", "max": "MAX", "min": "MIN"}
-#: Primitives never computed at build time even on constants (none today: quantizing weights here is the point).
-_NO_FOLD: frozenset[str] = frozenset()
+#: Primitives kept as layers even when their inputs are constants: a weight is quantized at build time and
+#: reaches the engine in its quantized type, followed by its dequantize layer (TensorRT's explicit form).
+_NO_FOLD: frozenset[str] = frozenset({"dequantize"})
 
 
 class NetworkLowering:
@@ -179,7 +180,7 @@ class NetworkLowering:
     def _constant(self, array: np.ndarray, dtype: DataType):
         """An IConstantLayer output holding ``array`` (int4 is packed two to a byte, as TensorRT stores it)."""
         trt = self.trt
-        array = np.ascontiguousarray(array, dtype=dtype.numpy)
+        array = np.array(array, dtype=dtype.numpy, order="C")  # keeps rank 0 (ascontiguousarray does not)
         if dtype == dtypes.int4:
             nibbles = (array.reshape(-1).astype(np.int8) & 0xF).astype(np.uint8)
             if nibbles.size % 2:
@@ -358,9 +359,9 @@ class NetworkLowering:
         (x, dtype, in_shape), = ins
         return self._broadcast(self._as_itensor(x, dtype), in_shape, shape)
 
-    def lower_slice(self, ins, *, starts, stops, steps):
+    def lower_slice(self, ins, *, starts, sizes, steps):
         (x, dtype, _), = ins
-        out_shape = self._op.shape
+        out_shape = tuple(sizes)
         static = tuple(1 if isinstance(d, SymInt) else int(d) for d in out_shape)
         static_starts = tuple(0 if isinstance(s, SymInt) else int(s) for s in starts)
         layer = self.network.add_slice(self._as_itensor(x, dtype), static_starts, static, tuple(steps))
