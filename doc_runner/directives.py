@@ -116,9 +116,7 @@ def parse_code(source: str, first_line: int, path: str) -> ParsedCode:
             raise GuideError(path, lineno, "empty '# doc:' directive; " + closest_name("", ALL_DIRECTIVES))
         name, args = words[0], tuple(words[1:])
         if name not in ALL_DIRECTIVES:
-            raise GuideError(
-                path, lineno, f"unknown directive '# doc: {name}'; " + closest_name(name, ALL_DIRECTIVES)
-            )
+            raise GuideError(path, lineno, f"unknown directive '# doc: {name}'; " + closest_name(name, ALL_DIRECTIVES))
         whole_line = text[:column].strip() == ""
         if name in LINE_DIRECTIVES:
             if whole_line:

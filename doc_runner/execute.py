@@ -201,9 +201,7 @@ class GuideRun:
             kind = allowed.args[0] if allowed.args else "an exception"
             result.status = Status.FAILED
             result.error_line = allowed.line
-            result.error = (
-                f"the block was expected to raise {kind} ('# doc: allow-exception') but finished without one"
-            )
+            result.error = f"the block was expected to raise {kind} ('# doc: allow-exception') but finished without one"
             return
         if block.expected_stdout is not None and not expected_output_matches(block.expected_stdout, output):
             diff = difflib.unified_diff(
@@ -215,9 +213,8 @@ class GuideRun:
             )
             result.status = Status.FAILED
             result.error_line = block.expected_stdout_line
-            result.error = (
-                "the output does not match TEST: EXPECTED_STDOUT (literal text or regular expression):\n"
-                + ("\n".join(diff))
+            result.error = "the output does not match TEST: EXPECTED_STDOUT (literal text or regular expression):\n" + (
+                "\n".join(diff)
             )
             return
         if block.xfail:

@@ -138,9 +138,7 @@ class GuideFile(pytest.File, _GuideCollector):
     """A Markdown guide; its items are its executable blocks."""
 
     def collect(self) -> Iterable[pytest.Item]:
-        self.guide = read_guide(
-            self.path, _settings(self.config).marker_prefix, _relpath(self.config, self.path)
-        )
+        self.guide = read_guide(self.path, _settings(self.config).marker_prefix, _relpath(self.config, self.path))
         return list(self._items())
 
 
@@ -184,9 +182,7 @@ class BlockItem(pytest.Item):
         self.block = block
         self.result: BlockResult | None = None
         if block.xfail:
-            self.add_marker(
-                pytest.mark.xfail(reason=f"inside a TEST: XFAIL region ({self._where(block.line)})")
-            )
+            self.add_marker(pytest.mark.xfail(reason=f"inside a TEST: XFAIL region ({self._where(block.line)})"))
 
     def _where(self, line: int) -> str:
         return f"{self._guide.path}:{line}"

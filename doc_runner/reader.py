@@ -147,8 +147,7 @@ def decode_guide(data: bytes, path: str) -> str:
         raise GuideError(
             path,
             line,
-            f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at column {column}); "
-            "save it as UTF-8",
+            f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at column {column}); save it as UTF-8",
         ) from None
 
 
@@ -179,9 +178,7 @@ def parse_guide(text: str, path: str, prefix: str = "Tripy") -> Guide:
                 markers.append(marker)
                 raw.append(Block(BlockKind.MARKER, marker.line, marker.line, token.content, marker=marker))
         elif token.type == "inline" and inline_marker.search(token.content):
-            raise GuideError(
-                path, first, f"a '{prefix}:' marker must be an HTML comment on a line of its own"
-            )
+            raise GuideError(path, first, f"a '{prefix}:' marker must be an HTML comment on a line of its own")
     regions = mk.pair_regions(markers, path, total_lines)
     blocks = [_classify(b, regions, path) for b in raw]
     blocks = _attach_expected_output(blocks, regions, path)
@@ -212,20 +209,15 @@ def _attach_expected_output(blocks: list[Block], regions: list[Region], path: st
         fence = blocks[fences[0]]
         before = [i for i in range(fences[0]) if blocks[i].runs]
         if not before:
-            raise GuideError(
-                path, region.start, f"'{region.name}' has no executed Python block before it to check"
-            )
+            raise GuideError(path, region.start, f"'{region.name}' has no executed Python block before it to check")
         target = blocks[before[-1]]
         if target.expected_stdout is not None:
             raise GuideError(
                 path,
                 region.start,
-                f"the block at line {target.line} already has an expected output "
-                f"(line {target.expected_stdout_line})",
+                f"the block at line {target.line} already has an expected output (line {target.expected_stdout_line})",
             )
-        blocks[before[-1]] = dataclasses.replace(
-            target, expected_stdout=fence.text, expected_stdout_line=fence.line
-        )
+        blocks[before[-1]] = dataclasses.replace(target, expected_stdout=fence.text, expected_stdout_line=fence.line)
     return blocks
 
 

@@ -21,8 +21,7 @@ def is_library_module(value: Any, packages: Iterable[str]) -> bool:
     """Whether ``value`` is a library *module* (a ``tripy.Module``): it has a ``state_dict``."""
     packages = set(packages)
     return any(
-        cls.__name__ == "Module" and (cls.__module__ or "").split(".")[0] in packages
-        for cls in type(value).__mro__
+        cls.__name__ == "Module" and (cls.__module__ or "").split(".")[0] in packages for cls in type(value).__mro__
     ) and callable(getattr(value, "state_dict", None))
 
 
@@ -43,7 +42,7 @@ def format_state_dict(state: Mapping[str, Any]) -> str:
     """A state dict, one key per line, values' continuation lines indented under it."""
     if not state:
         return "{}"
-    items = [f"    {key!r}: {_indent_continuation(repr(value), '        ')}," for key, value in state.items()]
+    items = [f"    {key!r}: {_indent_continuation(repr(value))}," for key, value in state.items()]
     return "{\n" + "\n".join(items) + "\n}"
 
 

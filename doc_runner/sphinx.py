@@ -1,0 +1,274 @@
+"""The Sphinx extension: run each guide while Sphinx reads it and render what it produced.
+
+Enable with ``extensions = ["myst_parser", "doc_runner"]``. Settings (all optional):
+
+``doc_runner_execution_mode``
+    ``"auto"`` (default; execute, reusing cached results once a cache exists),
+    ``"force"`` (always execute) or ``"off"`` (render code only).
+``doc_runner_timeout``
+    Seconds one block may run before it is stopped and reported (default 60; 0: none).
+``doc_runner_pre_imports``
+    ``{alias: module}`` bound in every guide's namespace (default ``{"tp": "tripy", "np": "numpy"}``).
+``doc_runner_marker_prefix``
+    The word opening region markers, as in ``<!-- Tripy: TEST: IGNORE Start -->`` (default ``"Tripy"``).
+``doc_runner_library_packages``
+    Packages whose objects are shown under "Local Variables" by default (default ``("tripy",)``).
+
+A failing block is reported as a warning at ``guide.md:LINE`` (an error under ``-W``)
+with its code and a traceback through the guide's lines, and the build fails at its end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import itertools
+from pathlib import Path
+from typing import Any
+
+from docutils import nodes
+from docutils.parsers.rst import Directive as RstDirective
+from sphinx.application import Sphinx
+from sphinx.config import Config
+from sphinx.environment import BuildEnvironment
+from sphinx.errors import ExtensionError
+from sphinx.transforms import SphinxTransform
+from sphinx.util import logging
+
+from doc_runner import render
+from doc_runner.docstrings import find_code_blocks, read_docstring_guides
+from doc_runner.errors import GuideError
+from doc_runner.execute import GuideRun
+from doc_runner.reader import Block, Guide, read_guide
+from doc_runner.report import failure_report
+from doc_runner.result import BlockResult, Status
+from doc_runner.settings import Settings
+
+logger = logging.getLogger(__name__)
+_keys = itertools.count()
+
+
+def settings_from_config(config: Config) -> Settings:
+    """The :class:`Settings` named ``doc_runner_*`` in ``conf.py``."""
+    try:
+        return Settings.from_values(
+            {f.name: getattr(config, f"doc_runner_{f.name}") for f in dataclasses.fields(Settings)}
+        )
+    except ValueError as exc:
+        raise ExtensionError(str(exc)) from exc
+
+
+def _failures(env: BuildEnvironment) -> dict[str, list[str]]:
+    if not hasattr(env, "doc_runner_failures"):
+        env.doc_runner_failures = {}  # type: ignore[attr-defined]
+    return env.doc_runner_failures  # type: ignore[attr-defined,no-any-return]
+
+
+def _report(env: BuildEnvironment, location: str | tuple[str, int], message: str) -> None:
+    """Warn (an error under -W) and remember the failure so the build fails at its end."""
+    logger.warning(message, location=location, type="doc_runner", subtype="execution")
+    _failures(env).setdefault(env.docname, []).append(message.splitlines()[0])
+
+
+def _report_result(env: BuildEnvironment, block: Block, result: BlockResult) -> None:
+    if result.status is Status.FAILED:
+        _report(env, f"{result.path}:{result.error_line or block.line}", failure_report(block, result))
+
+
+def _display_path(app: Sphinx, path: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(Path(app.srcdir).resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _run(guide: Guide, settings: Settings) -> dict[int, BlockResult]:
+    if not guide.runnable_blocks:
+        return {}
+    with GuideRun(guide, settings) as run:
+        return {block.line: run.run(block) for block in guide.runnable_blocks}
+
+
+def _not_run_reason(block: Block) -> str | None:
+    if not block.is_python or block.verbatim:
+        return None
+    if block.ignored:
+        return "Not executed: this block is under TEST: IGNORE, so it was neither run nor tested."
+    if block.code is not None and block.code.get("no-eval") is not None:
+        return "Not executed: this block is marked no-eval, so it was neither run nor tested."
+    return None
+
+
+class ExecuteGuide(SphinxTransform):
+    """Runs a Markdown guide's blocks and places their output under MyST's code blocks."""
+
+    default_priority = 500
+
+    def apply(self, **kwargs: Any) -> None:
+        source = Path(self.document.get("source", ""))
+        if source.suffix != ".md" or not source.is_file():
+            return
+        settings = settings_from_config(self.config)
+        try:
+            guide = read_guide(source, settings.marker_prefix, _display_path(self.app, source))
+        except GuideError as exc:
+            _report(self.env, f"{exc.path}:{exc.line}", exc.message)
+            return
+        if not guide.code_blocks:
+            return
+        results = _run(guide, settings)
+        self._render(guide, results)
+
+    def _render(self, guide: Guide, results: dict[int, BlockResult]) -> None:
+        candidates = [b for b in guide.code_blocks if not b.language.startswith("{")]
+        position = 0
+        for node in list(self.document.findall(nodes.literal_block)):
+            text = node.astext().rstrip("\n")
+            match = next((j for j in range(position, len(candidates)) if candidates[j].text.rstrip("\n") == text), None)
+            if match is None:
+                continue
+            position = match + 1
+            block = candidates[match]
+            self._render_block(node, block, results.get(block.line))
+
+    def _render_block(self, node: nodes.literal_block, block: Block, result: BlockResult | None) -> None:
+        if block.verbatim:
+            return
+        parent = node.parent
+        index = parent.index(node)
+        if block.is_expected_output or not block.shows_code:
+            parent.remove(node)
+        else:
+            if block.code is not None:
+                shown = block.shown_source.rstrip("\n")
+                node.children = []
+                node += nodes.Text(shown)
+                node.rawsource = shown
+            index += 1
+        extra: list[nodes.Node] = []
+        if result is not None:
+            _report_result(self.env, block, result)
+            extra = render.result_nodes(result)
+        else:
+            reason = _not_run_reason(block)
+            if reason:
+                extra = [render.not_run_node(reason)]
+        for offset, new in enumerate(extra):
+            parent.insert(index + offset, new)
+
+
+class ResultDirective(RstDirective):
+    """``.. doc-runner-result:: KEY``: the rendered result of a docstring example (internal)."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        env = self.state.document.settings.env
+        result = env.temp_data.get("doc_runner_results", {}).get(self.arguments[0])
+        return render.result_nodes(result) if result is not None else []
+
+
+def _source_file(obj: Any) -> str | None:
+    target = obj.fget if isinstance(obj, property) else obj
+    try:
+        return inspect.getsourcefile(inspect.unwrap(target))
+    except (TypeError, ValueError):
+        return None
+
+
+def process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    """autodoc hook: run the ``.. code-block:: python`` examples of a docstring and render them."""
+    if not any("code-block::" in line for line in lines):
+        return
+    env = app.env
+    settings = settings_from_config(app.config)
+    path = _source_file(obj)
+    display = _display_path(app, Path(path)) if path else f"<docstring of {name}>"
+    try:
+        in_lines = find_code_blocks(lines, 1, display)
+    except GuideError as exc:
+        _report(env, f"{display} (docstring of {name})", exc.message)
+        return
+    if not in_lines:
+        return
+    codes = tuple(b.text.strip("\n") for b in in_lines)
+    guide = Guide(display, tuple(in_lines))
+    if path:
+        try:
+            found = [d for d in read_docstring_guides(path, display) if d.codes == codes]
+        except (GuideError, SyntaxError, OSError):
+            found = []
+        if found:
+            guide = found[0].guide
+    results = list(_run(guide, settings).values()) if guide.runnable_blocks else []
+    by_block = dict(zip([b.line for b in guide.runnable_blocks], results, strict=True))
+    store = env.temp_data.setdefault("doc_runner_results", {})
+    for shown, real in reversed(list(zip(in_lines, guide.code_blocks, strict=True))):
+        start, body = shown.line - 1, shown.code_line - 1
+        end = shown.end_line  # exclusive index
+        indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+        options_lines = [line for line in lines[start + 1 : body] if line.strip()]
+        code = real.shown_source.rstrip("\n").splitlines() if real.shows_code else []
+        new = [lines[start], *options_lines, ""] + [f"{indent}    {line}".rstrip() for line in code] + [""]
+        result = by_block.get(real.line)
+        if result is not None:
+            _report_result(env, real, result)
+            key = f"r{next(_keys)}"
+            store[key] = result
+            new += [f"{indent}.. doc-runner-result:: {key}", ""]
+        elif (reason := _not_run_reason(real)) is not None:
+            new += [f"{indent}.. note:: {reason}", ""]
+        lines[start:end] = new
+
+
+def _add_static(app: Sphinx) -> None:
+    static = str(Path(__file__).parent / "static")
+    if static not in app.config.html_static_path:
+        app.config.html_static_path.append(static)
+
+
+def _purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
+    _failures(env).pop(docname, None)
+
+
+def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
+    for docname, messages in _failures(other).items():
+        if docname in docnames:
+            _failures(env)[docname] = messages
+
+
+def _outdated(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]) -> list[str]:
+    # Re-read guides that failed last time, so an unchanged failing guide fails again.
+    return [d for d in _failures(env) if d in env.found_docs]
+
+
+def _finished(app: Sphinx, exception: BaseException | None) -> None:
+    failures = _failures(app.env) if app.env is not None else {}
+    if exception is None and failures:
+        lines = [f"  {message}" for messages in failures.values() for message in messages]
+        raise ExtensionError(f"{len(lines)} doc_runner block(s) failed:\n" + "\n".join(lines))
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    """Register settings, the guide transform, the docstring hook and the rendering nodes."""
+    app.setup_extension("sphinx.ext.autodoc")
+    defaults = Settings()
+    app.add_config_value("doc_runner_execution_mode", defaults.execution_mode, "env", str)
+    app.add_config_value("doc_runner_timeout", defaults.timeout, "env", (int, float))
+    app.add_config_value("doc_runner_pre_imports", dict(defaults.pre_imports), "env", dict)
+    app.add_config_value("doc_runner_marker_prefix", defaults.marker_prefix, "env", str)
+    app.add_config_value("doc_runner_library_packages", defaults.library_packages, "env", (tuple, list))
+    passthrough = (render.visit_passthrough, render.depart_passthrough)
+    others = {name: passthrough for name in ("latex", "text", "man", "texinfo")}
+    app.add_node(render.details, html=(render.visit_details_html, render.depart_details_html), **others)
+    app.add_node(render.summary, html=(render.visit_summary_html, render.depart_summary_html), **others)
+    app.add_transform(ExecuteGuide)
+    app.add_directive("doc-runner-result", ResultDirective)
+    app.connect("autodoc-process-docstring", process_docstring)
+    app.connect("builder-inited", _add_static)
+    app.add_css_file("doc_runner.css")
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
+    app.connect("env-get-outdated", _outdated)
+    app.connect("build-finished", _finished)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
