@@ -109,7 +109,9 @@ def _arg(op: str, input: Tensor, dim: int | None, keepdim: bool) -> Tensor:
 
         input, dim = reshape(input, (-1,)), 0
     axis = normalize_dim(dim, input.rank, op)
-    x = -input if op == "argmin" else input
+    x = input
+    if op == "argmin":  # argmax of an order-reversing map: -x for floats, ~x for bools, -1 - x (no overflow) for ints
+        x = ~input if input.dtype == dtypes.bool else -input if input.dtype.is_float else -1 - input
     shape = tuple(1 if i == axis else n for i, n in enumerate(input.shape)) if keepdim else tuple(
         n for i, n in enumerate(input.shape) if i != axis)
     return Tensor._from_node("argmax", (x,), {"axis": axis, "keepdim": keepdim}, shape, dtypes.int32)
