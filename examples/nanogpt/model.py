@@ -1,0 +1,214 @@
+"""GPT-2 as a ``tp.Module``: embeddings, causal self-attention blocks, LayerNorms and a tied LM head.
+
+The module tree mirrors HuggingFace's ``GPT2LMHeadModel`` (``transformer.h.0.attn.c_attn.weight`` ...), so a
+checkpoint maps onto it key by key. Linear weights are stored as ``(out, in)``, as ``tp.Linear`` expects.
+With ``quant_mode`` set, every Linear inside the blocks is quantized (the embeddings, LayerNorms and the
+LM head stay in ``dtype``), and its scales come from ModelOpt calibration (see ``weight_loader.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import tripy as tp
+
+
+class QuantSpec(NamedTuple):
+    """How one quantization mode configures ``tp.Linear``."""
+
+    quant_dtype: tp.DataType
+    #: ``0`` for per-output-channel weight scales, None for per-tensor or (int4) block-wise ones.
+    weight_quant_dim: int | None
+    #: Whether the Linear inputs are quantized too (an ``input_scale`` per Linear).
+    quantize_inputs: bool
+
+
+#: The quantization modes of this example, named as on the command line.
+QUANT_MODES: dict[str, QuantSpec] = {
+    "int8-weight-only": QuantSpec(tp.int8, 0, False),
+    "int8": QuantSpec(tp.int8, 0, True),
+    "int8-smoothquant": QuantSpec(tp.int8, 0, True),
+    "int4-weight-only": QuantSpec(tp.int4, None, False),
+    "int4-awq": QuantSpec(tp.int4, None, False),
+    "fp8": QuantSpec(tp.float8, None, True),
+}
+
+
+@dataclass
+class GPTConfig:
+    """The shape of a GPT-2 model; the defaults are GPT-2 small (124M)."""
+
+    vocab_size: int = 50257
+    block_size: int = 1024
+    n_layer: int = 12
+    n_head: int = 12
+    n_embd: int = 768
+    #: The MLP's hidden size; None means ``4 * n_embd``.
+    n_inner: int | None = None
+    layer_norm_epsilon: float = 1e-5
+    dtype: tp.DataType = tp.float32
+    quant_mode: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_embd % self.n_head:
+            raise ValueError(f"GPTConfig: n_embd={self.n_embd} is not divisible by n_head={self.n_head}.")
+        if self.quant_mode is not None and self.quant_mode not in QUANT_MODES:
+            raise ValueError(f"GPTConfig: unknown quant_mode {self.quant_mode!r}; expected one of "
+                             f"{', '.join(QUANT_MODES)} or None.")
+
+    @property
+    def mlp_hidden(self) -> int:
+        return self.n_inner or 4 * self.n_embd
+
+    @property
+    def quant(self) -> QuantSpec | None:
+        return None if self.quant_mode is None else QUANT_MODES[self.quant_mode]
+
+
+#: Per-layer key/value cache: for each block, keys and values of shape (batch, n_head, seq, head_dim).
+KVCache = list[tuple[tp.Tensor, tp.Tensor]]
+
+
+class PreScaledLinear(tp.Linear):
+    """A quantized ``tp.Linear`` whose input is first multiplied by a per-input-channel ``pre_quant_scale``.
+
+    ModelOpt's AWQ and SmoothQuant move activation outliers into the weights and leave this factor on the
+    input; it is None (and skipped) for the other modes.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.pre_quant_scale: tp.Parameter | None = None
+
+    def _optional_parameters(self) -> tuple[str, ...]:
+        return (*super()._optional_parameters(), "pre_quant_scale")
+
+    def forward(self, x: tp.Tensor) -> tp.Tensor:
+        if self.pre_quant_scale is not None:
+            x = x * tp.cast(self.pre_quant_scale, x.dtype)
+        return super().forward(x)
+
+
+def _linear(config: GPTConfig, in_features: int, out_features: int) -> tp.Linear:
+    spec = config.quant
+    if spec is None:
+        return tp.Linear(in_features, out_features, dtype=config.dtype)
+    return PreScaledLinear(in_features, out_features, dtype=config.dtype, quant_dtype=spec.quant_dtype,
+                           weight_quant_dim=spec.weight_quant_dim)
+
+
+class LayerNorm32(tp.LayerNorm):
+    """A LayerNorm that computes (and keeps its parameters) in float32 whatever the model's dtype."""
+
+    def __init__(self, n: int, eps: float) -> None:
+        super().__init__(n, dtype=tp.float32, eps=eps)
+
+    def forward(self, x: tp.Tensor) -> tp.Tensor:
+        return tp.cast(super().forward(tp.cast(x, tp.float32)), x.dtype)
+
+
+class CausalSelfAttention(tp.Module):
+    """Multi-head self-attention with a causal mask; q, k and v come from one fused projection."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        self.n_head = config.n_head
+        self.n_embd = config.n_embd
+        self.c_attn = _linear(config, config.n_embd, 3 * config.n_embd)
+        self.c_proj = _linear(config, config.n_embd, config.n_embd)
+
+    def _heads(self, x: tp.Tensor) -> tp.Tensor:
+        batch, seq, _ = x.shape
+        return tp.transpose(tp.reshape(x, (batch, seq, self.n_head, self.n_embd // self.n_head)), 1, 2)
+
+    def forward(self, x: tp.Tensor, past: tuple[tp.Tensor, tp.Tensor] | None = None,
+                use_cache: bool = False) -> tuple[tp.Tensor, tuple[tp.Tensor, tp.Tensor] | None]:
+        batch, seq, _ = x.shape
+        qkv = self.c_attn(x)
+        if use_cache:
+            qkv.eval()  # the cache must hold values, not traces that later steps would recompute
+        q, k, v = (self._heads(t) for t in tp.split(qkv, 3, dim=2))
+        past_len = 0
+        if past is not None:
+            past_len = past[0].shape[2]
+            k = tp.concatenate([past[0], k], dim=2)
+            v = tp.concatenate([past[1], v], dim=2)
+        if use_cache:
+            k.eval()
+            v.eval()
+        total = past_len + seq
+        scores = (q @ tp.transpose(k, 2, 3)) * (1.0 / math.sqrt(self.n_embd // self.n_head))
+        # Query i sits at position past_len + i and may attend to keys 0..past_len + i.
+        future = tp.iota((seq, total), 1, tp.int32) > tp.iota((seq, total), 0, tp.int32) + past_len
+        scores = tp.masked_fill(tp.cast(scores, tp.float32), future, float("-inf"))
+        attn = tp.cast(tp.softmax(scores, dim=-1), x.dtype)
+        y = tp.reshape(tp.transpose(attn @ v, 1, 2), (batch, seq, self.n_embd))
+        return self.c_proj(y), ((k, v) if use_cache else None)
+
+
+class MLP(tp.Module):
+    """Two Linears with GELU (tanh approximation) between them."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        self.c_fc = _linear(config, config.n_embd, config.mlp_hidden)
+        self.c_proj = _linear(config, config.mlp_hidden, config.n_embd)
+
+    def forward(self, x: tp.Tensor) -> tp.Tensor:
+        return self.c_proj(tp.gelu(self.c_fc(x)))
+
+
+class Block(tp.Module):
+    """A pre-LayerNorm transformer block: ``x + attn(ln_1(x))`` then ``x + mlp(ln_2(x))``."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        self.ln_1 = LayerNorm32(config.n_embd, config.layer_norm_epsilon)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = LayerNorm32(config.n_embd, config.layer_norm_epsilon)
+        self.mlp = MLP(config)
+
+    def forward(self, x: tp.Tensor, past: tuple[tp.Tensor, tp.Tensor] | None = None,
+                use_cache: bool = False) -> tuple[tp.Tensor, tuple[tp.Tensor, tp.Tensor] | None]:
+        attn_out, present = self.attn(self.ln_1(x), past, use_cache)
+        x = x + attn_out
+        return x + self.mlp(self.ln_2(x)), present
+
+
+class Transformer(tp.Module):
+    """Token and position embeddings, the blocks and the final LayerNorm (HuggingFace's ``transformer``)."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        self.wte = tp.Embedding(config.vocab_size, config.n_embd, dtype=config.dtype)
+        self.wpe = tp.Embedding(config.block_size, config.n_embd, dtype=config.dtype)
+        self.h = [Block(config) for _ in range(config.n_layer)]
+        self.ln_f = LayerNorm32(config.n_embd, config.layer_norm_epsilon)
+
+
+class GPT(tp.Module):
+    """GPT-2 with an LM head tied to the token embedding.
+
+    Call it with int32 token ids of shape ``(batch, seq)`` to get float logits of shape
+    ``(batch, seq, vocab_size)``. With ``use_cache=True`` it also returns the key/value cache to pass back as
+    ``past`` with the next tokens, so that generation does not recompute the prefix.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        self.config = config
+        self.transformer = Transformer(config)
+
+    def forward(self, idx: tp.Tensor, past: KVCache | None = None,
+                use_cache: bool = False) -> tp.Tensor | tuple[tp.Tensor, KVCache]:
+        batch, seq = idx.shape
+        past_len = 0 if past is None else past[0][0].shape[2]
+        if past_len + seq > self.config.block_size:
+            raise ValueError(f"GPT: {past_len + seq} positions exceed block_size={self.config.block_size}.")
+        positions = tp.cast(tp.arange(past_len, past_len + seq), tp.int32)
+        x = self.transformer.wte(idx) + self.transformer.wpe(positions)
+        presents: KVCache = []
+        for i, block in enumerate(self.transformer.h):
+            x, present = block(x, None if past is None else past[i], use_cache)
+            if use_cache:
+                presents.append(present)
+        x = self.transformer.ln_f(x)
+        logits = x @ tp.transpose(self.transformer.wte.weight, 0, 1)
+        return (logits, presents) if use_cache else logits
