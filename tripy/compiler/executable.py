@@ -183,7 +183,6 @@ class Executable:
         from tripy.tensor import Tensor
 
         cuda = get_backend("cuda")
-        cupy = self._runner.cupy
         inputs = {}
         for arg, value in zip(self._graph.args, values):
             value.eval()

@@ -20,9 +20,11 @@ def load_tensorrt() -> ModuleType | None:
 
     for name in MODULE_NAMES:
         try:
-            return importlib.import_module(name)
+            module = importlib.import_module(name)
         except Exception:  # ImportError, or a placeholder package that fails at import
             continue
+        if hasattr(module, "Builder"):  # not a namespace package (e.g. a folder called tensorrt on sys.path)
+            return module
     return None
 
 

@@ -415,29 +415,45 @@ def lower_graph(trt: ModuleType, graph: Graph) -> LoweredNetwork:
 
 
 def describe_network(network) -> list[dict[str, Any]]:
-    """Each layer's kind, name, output dtypes and the layers (or ``input:NAME``) feeding it, in order.
+    """Each layer's kind, name, output dtypes and shapes, and the layers (or ``input:NAME``) feeding it.
 
-    Tests and tools read this to check where quantize and dequantize layers sit.
+    Layers are referred to by index. Quantize and dequantize layers also give their ``axis`` (TensorRT's
+    per-channel axis; -1 when unset). Tests and tools read this to check where those layers sit.
     """
-    producers: dict[str, str] = {}
+    import sys
+
+    module = sys.modules[type(network).__module__]
+    producers: dict[str, Any] = {}
     for i in range(network.num_inputs):
         producers[network.get_input(i).name] = f"input:{network.get_input(i).name}"
-    layers = []
-    for i in range(network.num_layers):
-        layer = network.get_layer(i)
-        inputs = []
-        for j in range(layer.num_inputs):
-            t = layer.get_input(j)
-            inputs.append(None if t is None else producers.get(t.name))
+    layers = [network.get_layer(i) for i in range(network.num_layers)]
+    for i, layer in enumerate(layers):
+        for j in range(layer.num_outputs):
+            producers[layer.get_output(j).name] = i
+    described = []
+    for i, layer in enumerate(layers):
+        inputs = [None if layer.get_input(j) is None else producers.get(layer.get_input(j).name)
+                  for j in range(layer.num_inputs)]
         outputs = [layer.get_output(j) for j in range(layer.num_outputs)]
-        for t in outputs:
-            producers[t.name] = str(i)
-        layers.append({
+        kind = str(layer.type).rsplit(".", 1)[-1]
+        info = {
             "index": i,
-            "type": str(layer.type).rsplit(".", 1)[-1],
+            "type": kind,
             "name": layer.name,
             "inputs": inputs,
             "dtypes": [str(t.dtype).rsplit(".", 1)[-1] for t in outputs],
-        })
-    return layers
+            "shapes": [_static_shape(t) for t in outputs],
+        }
+        if kind in ("QUANTIZE", "DEQUANTIZE"):
+            layer.__class__ = module.IQuantizeLayer if kind == "QUANTIZE" else module.IDequantizeLayer
+            info["axis"] = layer.axis
+        described.append(info)
+    return described
+
+
+def _static_shape(tensor) -> tuple[int, ...] | None:
+    try:
+        return tuple(tensor.shape)
+    except RuntimeError:  # not known before the build (it depends on shape tensors)
+        return None
 
