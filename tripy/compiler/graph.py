@@ -239,9 +239,9 @@ def trace_function(func: Callable, args: list[Argument]) -> Graph:
             merged: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
             for a, axis in dynamic:
                 merged.setdefault(args[a].info.ranges[axis], []).append((a, axis))
-            groups = [tuple(v) for v in merged.values()]
-            if base_sizes() != sizes or len(groups) == len(sizes):
+            if len(merged) == len(groups):
                 raise
+            groups = [tuple(v) for v in merged.values()]
     assert probes is not None
     return _symbolize(args, base, probes, check, base_sizes(), groups)
 

@@ -1,0 +1,187 @@
+"""``tp.Executable``: calling with checked arguments, the eager fallback, save/load and the engine cache."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from trt_checks import assert_same_as_eager, compile_quietly, run_quietly
+
+import tripy as tp
+from tripy.backend.tensorrt.engine import check_engine
+from tripy.compiler import TensorRTFallbackWarning, executable
+
+
+def scaled_sum(x, y):
+    return tp.sum(x * y, dim=1) + 1.0
+
+
+ARGS = [tp.InputInfo(((1, 2, 8), 3), tp.float32), tp.InputInfo(((1, 2, 8), 3), tp.float32)]
+
+
+def test_fallback_warns_once_naming_the_reason_and_matches_eager(trt):
+    exe = tp.compile(scaled_sum, args=ARGS)
+    if exe.backend == "tensorrt":
+        pytest.skip("the engine runs on this machine: no fallback to check")
+    assert exe.backend == "numpy" and exe.fallback_reason
+    x, y = tp.iota((4, 3)), tp.ones((4, 3))
+    with pytest.warns(TensorRTFallbackWarning, match="cannot run here") as record:
+        out = exe(x, y)
+    assert exe.fallback_reason in str(record[0].message)
+    assert record[0].filename == __file__  # points at the user's call
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exe(x, y)  # said once only
+    np.testing.assert_array_equal(out.numpy(), scaled_sum(x, y).numpy())
+
+
+def test_without_tensorrt_the_trace_runs_eagerly(monkeypatch):
+    monkeypatch.setattr(executable, "load_tensorrt", lambda: None)
+    exe = tp.compile(scaled_sum, args=ARGS)
+    assert exe.engine is None and exe.backend == "numpy"
+    assert exe.fallback_reason == "TensorRT is not installed"
+    with pytest.warns(TensorRTFallbackWarning, match="TensorRT is not installed"):
+        out = exe(tp.iota((2, 3)), tp.iota((2, 3), dim=1))
+    np.testing.assert_array_equal(out.numpy(), scaled_sum(tp.iota((2, 3)), tp.iota((2, 3), dim=1)).numpy())
+
+
+def test_save_and_load_round_trip(trt, tmp_path):
+    linear = tp.Linear(4, 2, quant_dtype=tp.int8, weight_quant_dim=0)
+    linear.weight_scale = tp.Parameter([0.5, 1.0])
+    linear.input_scale = tp.Parameter(0.25)
+    exe = compile_quietly(linear, [tp.InputInfo(((1, 3, 5), 4), tp.float32)])
+    path = tmp_path / "linear.tpexe"
+    exe.save(path)
+
+    loaded = tp.Executable.load(path)
+    assert loaded.engine == exe.engine and loaded.engine_tensorrt == exe.engine_tensorrt
+    assert loaded.graph.fingerprint() == exe.graph.fingerprint()
+    assert loaded.input_infos == exe.input_infos
+    assert check_engine(trt, loaded.engine).ok
+    for batch in (1, 5):
+        x = tp.iota((batch, 4)) - 2.0
+        np.testing.assert_array_equal(run_quietly(loaded, x).numpy(), run_quietly(exe, x).numpy())
+        assert_same_as_eager(loaded, linear, x)
+
+
+def test_load_rejects_other_files(tmp_path):
+    path = tmp_path / "not-an-executable"
+    path.write_bytes(b"hello")
+    with pytest.raises(tp.TripyException, match="not a file written by Executable.save"):
+        tp.Executable.load(path)
+    with pytest.raises(tp.TripyException, match="cannot read"):
+        tp.Executable.load(tmp_path / "missing")
+
+
+def test_engine_cache_reuses_engines_by_graph_and_ranges(trt, engine_cache):
+    first = compile_quietly(scaled_sum, ARGS)
+    assert not first.from_cache and first.build_seconds is not None
+    assert len(list(engine_cache.glob("*.engine"))) == 1
+
+    again = compile_quietly(scaled_sum, ARGS)
+    assert again.from_cache and again.engine == first.engine
+
+    other_ranges = [tp.InputInfo(((1, 2, 16), 3), tp.float32)] * 2
+    assert not compile_quietly(scaled_sum, other_ranges).from_cache
+    assert not compile_quietly(lambda x, y: tp.sum(x * y, dim=1) + 2.0, ARGS).from_cache
+    assert len(list(engine_cache.glob("*.engine"))) == 3
+
+
+def test_damaged_cache_entry_is_rebuilt(trt, engine_cache):
+    first = compile_quietly(scaled_sum, ARGS)
+    (entry,) = engine_cache.glob("*.engine")
+    entry.write_bytes(first.engine[: len(first.engine) // 2])
+    rebuilt = compile_quietly(scaled_sum, ARGS)
+    assert not rebuilt.from_cache and rebuilt.engine == entry.read_bytes()
+
+
+def test_engine_check_detects_damage(trt):
+    exe = compile_quietly(scaled_sum, ARGS)
+    assert check_engine(trt, exe.engine).ok
+    assert not check_engine(trt, b"\0" * len(exe.engine)).ok
+    truncated = check_engine(trt, exe.engine[:-100])
+    assert not truncated.ok
+
+
+# -- errors -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "shape, dtype, message",
+    [
+        ((2, 3), "float32", "`dtype` of tp.InputInfo must be a tripy data type"),
+        (3, tp.float32, "`shape` of tp.InputInfo must be a tuple"),
+        ((2, -1), tp.float32, "Dimension 1 of `shape` of tp.InputInfo is -1"),
+        (((1, 2), 3), tp.float32, r"a dynamic dimension is a \(min, opt, max\) tuple"),
+        (((4, 2, 8), 3), tp.float32, r"needs 0 <= min <= opt <= max"),
+        ((2.5, 3), tp.float32, "expected an int or a"),
+    ],
+)
+def test_bad_input_info(shape, dtype, message):
+    with pytest.raises(tp.TripyException, match=message) as info:
+        tp.InputInfo(shape, dtype)
+    assert __file__ in str(info.value)  # the message points at the user's line
+
+
+def test_bad_compile_arguments():
+    with pytest.raises(tp.TripyException, match=r"`args\[1\]` \(for `y`\) must be a tp.InputInfo"):
+        tp.compile(scaled_sum, args=[ARGS[0], (2, 3)])
+    with pytest.raises(tp.TripyException, match="do not fit the signature"):
+        tp.compile(scaled_sum, args=ARGS[:1])
+    with pytest.raises(tp.TripyException, match="must be a function or a tp.Module"):
+        tp.compile(42, args=[])
+
+
+def test_function_that_needs_input_values():
+    def prints(x):
+        print(x)
+        return x
+
+    with pytest.raises(tp.TripyException, match="needs the value of an input while it is traced"):
+        tp.compile(prints, args=[tp.InputInfo((2,), tp.float32)])
+
+
+@pytest.fixture
+def exe():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TensorRTFallbackWarning)
+        yield tp.compile(scaled_sum, args=ARGS)
+
+
+def test_call_with_wrong_shape_names_the_argument(exe):
+    y = tp.ones((2, 4))
+    with pytest.raises(tp.TripyException, match=r"Argument `y` .* has shape \(2, 4\), but it was compiled for "
+                       r"shapes \(1..8, 3\)") as info:
+        exe(tp.ones((2, 3)), y)
+    assert "`y` was created at" in str(info.value) and "y = tp.ones((2, 4))" in str(info.value)
+    with pytest.raises(tp.TripyException, match=r"Argument `x` .* has shape \(9, 3\)"):
+        exe(tp.ones((9, 3)), tp.ones((9, 3)))
+    with pytest.raises(tp.TripyException, match=r"Argument `x` .* has shape \(3,\)"):
+        exe(tp.ones((3,)), tp.ones((2, 3)))
+
+
+def test_call_with_wrong_dtype_count_or_type(exe):
+    with pytest.raises(tp.TripyException, match="Argument `x` .* must have dtype float32 .* it has dtype int32"):
+        exe(tp.ones((2, 3), dtype=tp.int32), tp.ones((2, 3)))
+    with pytest.raises(tp.TripyException, match=r"takes 2 positional argument\(s\) but got 1 \(its inputs: `x`, `y`\)"):
+        exe(tp.ones((2, 3)))
+    with pytest.raises(tp.TripyException, match="Argument `y` of the compiled function must be a tp.Tensor, not list"):
+        exe(tp.ones((2, 3)), [[1.0, 2.0, 3.0]])
+    with pytest.raises(tp.TripyException, match="compiled with keyword argument"):
+        exe(tp.ones((2, 3)), tp.ones((2, 3)), z=tp.ones((2, 3)))
+
+
+def test_dimensions_traced_as_one_must_be_equal(exe):
+    # x * y needs equal batch sizes, so the two dynamic dimensions were traced as one.
+    assert exe.graph.symbols == [((0, 0), (1, 0))]
+    with pytest.raises(tp.TripyException, match="needs equal sizes for dimension 0 of `x`, dimension 0 of `y`"):
+        exe(tp.ones((2, 3)), tp.ones((3, 3)))
+
+
+def test_keyword_arguments_and_tuple_outputs(trt):
+    def f(x, *, bias):
+        return x + bias, x * 2.0
+
+    exe = compile_quietly(f, [tp.InputInfo((2, 2), tp.float32)], {"bias": tp.InputInfo((1, 2), tp.float32)})
+    out = run_quietly(exe, tp.ones((2, 2)), bias=tp.Tensor([[1.0, 2.0]]))
+    assert isinstance(out, tuple) and out[0].tolist() == [[2.0, 3.0], [2.0, 3.0]]
+    assert out[1].tolist() == [[2.0, 2.0], [2.0, 2.0]]
