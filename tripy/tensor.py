@@ -75,7 +75,7 @@ class Tensor:
             return
         if backend.name != "numpy" and _on_device(data):
             value = backend.from_dlpack(data)
-            self.dtype = dtype or dtypes.from_numpy(str(value.dtype)) or dtypes.float32
+            self.dtype = dtype or backend.dtype_of(value) or dtypes.float32
             if dtype is not None and str(value.dtype) != str(dtype.numpy):
                 value = backend.cast(value, dtype=dtype)
             self.shape, self._backend, self._value = tuple(value.shape), backend, value

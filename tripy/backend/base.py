@@ -47,6 +47,12 @@ class Backend(ABC):
         """A value sharing memory with a DLPack producer (for NumPy, a CPU one)."""
         return np.from_dlpack(obj)
 
+    def dtype_of(self, value: Any) -> DataType | None:
+        """The tripy type of one of this backend's values (a backend with raw containers overrides it)."""
+        from tripy.dtypes import from_numpy
+
+        return from_numpy(value.dtype)
+
     # -- primitives ----------------------------------------------------------------------------------
     @abstractmethod
     def iota(self, *, shape: tuple[int, ...], dim: int, dtype: DataType) -> Any: ...
