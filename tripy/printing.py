@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 #: Tensors with more elements than this are summarised; each long dimension keeps ``EDGE_ITEMS`` per side.
@@ -15,6 +16,7 @@ def _element_formatter(values: np.ndarray):
     if values.dtype.kind in "iu":
         return lambda v: str(int(v))
     finite = values[np.isfinite(values)]
+    finite = finite.astype(np.float64)  # comparing float16 with 1e8 would overflow
     big = finite.size and np.abs(finite).max() >= 1e8
     tiny = finite.size and 0 < np.abs(finite[finite != 0]).min(initial=1.0) < 1e-4
     if big or tiny:
@@ -35,8 +37,8 @@ def _summarised_index(shape: tuple[int, ...], summarise: bool) -> list[list[int 
 
 def format_values(values: np.ndarray) -> str:
     """The nested-list text of an array, summarised with '...' when it is large."""
-    if values.dtype.kind not in "biuf":
-        values = values.astype(np.float32)
+    if values.dtype.kind not in "biuf":  # ml_dtypes types: int4 prints as an integer, the others as floats
+        values = values.astype(np.int32 if values.dtype == ml_dtypes.int4 else np.float32)
     if values.ndim == 0:
         return _element_formatter(values)(values[()])
     summarise = values.size > THRESHOLD
@@ -72,6 +74,7 @@ def format_tensor(values: np.ndarray, dtype, device: str, shape: tuple[int, ...]
     body = format_values(values)
     meta = f"dtype={dtype}, loc={device}, shape={tuple(shape)}"
     if len(shape) >= 2:
-        body = body.replace("\n", "\n    ")
+        first, *rest = body.split("\n")
+        body = "\n".join([first, *(f"    {line}" if line else "" for line in rest)])  # no trailing spaces
         return f"tensor(\n    {body},\n    {meta})"
     return f"tensor({body}, {meta})"

@@ -135,8 +135,8 @@ class Tensor:
     def tolist(self) -> Any:
         """The value as nested Python lists (a Python scalar for rank 0)."""
         array = self.numpy()
-        if array.dtype.kind not in "biuf":
-            array = array.astype(np.float32)
+        if array.dtype.kind not in "biuf":  # bfloat16, float8 and int4 become Python floats and ints
+            array = array.astype(np.float32 if self.dtype.is_float else np.int32)
         return array.tolist()
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
