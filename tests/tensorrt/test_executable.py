@@ -185,3 +185,21 @@ def test_keyword_arguments_and_tuple_outputs(trt):
     out = run_quietly(exe, tp.ones((2, 2)), bias=tp.Tensor([[1.0, 2.0]]))
     assert isinstance(out, tuple) and out[0].tolist() == [[2.0, 3.0], [2.0, 3.0]]
     assert out[1].tolist() == [[2.0, 2.0], [2.0, 2.0]]
+
+
+def test_describe_lists_the_network(trt):
+    linear = tp.Linear(4, 2, quant_dtype=tp.int8, weight_quant_dim=0)
+    linear.weight_scale = tp.Parameter([0.5, 1.0])
+    exe = compile_quietly(linear, [tp.InputInfo(((1, 3, 5), 4), tp.float32)])
+    lines = exe.describe().splitlines()
+    assert any("DEQUANTIZE" in line and "axis=0" in line for line in lines)
+    assert any(line.split()[1:3] == ["CONSTANT", "int8"] for line in lines)
+    assert any("MATRIX_MULTIPLY" in line and "(-1, 2)" in line for line in lines)
+
+
+def test_describe_without_tensorrt(monkeypatch):
+    monkeypatch.setattr(executable, "load_tensorrt", lambda: None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TensorRTFallbackWarning)
+        exe = tp.compile(scaled_sum, args=ARGS)
+    assert "TensorRT is not installed" in exe.describe()

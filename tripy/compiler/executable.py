@@ -16,6 +16,8 @@ from tripy.export import public
 _FILE_MAGIC = b"TRIPY-EXECUTABLE\n"
 _FILE_VERSION = 1
 _warned: set[str] = set()
+#: TensorRT's names of data types, as tripy spells them.
+_TRT_TYPE_NAMES = {"FLOAT": "float32", "HALF": "float16", "BF16": "bfloat16", "FP8": "float8"}
 
 
 class TensorRTFallbackWarning(UserWarning):
@@ -115,6 +117,28 @@ class Executable:
     def input_infos(self) -> dict[str, Any]:
         """Each argument's name and its :class:`tripy.InputInfo`."""
         return {a.name: a.info for a in self._graph.args}
+
+    def describe(self) -> str:
+        """The TensorRT network of the engine, one layer a line: index, kind, output type and shape, inputs.
+
+        Quantize and dequantize layers also show their per-channel axis. Where TensorRT is not installed
+        there is no network, and the text says so.
+        """
+        trt = load_tensorrt()
+        if self.engine is None or trt is None:
+            return "(no TensorRT network: TensorRT is not installed)"
+        from tripy.backend.tensorrt.network import describe_network, lower_graph
+
+        lines = []
+        for layer in describe_network(lower_graph(trt, self._graph).network):
+            shape = layer["shapes"][0] if layer["shapes"] else None
+            shape_text = "(dynamic)" if shape is None else str(tuple(shape))
+            inputs = ", ".join(str(i) for i in layer["inputs"] if i is not None)
+            axis = f" axis={layer['axis']}" if layer.get("axis", -1) != -1 else ""
+            dtype = _TRT_TYPE_NAMES.get(layer["dtypes"][0], layer["dtypes"][0].lower()) if layer["dtypes"] else ""
+            lines.append(f"{layer['index']:>3} {layer['type']:<16} {dtype:<8} {shape_text:<12} "
+                         f"<- {inputs or '-'}{axis}".rstrip())
+        return "\n".join(lines)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{a.name}: {a.info}" for a in self._graph.args)

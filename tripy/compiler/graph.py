@@ -83,7 +83,7 @@ class Graph:
         """A digest of everything that determines the compiled engine (ops, attributes, constants, inputs)."""
         h = hashlib.sha256()
         for arg in self.args:
-            h.update(repr((arg.info.ranges, arg.info.dtype.name)).encode())
+            h.update(repr((arg.name, arg.keyword, arg.info.ranges, arg.info.dtype.name)).encode())
         for const in self.constants:
             h.update(repr((const.array.shape, const.dtype.name)).encode())
             h.update(const.array.tobytes())

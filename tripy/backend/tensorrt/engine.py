@@ -139,6 +139,7 @@ class EngineRunner:
             out = cupy.empty(shape, dtype=dtype)
             context.set_tensor_address(name, out.data.ptr)
             outputs.append(out)
+        cupy.cuda.get_current_stream().synchronize()  # the inputs may still be being computed
         stream = cupy.cuda.Stream(non_blocking=True)
         if not context.execute_async_v3(stream.ptr):
             raise RuntimeError("; ".join(self.logger.errors()[-2:]) or "TensorRT execution failed")
