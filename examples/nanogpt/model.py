@@ -9,8 +9,11 @@ LM head stay in ``dtype``), and its scales come from ModelOpt calibration (see `
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
+
+import numpy as np
 
 import tripy as tp
 
@@ -212,3 +215,48 @@ class GPT(tp.Module):
         x = self.transformer.ln_f(x)
         logits = x @ tp.transpose(self.transformer.wte.weight, 0, 1)
         return (logits, presents) if use_cache else logits
+
+
+def generate(model: GPT, ids: Sequence[Sequence[int]] | np.ndarray, max_new_tokens: int, temperature: float = 0.0,
+             top_k: int | None = None, seed: int | None = None, use_cache: bool = True,
+             on_token: Callable[[int, np.ndarray], None] | None = None) -> np.ndarray:
+    """Extend each row of ``ids`` (batch, seq) by ``max_new_tokens`` tokens and return all of them.
+
+    ``temperature`` 0 picks the most likely token (greedy); otherwise tokens are sampled from the softmax
+    of ``logits / temperature``, restricted to the ``top_k`` most likely ones, with a NumPy generator
+    seeded by ``seed``. With ``use_cache`` the prefix is run once and each step feeds only the new token.
+    ``on_token(step, new_tokens)`` is called after each step (for progress display).
+    """
+    tokens = np.asarray(ids, dtype=np.int32)
+    if tokens.ndim != 2:
+        raise ValueError(f"generate: `ids` must be 2-D (batch, seq), but it has shape {tokens.shape}.")
+    if tokens.shape[1] + max_new_tokens > model.config.block_size:
+        raise ValueError(f"generate: {tokens.shape[1]} prompt tokens + {max_new_tokens} new tokens exceed "
+                         f"block_size={model.config.block_size}.")
+    rng = np.random.default_rng(seed)
+    past: KVCache | None = None
+    for step in range(max_new_tokens):
+        if use_cache:
+            feed = tokens if past is None else tokens[:, -1:]
+            logits, past = model(tp.Tensor(feed), past, use_cache=True)
+        else:
+            logits = model(tp.Tensor(tokens))
+        last = np.asarray(np.from_dlpack(tp.cast(logits[:, -1, :], tp.float32).eval()), dtype=np.float32)
+        new = _pick(last, temperature, top_k, rng)
+        tokens = np.concatenate([tokens, new[:, None]], axis=1)
+        if on_token is not None:
+            on_token(step, new)
+    return tokens
+
+
+def _pick(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator) -> np.ndarray:
+    """The next token of each row: argmax when ``temperature`` is 0, else a top-k sample."""
+    if temperature <= 0:
+        return logits.argmax(axis=-1).astype(np.int32)
+    logits = logits.astype(np.float64) / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = np.sort(logits, axis=-1)[:, -top_k][:, None]
+        logits = np.where(logits < kth, -np.inf, logits)
+    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probs /= probs.sum(axis=-1, keepdims=True)
+    return np.array([rng.choice(len(p), p=p) for p in probs], dtype=np.int32)
