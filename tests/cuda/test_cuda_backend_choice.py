@@ -1,0 +1,38 @@
+"""Choosing the cuda backend: automatic with a usable GPU, a clear error when forced without one."""
+
+from __future__ import annotations
+
+import pytest
+
+import tripy as tp
+import tripy.backend as backends
+from tripy.backend import cuda_usable
+from tripy.errors import TripyException
+
+
+@pytest.fixture
+def restore_backend():
+    previous = tp.config.backend
+    yield
+    tp.config.backend = previous
+
+
+def test_forced_cuda_without_a_gpu_is_a_clear_error(monkeypatch, restore_backend):
+    import tripy.backend.cuda.backend as cuda_module
+
+    monkeypatch.setattr(cuda_module, "_unusable_reason", lambda: "CUDA reports no device")
+    monkeypatch.delitem(backends._instances, "cuda", raising=False)
+    tp.config.backend = "cuda"
+    with pytest.raises(TripyException, match="'cuda' backend was requested.*no GPU is usable: CUDA reports no "
+                                             "device") as info:
+        tp.Tensor([1.0])
+    assert "tp.config.backend = 'numpy'" in str(info.value)
+    assert __file__ in str(info.value)  # points at the user's line
+
+
+@pytest.mark.gpu
+def test_auto_picks_the_gpu(restore_backend):
+    assert cuda_usable()
+    tp.config.backend = "auto"
+    t = tp.ones((2,)) + 1
+    assert t.device == "gpu:0" and t.tolist() == [2.0, 2.0]

@@ -1,0 +1,189 @@
+"""The fused int8 path of the cuda backend: exact int32 accumulation, results equal to the numpy reference,
+weight-only int8, alignment padding, the weight cache, and the patterns left unfused."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+from cuda_testing import EPS, cuda_backend, numpy_backend
+
+import tripy as tp
+
+pytestmark = pytest.mark.gpu
+
+
+@pytest.fixture
+def on(request):
+    """Run a function under a backend and restore the setting afterwards."""
+    previous = tp.config.backend
+
+    def run(name, fn):
+        tp.config.backend = name
+        try:
+            return fn()
+        finally:
+            tp.config.backend = previous
+
+    return run
+
+
+def _stats():
+    return dict(cuda_backend().int8.stats)
+
+
+def _linear(k, n, *, dtype=tp.float32, axis=0, input_scale=0.02, bias=True, seed=0, unit_scales=False):
+    """A quantized Linear on the current backend with random weights and scales."""
+    rng = np.random.default_rng(seed)
+    linear = tp.Linear(k, n, bias=bias, dtype=dtype, quant_dtype=tp.int8, weight_quant_dim=axis)
+    weight = rng.uniform(-1, 1, size=(n, k)).astype(np.float32)
+    if unit_scales:
+        weight = rng.integers(-127, 128, size=(n, k)).astype(np.float32)
+    linear.weight = tp.Parameter(weight, dtype=dtype)
+    if bias:
+        linear.bias = tp.Parameter(rng.uniform(-1, 1, size=(n,)).astype(np.float32), dtype=dtype)
+    if unit_scales:
+        scale = np.ones((n,) if axis is not None else (), np.float32)
+    else:
+        scale = (np.abs(weight).max(axis={0: 1, 1: 0, None: None}[axis]) / 127).astype(np.float32)
+    linear.weight_scale = tp.Parameter(scale)
+    if input_scale is not None:
+        linear.input_scale = tp.Parameter(np.float32(1.0 if unit_scales else input_scale))
+    return linear
+
+
+def _both(build, x: np.ndarray, dtype, on):
+    """The layer built and applied on numpy and on cuda; returns (reference, cuda) host arrays."""
+    ref = on("numpy", lambda: build()(tp.Tensor(x, dtype=dtype)).numpy())
+    got = on("cuda", lambda: build()(tp.Tensor(x, dtype=dtype)).numpy())
+    return ref, got
+
+
+def test_int8_gemm_is_exact_past_float32_precision():
+    cb = cuda_backend()
+    rng = np.random.default_rng(1)
+    for m, k, n in [(64, 4096, 128), (1, 5, 3), (17, 33, 7), (16, 768, 2304)]:
+        a = rng.integers(-128, 128, size=(m, k)).astype(np.int8)
+        w = rng.integers(-128, 128, size=(n, k)).astype(np.int8)
+        a[0, :], w[0, :] = 127, 127  # one sum of 127*127*k, past 2**24 for large k
+        got = cb.int8.gemm(cb.from_numpy(a, tp.int8), cb.from_numpy(w, tp.int8))
+        assert got.dtype == np.int32 and got.shape == (m, n)
+        np.testing.assert_array_equal(cb.to_numpy(got, tp.int32), a.astype(np.int64) @ w.T.astype(np.int64))
+
+
+@pytest.mark.parametrize("m, k, n", [(8, 256, 64), (3, 30, 10), (5, 7, 9), (1, 64, 2304)])
+@pytest.mark.parametrize("axis", [0, None])
+def test_fused_linear_with_unit_scales_equals_the_reference_exactly(on, m, k, n, axis):
+    # Integer weights and inputs with scale 1: every dequantized value is an integer, every sum is below
+    # 2**24, so the reference's float32 product is exact and the fused int32 one must equal it bit for bit.
+    x = np.random.default_rng(2).integers(-127, 128, size=(m, k)).astype(np.float32)
+    before = _stats()["fused"]
+    ref, got = _both(lambda: _linear(k, n, axis=axis, bias=False, unit_scales=True), x, tp.float32, on)
+    assert _stats()["fused"] == before + 1
+    np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("dtype", [tp.float32, tp.float16, tp.bfloat16])
+@pytest.mark.parametrize("axis", [0, None])
+@pytest.mark.parametrize("shape", [(32, 64), (2, 9, 64), (4, 64)])
+def test_fused_linear_matches_the_reference(on, dtype, axis, shape):
+    x = np.random.default_rng(3).uniform(-2, 2, size=shape).astype(np.float32)
+    before = _stats()["fused"]
+    ref, got = _both(lambda: _linear(64, 48, dtype=dtype, axis=axis), x, dtype, on)
+    assert _stats()["fused"] == before + 1
+    assert got.dtype == ref.dtype and got.shape == ref.shape == (*shape[:-1], 48)
+    scale = np.abs(ref.astype(np.float32)).max()
+    np.testing.assert_allclose(got.astype(np.float32), ref.astype(np.float32), rtol=4 * EPS[dtype],
+                               atol=4 * EPS[dtype] * scale)
+
+
+@pytest.mark.parametrize("dtype", [tp.float32, tp.float16])
+def test_weight_only_int8_matches_the_reference_and_caches_the_weight(on, dtype):
+    x = np.random.default_rng(4).uniform(-2, 2, size=(16, 96)).astype(np.float32)
+    before = _stats()
+    ref = on("numpy", lambda: _linear(96, 40, dtype=dtype, input_scale=None)(tp.Tensor(x, dtype=dtype)).numpy())
+
+    def twice():
+        layer = _linear(96, 40, dtype=dtype, input_scale=None)
+        first = layer(tp.Tensor(x, dtype=dtype)).numpy()
+        return first, layer(tp.Tensor(x, dtype=dtype)).numpy()
+
+    first, second = on("cuda", twice)
+    after = _stats()
+    assert after["weight_only"] == before["weight_only"] + 2
+    assert after["cache_hits"] >= before["cache_hits"] + 1
+    np.testing.assert_array_equal(first, second)
+    scale = np.abs(ref.astype(np.float32)).max()
+    np.testing.assert_allclose(first.astype(np.float32), ref.astype(np.float32), rtol=8 * EPS[dtype],
+                               atol=8 * EPS[dtype] * scale)
+
+
+def test_quantized_weight_is_cached_and_released(on):
+    def run():
+        cb = cuda_backend()
+        layer = _linear(64, 32)
+        x = tp.Tensor(np.ones((4, 64), np.float32))
+        s0 = _stats()
+        layer(x).eval()
+        layer(x).eval()
+        s1 = _stats()
+        assert s1["cache_misses"] == s0["cache_misses"] + 1 and s1["cache_hits"] == s0["cache_hits"] + 1
+        entries = len(cb.int8.cache)
+        layer.weight = tp.Parameter(np.zeros((32, 64), np.float32))  # a new weight value: quantized again
+        out = layer(x).numpy()
+        assert _stats()["cache_misses"] == s1["cache_misses"] + 1
+        np.testing.assert_array_equal(out, np.broadcast_to(layer.bias.numpy(), (4, 32)))
+        del layer
+        gc.collect()
+        assert len(cb.int8.cache) <= entries - 1  # entries die with their weights
+
+    on("cuda", run)
+
+
+def test_scale_along_k_is_left_unfused_and_still_right(on):
+    x = np.random.default_rng(5).uniform(-2, 2, size=(8, 64)).astype(np.float32)
+    before = _stats()["fused"]
+    ref, got = _both(lambda: _linear(64, 16, axis=1), x, tp.float32, on)
+    assert _stats()["fused"] == before
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+def test_hand_written_pattern_and_shared_intermediates(on):
+    rng = np.random.default_rng(6)
+    x_np, w_np = rng.uniform(-1, 1, (12, 32)).astype(np.float32), rng.uniform(-1, 1, (32, 20)).astype(np.float32)
+
+    def build():
+        x, w = tp.Tensor(x_np), tp.Tensor(w_np)  # weight stored (K, N): no transpose in the trace
+        sx, sw = tp.Tensor(np.float32(0.01)), tp.Tensor(np.full((20,), 0.008, np.float32))
+        xd = tp.dequantize(tp.quantize(x, sx, tp.int8), sx, tp.float32)
+        wd = tp.dequantize(tp.quantize(w, sw, tp.int8, dim=1), sw, tp.float32, dim=1)
+        out = xd @ wd
+        return out, xd
+
+    def run():
+        out, xd = build()
+        total = out + tp.sum(xd)  # the dequantized input is needed besides the product
+        return total.numpy(), out.numpy()
+
+    before = _stats()["fused"]
+    ref = on("numpy", run)
+    got = on("cuda", run)
+    assert _stats()["fused"] >= before + 1
+    for r, g in zip(ref, got, strict=True):
+        np.testing.assert_allclose(g, r, rtol=1e-5, atol=1e-5 * np.abs(r).max())
+
+
+def test_fusion_can_be_switched_off(on):
+    cb = cuda_backend()
+    x = np.random.default_rng(7).uniform(-2, 2, size=(8, 64)).astype(np.float32)
+    fused = on("cuda", lambda: _linear(64, 16)(tp.Tensor(x)).numpy())
+    cb.int8.enabled = False
+    try:
+        before = _stats()["fused"]
+        plain = on("cuda", lambda: _linear(64, 16)(tp.Tensor(x)).numpy())
+        assert _stats()["fused"] == before
+    finally:
+        cb.int8.enabled = True
+    np.testing.assert_allclose(fused, plain, rtol=1e-5, atol=1e-5 * np.abs(plain).max())
+    assert numpy_backend() is not cb
