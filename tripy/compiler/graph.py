@@ -42,6 +42,8 @@ class Constant:
 
     array: np.ndarray
     dtype: DataType
+    #: For a scalar that is a function of the dynamic dimensions (``mean``'s element count): its value.
+    sym: SymInt | None = None
 
 
 @dataclass
@@ -85,7 +87,7 @@ class Graph:
         for arg in self.args:
             h.update(repr((arg.name, arg.keyword, arg.info.ranges, arg.info.dtype.name)).encode())
         for const in self.constants:
-            h.update(repr((const.array.shape, const.dtype.name)).encode())
+            h.update(repr((const.array.shape, const.dtype.name, const.sym)).encode())
             h.update(const.array.tobytes())
         for op in self.ops:
             h.update(repr((op.prim, op.inputs, sorted(op.attrs.items()), op.shape, op.dtype.name)).encode())
@@ -102,7 +104,8 @@ class Graph:
         dims = self.symbol_values([t.shape for t in inputs])
         values: list[Any] = list(inputs)
         for const in self.constants:
-            values.append(Tensor(const.array, dtype=const.dtype))
+            array = const.array if const.sym is None else np.full((), const.sym.evaluate(dims), const.dtype.numpy)
+            values.append(Tensor(array, dtype=const.dtype))
         for op in self.ops:
             args = tuple(values[i] for i in op.inputs)
             shape = tuple(resolve(op.shape, dims))
@@ -255,6 +258,21 @@ def _structure_error(what: str, op: Op | None = None) -> None:
     )
 
 
+def _fit_scalar(const: Constant, others: list[Constant], sizes: list[int], check_sizes: list[int]) -> SymInt:
+    """A scalar constant whose value follows the dynamic dimensions (a count of elements): as a SymInt."""
+    what = "a constant tensor (made from a Python value or NumPy array)"
+    values = [c.array for c in [const, *others]]
+    if any(c.dtype != const.dtype or c.array.shape != () for c in others) or const.array.shape != ():
+        _structure_error(what)
+    numbers = [float(v) for v in values]
+    if not all(n.is_integer() for n in numbers):
+        _structure_error(what)
+    fitted = fit_int(int(numbers[0]), [int(n) for n in numbers[1:-1]], sizes)
+    if not isinstance(fitted, SymInt) or fitted.evaluate(check_sizes) != int(numbers[-1]):
+        _structure_error(what)
+    return fitted
+
+
 def _symbolize(args, base: _RawTrace, probes: list[_RawTrace], check: _RawTrace, sizes: list[int],
                groups) -> Graph:
     traces = [base, *probes, check]
@@ -262,15 +280,14 @@ def _symbolize(args, base: _RawTrace, probes: list[_RawTrace], check: _RawTrace,
         _structure_error("the number of operations")
     if any(t.outputs != base.outputs for t in traces):
         _structure_error("the outputs")
-    for i, const in enumerate(base.constants):
-        for t in traces[1:]:
-            other = t.constants[i]
-            if other.dtype != const.dtype or other.array.shape != const.array.shape or (
-                other.array.tobytes() != const.array.tobytes()
-            ):
-                _structure_error("a constant tensor (made from a Python value or NumPy array)")
-
     check_sizes = [3 * s for s in sizes]
+    constants = []
+    for i, const in enumerate(base.constants):
+        others = [t.constants[i] for t in traces[1:]]
+        if all(o.dtype == const.dtype and o.array.tobytes() == const.array.tobytes() for o in others):
+            constants.append(const)
+            continue
+        constants.append(Constant(const.array, const.dtype, _fit_scalar(const, others, sizes, check_sizes)))
 
     def fit(values: list[Any], op: Op) -> Any:
         first = values[0]
@@ -302,4 +319,4 @@ def _symbolize(args, base: _RawTrace, probes: list[_RawTrace], check: _RawTrace,
         attrs = fit([op.attrs, *(o.attrs for o in others)], op)
         shape = fit([op.shape, *(o.shape for o in others)], op)
         ops.append(Op(op.prim, op.inputs, attrs, shape, op.dtype, op.where))
-    return Graph(args, base.constants, ops, base.outputs, base.output_kind, list(groups))
+    return Graph(args, constants, ops, base.outputs, base.output_kind, list(groups))

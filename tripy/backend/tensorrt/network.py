@@ -108,7 +108,11 @@ class NetworkLowering:
                 profile[arg.name] = (arg.info.min, arg.info.opt, arg.info.max)
             shapes.append(self._arg_shape(a))
         for const in graph.constants:
-            values.append(const.array)
+            if const.sym is None:
+                values.append(const.array)
+            else:  # a scalar computed from the runtime shapes, e.g. the element count of a mean
+                count = self._reshape(self._sym(const.sym), ())
+                values.append(self._cast(count, const.dtype))
             shapes.append(tuple(const.array.shape))
         numpy_backend = get_backend("numpy")
         for index, op in enumerate(graph.ops):
@@ -201,9 +205,19 @@ class NetworkLowering:
         return self._constant(value, dtype) if isinstance(value, np.ndarray) else value
 
     def _cast(self, x, dtype: DataType):
-        if x.dtype == trt_dtype(self.trt, dtype):
+        trt = self.trt
+        if x.dtype == trt_dtype(trt, dtype):
             return x
-        return self._name(self.network.add_cast(x, trt_dtype(self.trt, dtype)), f"cast to {dtype}").get_output(0)
+        # ICastLayer has no float8/int4; a unit scale makes quantize/dequantize the same conversion.
+        if x.dtype in (trt.fp8, trt.int4):
+            one = self._constant(np.ones((), np.float32), dtypes.float32)
+            x = self._name(self.network.add_dequantize(x, one, trt.float32), "cast (dequantize)").get_output(0)
+            return self._cast(x, dtype)
+        if dtype == dtypes.float8:
+            one = self._constant(np.ones((), np.float32), dtypes.float32)
+            x = self._cast(x, dtypes.float32)
+            return self._name(self.network.add_quantize(x, one, trt.fp8), "cast (quantize)").get_output(0)
+        return self._name(self.network.add_cast(x, trt_dtype(trt, dtype)), f"cast to {dtype}").get_output(0)
 
     def _int64(self, values: Sequence[int]):
         return self._constant(np.asarray(values, dtype=np.int64), dtypes.int64)
