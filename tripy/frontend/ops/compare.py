@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from tripy.export import public
+from tripy.frontend.utils import as_tensor, broadcast_shape
 from tripy.tensor import Tensor
 
 
@@ -16,6 +17,8 @@ def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-
 
         assert tp.allclose(tp.Tensor([1.0]), tp.Tensor([1.0 + 1e-7]))
     """
+    input, other = as_tensor(input, "input", "allclose"), as_tensor(other, "other", "allclose")
+    broadcast_shape(input, other, op="allclose")
     a, b = np.asarray(input.numpy(), dtype=np.float64), np.asarray(other.numpy(), dtype=np.float64)
     return bool(np.allclose(a, b, rtol=rtol, atol=atol))
 

@@ -86,6 +86,9 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return reshape(input, (1,))
     s = normalize_dim(start_dim, input.rank, "flatten", "start_dim")
     e = normalize_dim(end_dim, input.rank, "flatten", "end_dim")
+    if s > e:
+        raise_error(f"flatten: `start_dim`={start_dim} comes after `end_dim`={end_dim} for a tensor of rank "
+                    f"{input.rank}.", _where(input))
     return reshape(input, input.shape[:s] + (math.prod(input.shape[s:e + 1]),) + input.shape[e + 1:])
 
 
