@@ -91,10 +91,12 @@ class CudaBackend(NumpyBackend):
 
     # -- conversion helpers --------------------------------------------------------------------------
     def _widen(self, x):
-        """``x`` in its compute type: float32 for bfloat16/float8, int32 for int8/int4, else unchanged."""
+        """``x`` in its compute type: float32 for 16- and 8-bit floats, int32 for int8/int4, else unchanged."""
         dt = logical_dtype(x)
         if dt in _FLOAT_CONTAINERS:
             return storage.to_float32(x)
+        if dt is dtypes.float16:
+            return x.astype(np.float32)
         if dt in _SMALL_INT:
             return x.astype(np.int32)
         return x
@@ -109,9 +111,11 @@ class CudaBackend(NumpyBackend):
             return storage.wrap_to_int4(y)
         return y.astype(dtype.numpy, copy=False)
 
-    def _compute(self, fn, *xs):
+    def _compute(self, fn, *xs, half_native: bool = False):
+        """``fn`` in the compute type, rounded or wrapped once to the input's type. With ``half_native``,
+        float16 runs as is (CuPy's float16 arithmetic already rounds one float32 result)."""
         dt = logical_dtype(xs[0])
-        if dt in _FLOAT_CONTAINERS or dt in _SMALL_INT:
+        if dt in _FLOAT_CONTAINERS or dt in _SMALL_INT or (dt is dtypes.float16 and not half_native):
             return self._narrow(fn(*(self._widen(x) for x in xs)), dt)
         return fn(*xs)
 
@@ -122,17 +126,21 @@ class CudaBackend(NumpyBackend):
             return self._compute(lambda v: xp.reciprocal(xp.sqrt(v)), x)
         if op == "erf":
             return self._compute(_erf, x)
-        return self._compute(_UNARY[op], x)
+        return self._compute(_UNARY[op], x, half_native=op in ("neg", "abs"))
 
     def binary(self, a, b, *, op):
         if op == "div":
             if logical_dtype(a).is_integer:  # integer division truncates toward zero, as in C and TensorRT
                 return self._compute(_trunc_div, a, b)
-            return self._compute(cupy.true_divide, a, b)
+            return self._compute(cupy.true_divide, a, b, half_native=True)
         fn = _BINARY[op]
-        if a.dtype == np.bool_ or op in ("eq", "ne", "lt", "le", "gt", "ge"):
+        if a.dtype == np.bool_:
+            return fn(a, b)
+        if op in ("eq", "ne", "lt", "le", "gt", "ge"):
+            if a.dtype == np.float16:
+                return fn(a, b)
             return fn(self._widen(a), self._widen(b))
-        return self._compute(fn, a, b)
+        return self._compute(fn, a, b, half_native=op in ("add", "sub", "mul", "max", "min"))
 
     def where(self, cond, a, b):
         return cupy.where(cond, a, b)

@@ -1,0 +1,51 @@
+"""Eager latency of a tiny op on the GPU: build the trace, evaluate it on the ``cuda`` backend, read back.
+
+Run on a GPU machine: ``PYTHONPATH=. python benchmarks/eager_gpu_latency.py``. Prints the median
+microseconds per round trip of each case, and CuPy alone doing the same work. Goal: under 50 µs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import cupy
+import numpy as np
+
+import tripy as tp
+
+
+def median_us(fn, repeat: int = 7, number: int = 500) -> float:
+    for _ in range(50):
+        fn()
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        samples.append((time.perf_counter() - t0) / number)
+    return statistics.median(samples) * 1e6
+
+
+def main() -> None:
+    tp.config.backend = "cuda"
+    a, b = tp.Tensor([1.0, 2.0, 3.0]), tp.Tensor([4.0, 5.0, 6.0])
+    ca, cb = cupy.asarray([1.0, 2.0, 3.0], dtype=np.float32), cupy.asarray([4.0, 5.0, 6.0], dtype=np.float32)
+    stream = cupy.cuda.get_current_stream()
+    cases = [
+        ("tripy: (a + b).tolist(), a and b on the GPU", lambda: (a + b).tolist()),
+        ("tripy: (a * 2 + 1).tolist()", lambda: (a * 2 + 1).tolist()),
+        ("tripy: (a + b).eval() + stream sync (no read back)", lambda: ((a + b).eval(), stream.synchronize())),
+        ("tripy: (tp.Tensor([1., 2., 3.]) + 1).tolist(), from host", lambda: (tp.Tensor([1.0, 2.0, 3.0]) + 1).tolist()),
+        ("tripy: build a + b only (no evaluation)", lambda: a + b),
+        ("cupy:  (ca + cb).tolist()", lambda: (ca + cb).tolist()),
+    ]
+    props = cupy.cuda.runtime.getDeviceProperties(0)
+    print(f"device: {props['name'].decode()}, CuPy {cupy.__version__}")
+    print(f"{'case':<62} {'median µs':>10}")
+    for name, fn in cases:
+        print(f"{name:<62} {median_us(fn):10.1f}")
+
+
+if __name__ == "__main__":
+    main()

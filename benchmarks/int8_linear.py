@@ -1,0 +1,157 @@
+"""tripy's int8 Linear on the GPU against the raw int8 GEMM, torch and float16, side by side.
+
+Run on a GPU machine: ``PYTHONPATH=. python benchmarks/int8_linear.py`` (``--quick`` for fewer shapes).
+For each shape (M rows, K in, N out) it prints the time per call and TOPS (2*M*N*K / time) of:
+
+- tripy int8 Linear, input and weight scales (the input quantized in the call, output float16)
+- tripy int8 Linear, weight-only (weight scales only; the product is float16)
+- tripy float16 Linear
+- the raw cuBLAS int8 x int8 -> int32 GEMM alone, on operands quantized beforehand
+- ``torch._int_mm`` and a torch float16 matmul
+
+Times are CUDA-event times over back-to-back calls, so they include tripy's Python work where that, not
+the GPU, is the bottleneck (small shapes). For those shapes a breakdown says where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import cupy
+import numpy as np
+
+import tripy as tp
+from tripy.backend import get_backend
+from tripy.backend.cuda import kernels
+
+SHAPES = [(8192, 8192, 8192), (4096, 4096, 4096), (512, 768, 2304), (16, 768, 2304)]
+
+
+def gpu_ms(fn, iters: int, warmup: int = 3) -> float:
+    """Milliseconds per call of ``fn``, timed with CUDA events over ``iters`` back-to-back calls."""
+    for _ in range(warmup):
+        fn()
+    cupy.cuda.Device().synchronize()
+    start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+    start.record()
+    for _ in range(iters):
+        fn()
+    stop.record()
+    stop.synchronize()
+    return cupy.cuda.get_elapsed_time(start, stop) / iters
+
+
+def host_us(fn, iters: int) -> float:
+    """Microseconds of host time per call of ``fn`` (no synchronisation inside the loop)."""
+    fn()
+    cupy.cuda.Device().synchronize()
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    elapsed = time.perf_counter() - t0
+    cupy.cuda.Device().synchronize()
+    return elapsed / iters * 1e6
+
+
+def make_linear(w: cupy.ndarray, w_scale: cupy.ndarray, bias: cupy.ndarray, x_scale: float | None) -> tp.Linear:
+    n, k = w.shape
+    quant = w_scale is not None
+    layer = tp.Linear(k, n, dtype=tp.float16, quant_dtype=tp.int8 if quant else None,
+                      weight_quant_dim=0 if quant else None)
+    layer.weight = tp.Parameter(w)  # DLPack: no copy
+    layer.bias = tp.Parameter(bias)
+    if quant:
+        layer.weight_scale = tp.Parameter(w_scale)
+        if x_scale is not None:
+            layer.input_scale = tp.Parameter(np.float32(x_scale))
+    return layer
+
+
+def bench_shape(m: int, k: int, n: int, iters: int, torch) -> list[tuple[str, float, str]]:
+    cb = get_backend("cuda")
+    rng = cupy.random.default_rng(0)
+    x = rng.uniform(-1, 1, (m, k), dtype=cupy.float32).astype(cupy.float16)
+    w = rng.uniform(-1, 1, (n, k), dtype=cupy.float32).astype(cupy.float16)
+    bias = rng.uniform(-1, 1, (n,), dtype=cupy.float32).astype(cupy.float16)
+    w_scale = (cupy.abs(w.astype(cupy.float32)).max(axis=1) / 127).astype(cupy.float32)
+    x_scale = float(cupy.abs(x.astype(cupy.float32)).max()) / 127
+    xt = tp.Tensor(x)
+
+    int8_layer = make_linear(w, w_scale, bias, x_scale)
+    wo_layer = make_linear(w, w_scale, bias, None)
+    f16_layer = make_linear(w, None, bias, None)
+    rows = []
+    stats0 = dict(cb.int8.stats)
+    rows.append(("tripy int8 Linear (x+w scales)", gpu_ms(lambda: int8_layer(xt).eval(), iters), ""))
+    rows.append(("tripy int8 Linear (weight-only)", gpu_ms(lambda: wo_layer(xt).eval(), iters), ""))
+    rows.append(("tripy float16 Linear", gpu_ms(lambda: f16_layer(xt).eval(), iters), ""))
+    assert cb.int8.stats["fused"] > stats0["fused"] and cb.int8.stats["weight_only"] > stats0["weight_only"]
+
+    kp, mp = (k + 3) // 4 * 4, (m + 3) // 4 * 4
+    xs = cupy.asarray(np.float32(x_scale))
+    x_q = kernels.quantize_rows(x, "float16", xs, mp, kp)
+    w_q = cb.quantize(w, cupy.asarray(w_scale), dtype=tp.int8, axis=0)
+    rows.append(("raw cuBLAS int8 GEMM (int32 out)", gpu_ms(lambda: cb.int8.gemm_padded(x_q, w_q), iters), ""))
+
+    # Exactness of the GEMM on this shape, checked on a slice against int64 on the host.
+    acc = cupy.asnumpy(cb.int8.gemm_padded(x_q, w_q)[:8, :64])
+    ref = cupy.asnumpy(x_q[:8]).astype(np.int64) @ cupy.asnumpy(w_q[:64]).astype(np.int64).T
+    assert np.array_equal(acc, ref), "int8 GEMM is not exact"
+
+    if torch is not None:
+        tx, tw = torch.from_dlpack(x_q[:m]), torch.from_dlpack(w_q)
+        twt = tw.t()
+        try:
+            rows.append(("torch._int_mm", gpu_ms(lambda: torch._int_mm(tx, twt), iters), ""))
+        except RuntimeError as exc:
+            rows.append(("torch._int_mm", float("nan"), str(exc).splitlines()[0][:60]))
+        hx, hw = torch.from_dlpack(x), torch.from_dlpack(w)
+        rows.append(("torch float16 matmul (x @ w.T)", gpu_ms(lambda: hx @ hw.t(), iters), ""))
+
+    if m * n * k < 2 ** 33:  # small shapes: where the time of one tripy int8 call goes
+        out_ms = gpu_ms(lambda: kernels.quantize_rows(x, "float16", xs, mp, kp), iters)
+        rows.append(("  stage: quantize input kernel", out_ms, "GPU, back to back"))
+        acc_full = cb.int8.gemm_padded(x_q, w_q)
+        epi = gpu_ms(lambda: kernels.epilogue(acc_full, m, n, xs, w_scale, bias, np.dtype(np.float16),
+                                              "float16"), iters)
+        rows.append(("  stage: epilogue kernel", epi, "GPU, back to back"))
+        rows.append(("  host: build the trace (forward)", host_us(lambda: int8_layer(xt), iters) / 1e3, "CPU"))
+        rows.append(("  host: build + evaluate (no sync)", host_us(lambda: int8_layer(xt).eval(), iters) / 1e3,
+                     "CPU"))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="only 4096^3 and the GPT-2 shapes")
+    args = parser.parse_args()
+    tp.config.backend = "cuda"
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    props = cupy.cuda.runtime.getDeviceProperties(0)
+    print(f"device: {props['name'].decode()}, CuPy {cupy.__version__}"
+          + (f", torch {torch.__version__}" if torch is not None else ""))
+    summary = {}
+    for m, k, n in SHAPES[1:] if args.quick else SHAPES:
+        iters = 20 if m * n * k >= 2 ** 36 else 200
+        print(f"\nM={m} K={k} N={n}  ({iters} calls each)")
+        print(f"  {'case':<40} {'ms/call':>10} {'TOPS':>9}")
+        rows = bench_shape(m, k, n, iters, torch)
+        ops = 2.0 * m * n * k
+        for name, ms, note in rows:
+            tops = ops / (ms * 1e-3) / 1e12 if not name.startswith("  ") and ms == ms else float("nan")
+            tops_text = f"{tops:9.1f}" if tops == tops else f"{'':9}"
+            print(f"  {name:<40} {ms:10.4f} {tops_text} {note}")
+        summary[(m, k, n)] = {name: ms for name, ms, _ in rows}
+    for shape, times in summary.items():
+        raw, int8 = times["raw cuBLAS int8 GEMM (int32 out)"], times["tripy int8 Linear (x+w scales)"]
+        f16 = times["tripy float16 Linear"]
+        print(f"\n{shape}: tripy int8 Linear = {raw / int8:.1%} of the raw int8 GEMM's speed, "
+              f"{f16 / int8:.2f}x tripy float16 Linear")
+
+
+if __name__ == "__main__":
+    main()
