@@ -75,9 +75,9 @@ def _report_result(env: BuildEnvironment, block: Block, result: BlockResult) -> 
         _report(env, f"{result.path}:{result.error_line or block.line}", failure_report(block, result))
 
 
-def _display_path(app: Sphinx, path: Path) -> str:
+def _display_path(srcdir: str | Path, path: Path) -> str:
     try:
-        return Path(path).resolve().relative_to(Path(app.srcdir).resolve()).as_posix()
+        return Path(path).resolve().relative_to(Path(srcdir).resolve()).as_posix()
     except ValueError:
         return str(path)
 
@@ -110,7 +110,7 @@ class ExecuteGuide(SphinxTransform):
             return
         settings = settings_from_config(self.config)
         try:
-            guide = read_guide(source, settings.marker_prefix, _display_path(self.app, source))
+            guide = read_guide(source, settings.marker_prefix, _display_path(self.env.srcdir, source))
         except GuideError as exc:
             _report(self.env, f"{exc.path}:{exc.line}", exc.message)
             return
@@ -183,7 +183,7 @@ def process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any,
     env = app.env
     settings = settings_from_config(app.config)
     path = _source_file(obj)
-    display = _display_path(app, Path(path)) if path else f"<docstring of {name}>"
+    display = _display_path(app.srcdir, Path(path)) if path else f"<docstring of {name}>"
     try:
         in_lines = find_code_blocks(lines, 1, display)
     except GuideError as exc:

@@ -1,0 +1,268 @@
+"""The Sphinx extension, on tiny projects built in a temporary folder with Sphinx's API."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+
+CONF = """
+extensions = ["myst_parser", "doc_runner"]
+doc_runner_pre_imports = {"np": "numpy", "tp": "tripy"}
+doc_runner_timeout = 10
+exclude_patterns = ["_build"]
+"""
+
+GUIDE = """\
+# Guide
+
+```py
+# doc: print-locals t
+import numpy  # doc: omit
+t = tp.ones((2,))
+download()  # doc: ignore-line
+print("hello from", "the block")
+```
+
+```py
+# doc: no-output
+print("not shown")
+```
+
+<!-- Tripy: TEST: IGNORE Start -->
+```py
+raise SystemExit("never run")
+```
+<!-- Tripy: TEST: IGNORE End -->
+
+<!-- Tripy: DOC: OMIT Start -->
+```py
+print("from hidden code")
+```
+<!-- Tripy: DOC: OMIT End -->
+
+<!-- Tripy: DOC: NO_EVAL_OR_FORMAT Start -->
+```py
+# doc: kept as written
+```
+<!-- Tripy: DOC: NO_EVAL_OR_FORMAT End -->
+
+```py
+print("expected")
+```
+<!-- Tripy: TEST: EXPECTED_STDOUT Start -->
+```
+exp.cted
+```
+<!-- Tripy: TEST: EXPECTED_STDOUT End -->
+
+<!-- Tripy: TEST: XFAIL Start -->
+```py
+{}["missing"]
+```
+<!-- Tripy: TEST: XFAIL End -->
+"""
+
+
+class Build:
+    """A finished build: its HTML as soup and its warnings."""
+
+    def __init__(self, srcdir: Path, extra_conf: str = "", parallel: int = 0) -> None:
+        (srcdir / "conf.py").write_text(CONF + extra_conf, encoding="utf-8")
+        self.warnings = io.StringIO()
+        self.outdir = srcdir / "_build" / "html"
+        self.app = Sphinx(
+            str(srcdir),
+            str(srcdir),
+            str(self.outdir),
+            str(srcdir / "_build" / "doctrees"),
+            "html",
+            status=None,
+            warning=self.warnings,
+            freshenv=True,
+            parallel=parallel,
+        )
+        self.error: Exception | None = None
+        try:
+            self.app.build()
+        except ExtensionError as exc:
+            self.error = exc
+
+    def soup(self, page: str = "index") -> BeautifulSoup:
+        return BeautifulSoup((self.outdir / f"{page}.html").read_text(encoding="utf-8"), "html.parser")
+
+
+def project(tmp_path: Path, guide: str, name: str = "index.md") -> Path:
+    src = tmp_path / "src"
+    src.mkdir(exist_ok=True)
+    (src / name).write_text(textwrap.dedent(guide), encoding="utf-8")
+    return src
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    return Build(project(tmp_path_factory.mktemp("guide"), GUIDE))
+
+
+def code_blocks(soup: BeautifulSoup) -> list[str]:
+    return [pre.get_text() for pre in soup.select("div.highlight-py pre")]
+
+
+def test_the_build_succeeds_without_warnings(built):
+    assert built.error is None
+    assert built.warnings.getvalue() == ""
+
+
+def test_code_is_rendered_without_directives_or_omitted_lines(built):
+    blocks = code_blocks(built.soup())
+    assert blocks[0] == 't = tp.ones((2,))\ndownload()\nprint("hello from", "the block")\n'
+    assert blocks[1] == 'print("not shown")\n'
+
+
+def test_output_and_collapsed_local_variables_follow_the_block(built):
+    first = built.soup().select("div.highlight-py")[0]
+    output = first.find_next_sibling()
+    assert "doc-runner-output" in output["class"]
+    assert output.select_one("p.doc-runner-title").get_text() == "Output"
+    assert output.select_one("pre").get_text() == "hello from the block\n"
+    details = output.find_next_sibling()
+    assert details.name == "details" and "doc-runner-locals" in details["class"]
+    assert not details.has_attr("open")
+    assert details.summary.get_text() == "Local Variables"
+    assert details.select_one("pre").get_text().startswith(">>> t\ntensor([1.0000, 1.0000], dtype=float32")
+
+
+def test_no_output_block_has_no_output(built):
+    second = built.soup().select("div.highlight-py")[1]
+    after = second.find_next_sibling()
+    assert after is None or "doc-runner-output" not in after.get("class", [])
+    outputs = [o.get_text() for o in built.soup().select("div.doc-runner-output pre")]
+    assert not any("not shown" in o for o in outputs)
+
+
+def test_ignored_block_is_shown_with_a_not_executed_note(built):
+    soup = built.soup()
+    ignored = next(b for b in soup.select("div.highlight-py") if "never run" in b.get_text())
+    note = ignored.find_next_sibling()
+    assert "doc-runner-not-run" in note["class"]
+    assert "Not executed" in note.get_text() and "TEST: IGNORE" in note.get_text()
+
+
+def test_omitted_code_runs_but_only_its_output_shows(built):
+    soup = built.soup()
+    assert "from hidden code" not in "".join(code_blocks(soup))
+    outputs = [o.select_one("pre").get_text() for o in soup.select("div.doc-runner-output")]
+    assert "from hidden code\n" in outputs
+
+
+def test_verbatim_block_keeps_its_directive_line(built):
+    assert "# doc: kept as written\n" in code_blocks(built.soup())
+
+
+def test_expected_stdout_fence_is_not_rendered_and_xfail_error_is(built):
+    text = built.soup().get_text()
+    assert "exp.cted" not in text
+    xfail = [o for o in built.soup().select("div.doc-runner-output") if "expected to fail" in o.get_text()]
+    assert len(xfail) == 1 and "KeyError: 'missing'" in xfail[0].get_text()
+
+
+def test_the_source_guide_is_not_modified(built):
+    assert (Path(built.app.srcdir) / "index.md").read_text(encoding="utf-8") == GUIDE
+
+
+def test_a_failing_block_fails_the_build_at_its_guide_line(tmp_path):
+    build = Build(project(tmp_path, "# T\n\n```py\ndef f():\n    raise ValueError('bad')\nf()\n```\n"))
+    warnings = build.warnings.getvalue()
+    assert "index.md:5: WARNING: index.md:5: the block at line 3 failed" in warnings
+    assert "> 5 |     raise ValueError('bad')" in warnings
+    assert 'File "index.md", line 6, in <module>' in warnings
+    assert 'File "index.md", line 5, in f' in warnings
+    assert "ValueError: bad" in warnings
+    assert build.error is not None and "1 doc_runner block(s) failed" in str(build.error)
+
+
+def test_a_guide_error_is_reported_at_its_line(tmp_path):
+    build = Build(project(tmp_path, "# T\n\n```py\n# doc: no-ouput\nx = 1\n```\n"))
+    assert "index.md:4: WARNING: unknown directive '# doc: no-ouput'; did you mean 'no-output'?" in (
+        build.warnings.getvalue()
+    )
+    assert build.error is not None
+
+
+def test_execution_mode_off_renders_code_only(tmp_path):
+    build = Build(project(tmp_path, "```py\nprint('hi')\n```\n"), 'doc_runner_execution_mode = "off"\n')
+    assert build.error is None
+    assert build.soup().select("div.doc-runner-output") == []
+
+
+def test_docstring_examples_run_and_render_through_autodoc(tmp_path):
+    src = project(tmp_path, "# API\n\n```{eval-rst}\n.. autofunction:: sample_mod.double\n```\n")
+    (src / "sample_mod.py").write_text(
+        textwrap.dedent(
+            '''
+            def double(x):
+                """Double a number.
+
+                .. code-block:: python
+
+                    # doc: print-locals y
+                    y = sample_mod.double(21)
+                    print("doubled", y)
+                """
+                return 2 * x
+            '''
+        ),
+        encoding="utf-8",
+    )
+    build = Build(
+        src, f"import sys\nsys.path.insert(0, {str(src)!r})\ndoc_runner_pre_imports = {{'sample_mod': 'sample_mod'}}\n"
+    )
+    assert build.error is None, build.warnings.getvalue()
+    soup = build.soup()
+    assert [pre.get_text() for pre in soup.select("div.highlight-python pre")] == [
+        'y = sample_mod.double(21)\nprint("doubled", y)\n'
+    ]
+    assert soup.select_one("div.doc-runner-output pre").get_text() == "doubled 42\n"
+    assert soup.select_one("details.doc-runner-locals pre").get_text() == ">>> y\n42\n"
+
+
+def test_a_failing_docstring_example_names_the_python_file_and_line(tmp_path):
+    src = project(tmp_path, "# API\n\n```{eval-rst}\n.. autofunction:: bad_mod.f\n```\n")
+    (src / "bad_mod.py").write_text('def f():\n    """Doc.\n\n    .. code-block:: python\n\n        1 / 0\n    """\n')
+    build = Build(src, f"import sys\nsys.path.insert(0, {str(src)!r})\n")
+    assert "bad_mod.py:6: WARNING: bad_mod.py:6: the block at line 4 failed" in build.warnings.getvalue()
+    assert build.error is not None
+
+
+def test_parallel_build_renders_every_guide(tmp_path):
+    src = project(tmp_path, "# Index\n\n```{toctree}\na\nb\n```\n")
+    for name in "ab":
+        (src / f"{name}.md").write_text(f"# {name}\n\n```py\nprint('{name} ran')\n```\n", encoding="utf-8")
+    build = Build(src, parallel=2)
+    assert build.error is None, build.warnings.getvalue()
+    for name in "ab":
+        assert build.soup(name).select_one("div.doc-runner-output pre").get_text() == f"{name} ran\n"
+
+
+def test_the_seed_guide_builds_with_outputs_and_locals(tmp_path, seed_guide_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(seed_guide_path, src / "index.md")
+    build = Build(src)
+    assert build.error is None, build.warnings.getvalue()
+    soup = build.soup()
+    locals_ = [d.select_one("pre").get_text() for d in soup.select("details.doc-runner-locals")]
+    assert len(locals_) == 3
+    assert locals_[0].startswith(">>> quant_linear\nLinear(")
+    assert "\n\n>>> quant_linear.state_dict()\n{\n    'weight': tensor(" in locals_[0]
+    assert "'weight_scale': tensor(1.0000" in locals_[1]
+    assert ">>> out\ntensor(" in locals_[2]
+    notes = soup.select("div.doc-runner-not-run")
+    assert len(notes) == 5  # the five Python blocks under TEST: IGNORE
+    assert "# doc:" not in "".join(code_blocks(soup))
