@@ -200,13 +200,27 @@ def _trace_or_explain(func: Callable, args: list[Argument], shapes: list[tuple[i
         raise
 
 
-def _base_size(rng: tuple[int, int, int]) -> int:
-    # Traced sizes of dynamic dimensions are at least 2, so that none looks like a broadcast dimension.
-    return max(rng[1], 2)
+def _trace_sizes(rng: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Three distinct sizes to trace a dynamic dimension with: the base (``opt``), a probe and a check.
+
+    Sizes stay inside ``[min, max]`` where the range allows (the function may reject others) and are at
+    least 2, so that no traced dimension looks like a broadcast dimension of size 1.
+    """
+    lo, opt, hi = rng
+    base = max(opt, 2)
+    preferred = (2 * base, 3 * base, hi, hi - 1, base + 1, base - 1, max(lo, 2), max(lo, 2) + 1)
+    inside = [c for c in dict.fromkeys(preferred) if max(lo, 2) <= c <= hi and c != base]
+    outside = [c for c in (2 * base, 3 * base, 4 * base) if c not in inside]
+    probe, check = (inside + outside)[:2]
+    return base, probe, check
 
 
 def trace_function(func: Callable, args: list[Argument]) -> Graph:
-    """Trace ``func`` on placeholders for ``args`` and return its graph, dynamic dimensions symbolic."""
+    """Trace ``func`` on placeholders for ``args`` and return its graph, dynamic dimensions symbolic.
+
+    With dynamic dimensions the function is traced several times (once more per dimension, and once
+    to check), each time with other sizes; how the traces differ tells how each int depends on them.
+    """
     dynamic = [(a, axis) for a, arg in enumerate(args) for axis in arg.info.dynamic_axes]
     groups: list[tuple[tuple[int, int], ...]] = [(d,) for d in dynamic]
 
@@ -217,22 +231,20 @@ def trace_function(func: Callable, args: list[Argument]) -> Graph:
                 shapes[a][axis] = size
         return [tuple(s) for s in shapes]
 
-    def base_sizes() -> list[int]:
-        return [_base_size(args[g[0][0]].info.ranges[g[0][1]]) for g in groups]
+    def sizes(which: int) -> list[int]:
+        return [_trace_sizes(args[g[0][0]].info.ranges[g[0][1]])[which] for g in groups]
 
-    base = _trace_or_explain(func, args, shapes_for(base_sizes()))
+    base = _trace_or_explain(func, args, shapes_for(sizes(0)))
     if not groups:
         return Graph(args, base.constants, base.ops, base.outputs, base.output_kind, [])
 
-    probes = None
     for attempt in range(2):
-        sizes = base_sizes()
         try:
             probes = []
             for s in range(len(groups)):
-                probe_sizes = [2 * v if i == s else v for i, v in enumerate(sizes)]
+                probe_sizes = [p if i == s else b for i, (b, p) in enumerate(zip(sizes(0), sizes(1)))]
                 probes.append(_trace_or_explain(func, args, shapes_for(probe_sizes)))
-            check = _trace_or_explain(func, args, shapes_for([3 * v for v in sizes]))
+            check = _trace_or_explain(func, args, shapes_for(sizes(2)))
             break
         except TripyException:
             if attempt == 1:
@@ -245,8 +257,7 @@ def trace_function(func: Callable, args: list[Argument]) -> Graph:
             if len(merged) == len(groups):
                 raise
             groups = [tuple(v) for v in merged.values()]
-    assert probes is not None
-    return _symbolize(args, base, probes, check, base_sizes(), groups)
+    return _symbolize(args, base, probes, check, (sizes(0), sizes(1), sizes(2)), groups)
 
 
 def _structure_error(what: str, op: Op | None = None) -> None:
@@ -258,7 +269,7 @@ def _structure_error(what: str, op: Op | None = None) -> None:
     )
 
 
-def _fit_scalar(const: Constant, others: list[Constant], sizes: list[int], check_sizes: list[int]) -> SymInt:
+def _fit_scalar(const: Constant, others: list[Constant], sizes, check_sizes: list[int]) -> SymInt:
     """A scalar constant whose value follows the dynamic dimensions (a count of elements): as a SymInt."""
     what = "a constant tensor (made from a Python value or NumPy array)"
     values = [c.array for c in [const, *others]]
@@ -267,20 +278,21 @@ def _fit_scalar(const: Constant, others: list[Constant], sizes: list[int], check
     numbers = [float(v) for v in values]
     if not all(n.is_integer() for n in numbers):
         _structure_error(what)
-    fitted = fit_int(int(numbers[0]), [int(n) for n in numbers[1:-1]], sizes)
+    fitted = fit_int(int(numbers[0]), [int(n) for n in numbers[1:-1]], *sizes)
     if not isinstance(fitted, SymInt) or fitted.evaluate(check_sizes) != int(numbers[-1]):
         _structure_error(what)
     return fitted
 
 
-def _symbolize(args, base: _RawTrace, probes: list[_RawTrace], check: _RawTrace, sizes: list[int],
-               groups) -> Graph:
+def _symbolize(args, base: _RawTrace, probes: list[_RawTrace], check: _RawTrace,
+               traced_sizes: tuple[list[int], list[int], list[int]], groups) -> Graph:
     traces = [base, *probes, check]
     if any(len(t.ops) != len(base.ops) or len(t.constants) != len(base.constants) for t in traces):
         _structure_error("the number of operations")
     if any(t.outputs != base.outputs for t in traces):
         _structure_error("the outputs")
-    check_sizes = [3 * s for s in sizes]
+    base_sizes, probe_sizes, check_sizes = traced_sizes
+    sizes = (base_sizes, probe_sizes)
     constants = []
     for i, const in enumerate(base.constants):
         others = [t.constants[i] for t in traces[1:]]
@@ -296,7 +308,7 @@ def _symbolize(args, base: _RawTrace, probes: list[_RawTrace], check: _RawTrace,
                 _structure_error(f"an attribute of '{op.prim}'", op)
             return first
         if isinstance(first, int):
-            fitted = fit_int(first, values[1:-1], sizes)
+            fitted = fit_int(first, values[1:-1], *sizes)
             if fitted is None:
                 _structure_error(f"an integer attribute of '{op.prim}'", op)
             predicted = fitted.evaluate(check_sizes) if isinstance(fitted, SymInt) else fitted

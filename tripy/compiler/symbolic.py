@@ -7,6 +7,7 @@ depends on the dynamic dimensions by comparing traces made with different dimens
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,13 +23,11 @@ class SymInt:
     offset: int = 0
 
     def evaluate(self, dims: Sequence[int] | Mapping[int, int]) -> int:
+        """The value for dimension sizes ``dims``; a fractional coefficient rounds down (``d // 2``)."""
         value = Fraction(self.coef)
         for sym, exp in self.powers:
             value *= dims[sym] ** exp
-        value += self.offset
-        if value.denominator != 1:
-            raise ValueError(f"{self} is not an integer for dimensions {dims}")
-        return int(value)
+        return math.floor(value) + self.offset
 
     def __repr__(self) -> str:
         terms = "*".join(f"d{s}" if e == 1 else f"d{s}**{e}" for s, e in self.powers)
@@ -60,30 +59,34 @@ def is_symbolic(value) -> bool:
     return False
 
 
-def fit_int(base: int, probes: Sequence[int], base_dims: Sequence[int]) -> int | SymInt | None:
+def fit_int(
+    base: int, probes: Sequence[int], base_dims: Sequence[int], probe_dims: Sequence[int]
+) -> int | SymInt | None:
     """How an int depends on the dimensions, from its value at ``base_dims`` and at each probe.
 
-    Probe ``s`` doubles dimension ``s`` alone. Returns the plain int when it depends on none, a
-    :class:`SymInt` when a monomial (or, for one dimension, an affine form) explains it, else None.
+    Probe ``s`` changes dimension ``s`` alone, to ``probe_dims[s]``. Returns the plain int when it depends
+    on none, a :class:`SymInt` when a monomial of degree 1 or 2 per dimension (or, for one dimension, an
+    affine form) explains it, else None. The caller checks the answer against one more trace.
     """
     changed = [s for s, v in enumerate(probes) if v != base]
     if not changed:
         return base
-    powers = []
+    powers: list[tuple[int, int]] | None = []
     for s in changed:
-        if base != 0 and probes[s] % base == 0 and probes[s] // base in (2, 4):
-            powers.append((s, 1 if probes[s] // base == 2 else 2))
-        else:
+        b, p = base_dims[s], probe_dims[s]
+        exp = next((e for e in (1, 2) if base != 0 and base * p**e == probes[s] * b**e), None)
+        if exp is None:
             powers = None
             break
-    if powers is not None:
+        powers.append((s, exp))
+    if powers:
         scale = 1
         for s, e in powers:
             scale *= base_dims[s] ** e
         return SymInt(Fraction(base, scale), tuple(powers))
-    if len(changed) == 1:  # affine in one dimension: base = a * d + b, probe = 2 * a * d + b
+    if len(changed) == 1:  # affine in one dimension: value = slope * d + offset
         s = changed[0]
-        slope = Fraction(probes[s] - base, base_dims[s])
+        slope = Fraction(probes[s] - base, probe_dims[s] - base_dims[s])
         offset = base - slope * base_dims[s]
         if offset.denominator == 1:
             return SymInt(slope, ((s, 1),), int(offset))
