@@ -267,3 +267,20 @@ def test_module_forward_runs_with_placeholders(backend):
     out = Model()(tp.Tensor([[0, 4]]))
     assert out.shape == (1, 2, 1) and out.dtype == tp.float32
     assert all(math.isfinite(v) for v in np.asarray(out.numpy()).reshape(-1))
+
+
+def test_scalars_lists_and_arrays_assigned_to_parameter_slots_become_parameters(backend):
+    linear = tp.Linear(4, 2, quant_dtype=tp.int8)
+    linear.weight_scale = 1.0  # a declared (unset) slot
+    linear.input_scale = np.float32(1.0)
+    linear.weight = np.arange(8, dtype=np.float32).reshape(2, 4)
+    linear.bias = [0.0, 1.0]
+    for name in ("weight", "bias", "weight_scale", "input_scale"):
+        assert isinstance(getattr(linear, name), tp.Parameter), name
+    assert list(linear.state_dict()) == ["weight", "bias", "weight_scale", "input_scale"]
+    assert linear(tp.iota((3, 4))).tolist() == [[0.0, 1.0], [6.0, 23.0], [12.0, 45.0]]
+    linear.bias = None  # parameters may still be removed
+    assert "bias" not in linear.state_dict()
+    m = tp.Module()
+    m.plain = np.ones(2)  # not a parameter slot: left alone
+    assert isinstance(m.plain, np.ndarray) and m.state_dict() == {}

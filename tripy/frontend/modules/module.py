@@ -10,7 +10,6 @@ import numpy as np
 from tripy.errors import raise_error
 from tripy.export import public
 from tripy.frontend.modules.parameter import Parameter
-from tripy.tensor import Tensor
 
 
 class LoadResult(NamedTuple):
@@ -41,8 +40,11 @@ class Module:
 
     def __setattr__(self, name: str, value: Any) -> None:
         current = self.__dict__.get(name)
-        if isinstance(value, Tensor) and not isinstance(value, Parameter) and isinstance(current, Parameter):
-            value = Parameter(value)  # assigning a tensor where a parameter was keeps it a parameter
+        slot = isinstance(current, Parameter) or (
+            current is None and name in self.__dict__ and name in self._optional_parameters())
+        if slot and value is not None and not isinstance(value, (Parameter, Module)):
+            # A parameter slot stays a parameter: tensors, arrays, lists and scalars assigned to it convert.
+            value = Parameter(value)
         object.__setattr__(self, name, value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
