@@ -64,6 +64,9 @@ def compile(
     an optimization profile) and built into an engine, which is cached on disk. The returned
     :class:`tripy.Executable` runs the engine where the GPU allows, and otherwise the same trace eagerly.
 
+    Parameters and other tensors the function uses are captured as they are now: set a module's weights
+    before compiling it. With dynamic dimensions the function is traced a few times, with other sizes.
+
     .. code-block:: python
 
         def add_one(x):

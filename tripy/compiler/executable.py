@@ -57,6 +57,7 @@ class Executable:
         self.from_cache = from_cache
         self._runner = None
         self._fallback_reason: str | None = None
+        self._constants: dict[str, list[Any]] = {}
         self._choose_runner()
 
     # -- building --------------------------------------------------------------------------------------------
@@ -89,9 +90,18 @@ class Executable:
         from tripy.backend.tensorrt.engine import EngineRunner, EngineUnavailable
 
         try:
-            self._runner = EngineRunner(trt, self.engine)
+            runner = EngineRunner(trt, self.engine)
         except EngineUnavailable as exc:
             self._fallback_reason = str(exc)
+            return
+        try:  # engine outputs become tensors of tripy's cuda backend
+            from tripy.backend import get_backend
+
+            get_backend("cuda")
+        except Exception as exc:
+            self._fallback_reason = f"tripy's cuda backend is unavailable ({exc})"
+            return
+        self._runner = runner
 
     # -- properties -------------------------------------------------------------------------------------------
     @property
@@ -196,7 +206,9 @@ class Executable:
 
         backend = current_backend()
         _warn_once(self._fallback_reason or "unknown", backend.name)
-        outputs = self._graph.to_tensors(values)
+        if backend.name not in self._constants:  # moved to the backend once, not at every call
+            self._constants[backend.name] = self._graph.constant_tensors()
+        outputs = self._graph.to_tensors(values, self._constants[backend.name])
         pending = [t for t in outputs if t._value is None]
         for tensor, value in zip(pending, backend.evaluate(pending)):
             tensor._value, tensor._backend, tensor._node = value, backend, None

@@ -94,18 +94,27 @@ class Graph:
         h.update(repr((self.outputs, self.symbols)).encode())
         return h.hexdigest()
 
-    def to_tensors(self, inputs: Sequence[Any]) -> list[Any]:
+    def constant_tensors(self) -> list[Any]:
+        """The constants as concrete tensors on the current backend (None for those made per call)."""
+        from tripy.tensor import Tensor
+
+        return [Tensor(c.array, dtype=c.dtype) if c.sym is None else None for c in self.constants]
+
+    def to_tensors(self, inputs: Sequence[Any], constants: Sequence[Any] | None = None) -> list[Any]:
         """The outputs as unevaluated tensors over ``inputs`` (concrete tensors): the fallback path.
 
         Evaluating them runs exactly the primitives that calling the function eagerly would run.
+        ``constants`` (from :meth:`constant_tensors`) saves moving the constants to the backend again.
         """
         from tripy.tensor import Tensor
 
         dims = self.symbol_values([t.shape for t in inputs])
         values: list[Any] = list(inputs)
-        for const in self.constants:
-            array = const.array if const.sym is None else np.full((), const.sym.evaluate(dims), const.dtype.numpy)
-            values.append(Tensor(array, dtype=const.dtype))
+        constants = self.constant_tensors() if constants is None else constants
+        for const, tensor in zip(self.constants, constants):
+            if const.sym is not None:
+                tensor = Tensor(np.full((), const.sym.evaluate(dims), const.dtype.numpy), dtype=const.dtype)
+            values.append(tensor)
         for op in self.ops:
             args = tuple(values[i] for i in op.inputs)
             shape = tuple(resolve(op.shape, dims))
