@@ -80,3 +80,10 @@ def test_tril_triu(backend, shape, dtype, diagonal):
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_full_rounds_to_dtype(backend, dtype):
     assert_close(tp.full((2,), 0.1, dtype), np.full((2,), 0.1, np.float32).astype(dtype.numpy), dtype, ulps=0)
+
+
+@pytest.mark.parametrize("dtype", [tp.int32, tp.int64])
+def test_integer_arange_is_exact_beyond_float32_precision(backend, dtype):
+    start = 2 ** 25 + 1  # float32 cannot hold odd numbers this large
+    expected = np.arange(start, start + 7, 3).astype(dtype.numpy)
+    assert_close(tp.arange(start, start + 7, 3, dtype=dtype), expected, dtype)

@@ -161,3 +161,13 @@ def test_tensors_are_hashable_and_compare_elementwise(backend):
     a = tp.Tensor([1, 2])
     assert len({a: 1}) == 1
     assert (a == tp.Tensor([1, 3])).tolist() == [True, False]
+
+
+@pytest.mark.parametrize("dtype, np_dtype", [(tp.bfloat16, ml_dtypes.bfloat16), (tp.float8, ml_dtypes.float8_e4m3fn),
+                                             (tp.int4, ml_dtypes.int4)])
+def test_numpy_export_of_ml_dtypes_types(backend, dtype, np_dtype):
+    # NumPy's DLPack has no bfloat16/float8/int4, so these export through __array__ (ml_dtypes arrays).
+    t = tp.Tensor([[1, -2], [3, 4]], dtype=dtype)
+    array = np.asarray(t)
+    assert array.dtype == np.dtype(np_dtype)
+    np.testing.assert_array_equal(array.astype(np.float32), np.array([[1, -2], [3, 4]], np.float32))

@@ -115,6 +115,8 @@ def arange(start: float, stop: float | None = None, step: float = 1, dtype: Data
     if step == 0:
         raise_error("arange: `step` must not be zero.")
     n = max(0, math.ceil((stop - start) / step))
+    if dtype.is_integer and not dtype.is_quantized and all(isinstance(v, int) for v in (start, step)):
+        return iota((n,), 0, dtype) * step + start  # exact beyond 2**24, where float32 would round
     line = iota((n,), 0, dtypes.float32)
     from tripy.frontend.ops.cast import cast
 
