@@ -203,3 +203,66 @@ def test_describe_without_tensorrt(monkeypatch):
         warnings.simplefilter("ignore", TensorRTFallbackWarning)
         exe = tp.compile(scaled_sum, args=ARGS)
     assert "TensorRT is not installed" in exe.describe()
+
+
+class _FakeCupy:
+    """Just enough of CuPy to report one GPU of a given compute capability."""
+
+    def __init__(self, name: bytes, major: int, minor: int) -> None:
+        props = {"name": name, "major": major, "minor": minor}
+
+        class Runtime:
+            @staticmethod
+            def getDeviceCount():
+                return 1
+
+            @staticmethod
+            def getDeviceProperties(device):
+                return props
+
+        class Device:
+            id = 0
+
+        class Cuda:
+            runtime = Runtime
+
+        Cuda.Device = Device
+        self.cuda = Cuda
+
+
+def test_tensorrt_rtx_refuses_hopper_and_says_so(trt, monkeypatch):
+    from tripy.backend.tensorrt import is_rtx
+    from tripy.backend.tensorrt.engine import EngineRunner, EngineUnavailable
+
+    if not is_rtx(trt):
+        pytest.skip("the refusal of compute capability 9.0 is TensorRT-RTX's")
+    exe = compile_quietly(scaled_sum, ARGS)
+    monkeypatch.setitem(__import__("sys").modules, "cupy", _FakeCupy(b"NVIDIA H100 80GB HBM3", 9, 0))
+    with pytest.raises(EngineUnavailable, match=r"does not run engines on NVIDIA H100 80GB HBM3 \(compute "
+                       r"capability 9.0\); it supports 8.0, 8.6, 8.9 and 12.x"):
+        EngineRunner(trt, exe.engine)
+    hopper = tp.Executable(exe.graph, exe.engine, exe.engine_tensorrt)
+    assert hopper.backend == "numpy" and "compute capability 9.0" in hopper.fallback_reason
+
+
+def test_no_visible_gpu_is_a_reason_too(trt, monkeypatch):
+    from tripy.backend.tensorrt.engine import EngineRunner, EngineUnavailable
+
+    fake = _FakeCupy(b"none", 0, 0)
+    fake.cuda.runtime.getDeviceCount = staticmethod(lambda: 0)
+    monkeypatch.setitem(__import__("sys").modules, "cupy", fake)
+    exe = compile_quietly(scaled_sum, ARGS)
+    with pytest.raises(EngineUnavailable, match="no CUDA GPU is visible"):
+        EngineRunner(trt, exe.engine)
+
+
+def test_a_supported_gpu_that_fails_to_load_the_engine_is_a_reason(trt, monkeypatch):
+    from tripy.backend.tensorrt.engine import EngineRunner, EngineUnavailable
+
+    exe = compile_quietly(scaled_sum, ARGS)
+    if exe.backend == "tensorrt":
+        pytest.skip("a real GPU runs the engine here")
+    # CuPy claims an Ada GPU (8.9), but there is no CUDA driver: TensorRT cannot deserialize the engine.
+    monkeypatch.setitem(__import__("sys").modules, "cupy", _FakeCupy(b"NVIDIA L4", 8, 9))
+    with pytest.raises(EngineUnavailable, match="TensorRT refused to load the engine on NVIDIA L4"):
+        EngineRunner(trt, exe.engine)
