@@ -177,7 +177,9 @@ def parse_guide(text: str, path: str, prefix: str = "Tripy") -> Guide:
             for marker in mk.find_markers(token.content, first, prefix, path):
                 markers.append(marker)
                 raw.append(Block(BlockKind.MARKER, marker.line, marker.line, token.content, marker=marker))
-        elif token.type == "inline" and inline_marker.search(token.content):
+        elif token.type == "inline" and any(
+            child.type == "html_inline" and inline_marker.search(child.content) for child in token.children or []
+        ):
             raise GuideError(path, first, f"a '{prefix}:' marker must be an HTML comment on a line of its own")
     regions = mk.pair_regions(markers, path, total_lines)
     blocks = [_classify(b, regions, path) for b in raw]

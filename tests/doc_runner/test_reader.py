@@ -173,3 +173,8 @@ def test_the_seed_guide_has_three_runnable_blocks_and_ignores_its_calibration(se
     assert [b.line for b in guide.runnable_blocks] == [13, 36, 44]
     ignored = [b for b in guide.code_blocks if b.ignored]
     assert len(ignored) == 6 and not any(b.runs for b in ignored)
+
+
+def test_marker_syntax_inside_inline_code_is_just_text(guide_of):
+    guide = guide_of("Write `<!-- Tripy: TEST: IGNORE Start -->` before the blocks.\n")
+    assert guide.regions == ()
