@@ -21,7 +21,7 @@ from tripy import dtypes
 from tripy.compiler.graph import Graph, Op
 from tripy.compiler.symbolic import SymInt, is_symbolic
 from tripy.dtypes import DataType
-from tripy.errors import raise_error
+from tripy.errors import TripyException, raise_error
 
 Value = Any  # an ITensor, or an np.ndarray known at build time
 
@@ -89,6 +89,8 @@ class NetworkLowering:
         self.keep_alive: list[Any] = []
         self._shape_of_arg: dict[int, Any] = {}
         self._sym_cache: dict[Any, Any] = {}
+        #: id(array) -> (array, its constant layer's output); the array is held so that its id stays unique.
+        self._materialized: dict[int, tuple[np.ndarray, Any]] = {}
         self._op: Op | None = None
         self._op_index = 0
         self._layer_count = 0
@@ -126,9 +128,9 @@ class NetworkLowering:
                     self._fail(f"TensorRT has no lowering for the primitive '{op.prim}'.")
                 try:
                     out = method([(v, self._dtype_of(i), shapes[i]) for v, i in zip(ins, op.inputs)], **op.attrs)
+                except TripyException:
+                    raise
                 except Exception as exc:
-                    if type(exc).__name__ == "TripyException":
-                        raise
                     self._fail(f"TensorRT could not lower '{op.prim}': {exc}")
                 values.append(out)
             shapes.append(op.shape)
@@ -202,7 +204,12 @@ class NetworkLowering:
         return self._name(self.network.add_constant(array.shape, weights), "constant").get_output(0)
 
     def _as_itensor(self, value: Value, dtype: DataType):
-        return self._constant(value, dtype) if isinstance(value, np.ndarray) else value
+        """``value`` as a tensor of the network; a constant becomes one IConstantLayer however often used."""
+        if not isinstance(value, np.ndarray):
+            return value
+        if id(value) not in self._materialized:
+            self._materialized[id(value)] = (value, self._constant(value, dtype))
+        return self._materialized[id(value)][1]
 
     def _cast(self, x, dtype: DataType):
         trt = self.trt
