@@ -32,6 +32,9 @@ def _host_array(data: Any, dtype: DataType | None) -> np.ndarray:
         if array.dtype == np.float64 and dtype is None:
             array = array.astype(np.float32)
         elif array.dtype == np.int64 and dtype is None:
+            if array.size and not (-2 ** 31 <= array.min() and array.max() < 2 ** 31):
+                raise_error("`data` of tp.Tensor holds Python ints beyond the int32 range, and Python ints become "
+                            "int32: pass dtype=tp.int64.")
             array = array.astype(np.int32)  # Python ints become int32, as in Tripy
     if dtype is None:
         dtype = dtypes.from_numpy(array.dtype)

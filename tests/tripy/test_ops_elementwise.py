@@ -199,3 +199,16 @@ def test_elementwise_chain_of_many_ops_matches_numpy(backend):
     out = tp.sqrt(tp.exp(x) * 2.0 - x) / (1.0 + tp.abs(tp.sin(x)))
     d = data
     assert_close(out, (np.sqrt(np.exp(d) * 2 - d) / (1 + np.abs(np.sin(d)))).astype(np.float32), tp.float32)
+
+
+def test_numpy_scalars_act_like_python_scalars(backend):
+    ints, floats = tp.Tensor([1, 2]), tp.Tensor([1.0, 2.0], dtype=tp.float16)
+    assert (ints + np.int64(2)).dtype == tp.int32 and (ints + np.int64(2)).tolist() == [3, 4]
+    assert (floats * np.float64(0.5)).dtype == tp.float16 and (floats * np.float64(0.5)).tolist() == [0.5, 1.0]
+    assert (np.float32(1.0) - floats).tolist() == [0.0, -1.0]
+
+
+def test_python_int_at_the_edge_of_the_dtype_range(backend):
+    x = tp.Tensor([0, 1], dtype=tp.int8)
+    assert (x + 127).tolist() == [127, -128]  # in range: the int8 sum wraps, as NumPy's does
+    assert (x + -128).tolist() == [-128, -127]

@@ -146,3 +146,12 @@ def test_chained_slices_and_views_compose(backend):
     x = tp.Tensor(data)
     out = tp.transpose(x[1:, ::-2], 0, 1)[..., 1:][None]
     assert_close(out, data[1:, ::-2].T[..., 1:][None], tp.float32, ulps=0)
+
+
+def test_numpy_integers_work_as_shapes_dims_and_indices(backend):
+    n = np.int64(3)
+    assert tp.ones((np.int32(2), n)).shape == (2, 3)
+    assert tp.reshape(tp.ones((2, 3)), (n, np.int64(-1))).shape == (3, 2)
+    x = tp.Tensor([[1, 2, 3], [4, 5, 6]])
+    assert x[np.int64(1), np.int32(-1)].tolist() == 6
+    assert x[:, np.int64(1):].tolist() == [[2, 3], [5, 6]]

@@ -375,6 +375,11 @@ CHECKS = [
     (lambda: tp.allclose(tp.ones((2,)), tp.ones((3,))), r"allclose: shapes \(2,\) of `input` and \(3,\) of `other`"),
     (lambda: tp.Sequential(tp.Linear(2, 2), 3), r"Sequential: entry '1' is a int, not a tp.Module"),
     (lambda: tp.Module()(1), r"Module does not implement `forward`"),
+    (lambda: tp.Tensor([1], dtype=tp.int8) + 300, r"'\+': `other`=300 does not fit the other operand's dtype int8 "
+                                                   r"\(-128..127\)"),
+    (lambda: 2 ** 40 * tp.Tensor([1]), r"`input`=1099511627776 does not fit the other operand's dtype int32"),
+    (lambda: tp.Tensor([1, 2]) + float("nan"), r"`other` is the float nan but the other operand is int32"),
+    (lambda: tp.Tensor([2 ** 40]), r"`data` of tp.Tensor holds Python ints beyond the int32 range.*dtype=tp.int64"),
 ]
 
 

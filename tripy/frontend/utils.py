@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
+
+import ml_dtypes
 
 from tripy.dtypes import DataType
 from tripy.errors import raise_error
@@ -13,10 +16,17 @@ def as_tensor(value: Any, name: str, op: str, like: Tensor | None = None) -> Ten
     """``value`` as a Tensor; Python scalars take ``like``'s dtype."""
     if isinstance(value, Tensor):
         return value
-    if like is not None and isinstance(value, (int, float, bool)):
-        if isinstance(value, float) and not like.dtype.is_float and value != int(value):
+    if like is not None and isinstance(value, numbers.Real):  # Python and NumPy scalars
+        if isinstance(value, numbers.Integral):
+            value = int(value)
+        elif not like.dtype.is_float and not float(value).is_integer():
             raise_error(f"{op}: `{name}` is the float {value!r} but the other operand is {like.dtype}; "
                         f"cast the tensor first (tp.cast).")
+        if like.dtype.is_integer:
+            info = ml_dtypes.iinfo(like.dtype.numpy)
+            if not info.min <= value <= info.max:
+                raise_error(f"{op}: `{name}`={value!r} does not fit the other operand's dtype {like.dtype} "
+                            f"({info.min}..{info.max}); cast the tensor first (tp.cast).")
         return constant_like(value, like)
     try:
         return Tensor(value)

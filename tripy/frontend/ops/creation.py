@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 from tripy import dtypes
@@ -14,8 +15,10 @@ from tripy.tensor import Tensor
 
 
 def _shape(shape, op: str) -> tuple[int, ...]:
-    if isinstance(shape, int):
+    if isinstance(shape, numbers.Integral):
         shape = (shape,)
+    if isinstance(shape, Sequence):  # NumPy integers are as good as ints
+        shape = tuple(int(d) if isinstance(d, numbers.Integral) else d for d in shape)
     if not isinstance(shape, Sequence) or not all(isinstance(d, int) and d >= 0 for d in shape):
         raise_error(f"{op}: `shape` must be a sequence of non-negative ints, not {shape!r}.")
     return tuple(shape)

@@ -4,6 +4,7 @@ concatenate, stack, split, gather, and indexing with ``[]``."""
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 from tripy import dtypes
@@ -25,7 +26,8 @@ def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
 
         assert tp.reshape(tp.iota((6,)), (2, -1)).shape == (2, 3)
     """
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    shape = tuple(int(d) if isinstance(d, numbers.Integral) else d for d in shape)  # NumPy ints too
     numel = math.prod(input.shape)
     if shape.count(-1) > 1 or any(not isinstance(d, int) or d < -1 for d in shape):
         raise_error(f"reshape: `shape` {shape} may hold non-negative ints and at most one -1.", _where(input))
@@ -281,7 +283,8 @@ def _getitem(self: Tensor, key) -> Tensor:
             sizes.append(size)
             steps.append(step)
             out_shape.append(size)
-        elif isinstance(k, int):
+        elif isinstance(k, numbers.Integral):
+            k = int(k)
             if not -n <= k < n:
                 raise IndexError(f"index {k} is out of range for dimension {dim} of size {n}")
             starts.append(k % n)
