@@ -56,6 +56,7 @@ class CudaBackend(NumpyBackend):
                 f"The 'cuda' backend was requested (tp.config.backend or TRIPY_BACKEND), but no GPU is usable: "
                 f"{reason}. Use tp.config.backend = 'numpy' (or 'auto') on a machine without an NVIDIA GPU.")
         self.xp = cupy
+        self._scalars: dict[tuple, Any] = {}
         from tripy.backend.cuda.int8_linear import Int8Linear
 
         self.int8 = Int8Linear(self)
@@ -63,6 +64,16 @@ class CudaBackend(NumpyBackend):
     # -- values --------------------------------------------------------------------------------------
     def from_numpy(self, array: np.ndarray, dtype: DataType) -> Any:
         host = storage.host_to_storage(np.asarray(array, dtype=dtype.numpy), dtype)
+        if host.ndim == 0:
+            # Scalars (the Python numbers of ``x * 2 + 1``) are kept on the device and shared: tripy never
+            # writes into a value, so a cached one saves a kernel launch (or a synchronous copy) per use.
+            key = (host.dtype.str, host.tobytes())
+            value = self._scalars.get(key)
+            if value is None:
+                if len(self._scalars) >= 4096:
+                    self._scalars.clear()
+                value = self._scalars[key] = cupy.full((), host[()], dtype=host.dtype)
+            return value
         if host.size == 1:  # a fill kernel is queued; a copy from pageable memory would wait for it
             return cupy.full(host.shape, host.reshape(-1)[0], dtype=host.dtype)
         return cupy.asarray(host)

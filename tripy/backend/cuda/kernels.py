@@ -28,6 +28,12 @@ __device__ __forceinline__ unsigned short tp_half_bits(float f) {
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
     return h;
 }
+__device__ __forceinline__ unsigned int tp_pack_half2(float a, float b) {
+    return tp_half_bits(a) | ((unsigned int)tp_half_bits(b) << 16);
+}
+__device__ __forceinline__ unsigned int tp_pack_bf162(float a, float b) {
+    return tp_f32_to_bf16(a) | ((unsigned int)tp_f32_to_bf16(b) << 16);
+}
 """
 
 #: How each float type is read (``LOAD``) and written (``STORE``) by the raw kernels.
@@ -89,9 +95,83 @@ extern "C" __global__ void tripy_int8_epilogue(const int4* acc, const float* x_s
 """
 
 
+# Vectorised forms for rows whose length is a multiple of 8 (quantize) or 4 (epilogue): 16-byte loads and
+# 8- or 16-byte stores. ``UNPACK8`` reads eight floats from element ``8 * t``, ``PACK4`` stores four.
+_QUANTIZE_VEC = r"""
+extern "C" __global__ void tripy_quantize_rows_vec(const ELEM* x, const float* scale, uint2* q,
+                                                    long long groups) {
+    long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= groups) return;
+    float v[8];
+    UNPACK8
+    float s = scale[0];
+    unsigned int word[2] = {0u, 0u};
+    #pragma unroll
+    for (int j = 0; j < 8; ++j) {
+        float r = fminf(fmaxf(rintf(v[j] / s), -128.0f), 127.0f);
+        word[j >> 2] |= ((unsigned int)(unsigned char)(signed char)(int)r) << (8 * (j & 3));
+    }
+    q[t] = make_uint2(word[0], word[1]);
+}
+"""
+
+_EPILOGUE_VEC = r"""
+extern "C" __global__ void tripy_int8_epilogue_vec(const int4* acc, const float* x_scale, const float4* w_scale,
+                                                   const ELEM* bias, ELEM* out, long long groups,
+                                                   long long groups_per_row, int has_bias) {
+    long long g = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (g >= groups) return;
+    long long c4 = g % groups_per_row;
+    int4 a = acc[g];
+    float4 ws = w_scale[c4];
+    float sx = x_scale[0];
+    float v[4] = {(float)a.x * (sx * ws.x), (float)a.y * (sx * ws.y), (float)a.z * (sx * ws.z),
+                  (float)a.w * (sx * ws.w)};
+    if (has_bias) {
+        float b[4];
+        BIAS4
+        #pragma unroll
+        for (int j = 0; j < 4; ++j) v[j] += b[j];
+    }
+    PACK4
+}
+"""
+
+_VEC_IO = {
+    "float32": dict(
+        UNPACK8="float4 lo = ((const float4*)x)[2 * t], hi = ((const float4*)x)[2 * t + 1];\n"
+                "    v[0] = lo.x; v[1] = lo.y; v[2] = lo.z; v[3] = lo.w; v[4] = hi.x; v[5] = hi.y; v[6] = hi.z; "
+                "v[7] = hi.w;",
+        BIAS4="float4 bb = ((const float4*)bias)[c4]; b[0] = bb.x; b[1] = bb.y; b[2] = bb.z; b[3] = bb.w;",
+        PACK4="((float4*)out)[g] = make_float4(v[0], v[1], v[2], v[3]);"),
+    "float16": dict(
+        UNPACK8="uint4 raw = ((const uint4*)x)[t];\n"
+                "    unsigned int w4[4] = {raw.x, raw.y, raw.z, raw.w};\n"
+                "    #pragma unroll\n    for (int j = 0; j < 8; ++j) {\n"
+                "        unsigned short h = (unsigned short)(w4[j >> 1] >> (16 * (j & 1)));\n"
+                "        asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(v[j]) : \"h\"(h));\n    }",
+        BIAS4="uint2 bb = ((const uint2*)bias)[c4]; unsigned int bw[2] = {bb.x, bb.y};\n"
+              "        #pragma unroll\n        for (int j = 0; j < 4; ++j) {\n"
+              "            unsigned short h = (unsigned short)(bw[j >> 1] >> (16 * (j & 1)));\n"
+              "            asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(b[j]) : \"h\"(h));\n        }",
+        PACK4="((uint2*)out)[g] = make_uint2(tp_pack_half2(v[0], v[1]), tp_pack_half2(v[2], v[3]));"),
+    "bfloat16": dict(
+        UNPACK8="uint4 raw = ((const uint4*)x)[t];\n"
+                "    unsigned int w4[4] = {raw.x, raw.y, raw.z, raw.w};\n"
+                "    #pragma unroll\n    for (int j = 0; j < 8; ++j)\n"
+                "        v[j] = tp_bf16_to_f32((unsigned short)(w4[j >> 1] >> (16 * (j & 1))));",
+        BIAS4="uint2 bb = ((const uint2*)bias)[c4]; unsigned int bw[2] = {bb.x, bb.y};\n"
+              "        #pragma unroll\n        for (int j = 0; j < 4; ++j)\n"
+              "            b[j] = tp_bf16_to_f32((unsigned short)(bw[j >> 1] >> (16 * (j & 1))));",
+        PACK4="((uint2*)out)[g] = make_uint2(tp_pack_bf162(v[0], v[1]), tp_pack_bf162(v[2], v[3]));"),
+}
+
+
 def _source(template: str, dtype_name: str) -> str:
     elem, loader, storer = _FLOAT_IO[dtype_name]
     body = template.replace("ELEM", elem).replace("LOADER", loader).replace("STORER", storer)
+    for name, code in _VEC_IO[dtype_name].items():
+        body = body.replace(name, code)
     return _RAW_PREAMBLE + body
 
 
@@ -107,6 +187,16 @@ def epilogue_kernel(dtype_name: str) -> cupy.RawKernel:
     return cupy.RawKernel(_source(_EPILOGUE, dtype_name), "tripy_int8_epilogue")
 
 
+@cache
+def quantize_rows_vec_kernel(dtype_name: str) -> cupy.RawKernel:
+    return cupy.RawKernel(_source(_QUANTIZE_VEC, dtype_name), "tripy_quantize_rows_vec")
+
+
+@cache
+def epilogue_vec_kernel(dtype_name: str) -> cupy.RawKernel:
+    return cupy.RawKernel(_source(_EPILOGUE_VEC, dtype_name), "tripy_int8_epilogue_vec")
+
+
 _BLOCK = 256
 
 
@@ -115,6 +205,13 @@ def quantize_rows(x: cupy.ndarray, dtype_name: str, scale: cupy.ndarray, padded_
     """``clamp(rint(x / scale))`` of a contiguous 2-D ``x`` as int8, zero-padded to the given shape."""
     rows, cols = x.shape
     q = cupy.empty((padded_rows, padded_cols), dtype=np.int8)
+    if cols % 8 == 0 and cols == padded_cols and rows > 0:
+        groups = rows * cols // 8
+        quantize_rows_vec_kernel(dtype_name)(((groups + _BLOCK - 1) // _BLOCK,), (_BLOCK,),
+                                             (x, scale, q, np.int64(groups)))
+        if padded_rows > rows:
+            q[rows:] = 0
+        return q
     words = padded_rows * padded_cols // 4
     quantize_rows_kernel(dtype_name)(((words + _BLOCK - 1) // _BLOCK,), (_BLOCK,),
                                      (x, scale, q, np.int64(rows), np.int64(cols), np.int64(padded_rows),
@@ -127,6 +224,12 @@ def epilogue(acc: cupy.ndarray, rows: int, cols: int, x_scale: cupy.ndarray | No
     """The (rows, cols) output of int32 accumulators ``acc`` of shape (>= rows, padded_cols)."""
     padded_cols = acc.shape[1]
     out = cupy.empty((rows, cols), dtype=out_storage)
+    if cols == padded_cols and x_scale is not None and rows > 0:
+        groups = rows * cols // 4
+        epilogue_vec_kernel(dtype_name)(((groups + _BLOCK - 1) // _BLOCK,), (_BLOCK,),
+                                        (acc, x_scale, w_scale, bias if bias is not None else out, out,
+                                         np.int64(groups), np.int64(cols // 4), np.int32(bias is not None)))
+        return out
     groups = rows * padded_cols // 4
     dummy = w_scale
     epilogue_kernel(dtype_name)(((groups + _BLOCK - 1) // _BLOCK,), (_BLOCK,),

@@ -86,21 +86,14 @@ __device__ __forceinline__ unsigned char tp_f32_to_e4m3(float f, bool saturate) 
 __device__ __forceinline__ short tp_wrap_int4(long long v) { return (short)((((int)v & 0xf) ^ 8) - 8); }
 """
 
-#: Overloads for CuPy's element kernels, where float16 is CuPy's own ``float16`` class.
+#: Overloads for CuPy's element kernels. CuPy's ``float16`` class is complete only in kernels that use it,
+#: so it is reached through templates, instantiated where the kernel's types are known.
 _ELEMENT_PREAMBLE = DEVICE_FUNCTIONS + r"""
-__device__ __forceinline__ float tp_f32(float v) { return v; }
-__device__ __forceinline__ float tp_f32(double v) { return (float)v; }
-__device__ __forceinline__ float tp_f32(float16 v) { return (float)v; }
+template <typename T> __device__ __forceinline__ float tp_f32(T v) { return (float)v; }
 __device__ __forceinline__ float tp_f32(unsigned short v) { return tp_bf16_to_f32(v); }
 __device__ __forceinline__ float tp_f32(unsigned char v) { return tp_e4m3_to_f32(v); }
-__device__ __forceinline__ float tp_f32(signed char v) { return (float)v; }
-__device__ __forceinline__ float tp_f32(short v) { return (float)v; }
-__device__ __forceinline__ float tp_f32(int v) { return (float)v; }
-__device__ __forceinline__ float tp_f32(long long v) { return (float)v; }
 __device__ __forceinline__ float tp_f32(bool v) { return v ? 1.0f : 0.0f; }
-template <typename T> __device__ __forceinline__ T tp_from_f32(float v);
-template <> __device__ __forceinline__ float tp_from_f32<float>(float v) { return v; }
-template <> __device__ __forceinline__ float16 tp_from_f32<float16>(float v) { return float16(v); }
+template <typename T> __device__ __forceinline__ T tp_from_f32(float v) { return T(v); }
 template <> __device__ __forceinline__ unsigned short tp_from_f32<unsigned short>(float v) {
     return tp_f32_to_bf16(v);
 }
