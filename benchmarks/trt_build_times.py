@@ -22,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
+
 import tripy as tp  # noqa: E402
 from tripy.backend.tensorrt import load_tensorrt, tensorrt_version  # noqa: E402
 from tripy.backend.tensorrt.engine import build_engine  # noqa: E402
@@ -76,7 +78,16 @@ class _Attention(tp.Module):
         return self.c_proj(tp.reshape(tp.permute(y, (0, 2, 1, 3)), (batch, seq, embed)))
 
 
+def _random_weights(module: tp.Module, seed: int = 0) -> tp.Module:
+    """Random weights: the placeholders repeat from layer to layer, and TensorRT stores repeats once."""
+    rng = np.random.default_rng(seed)
+    state = {name: (rng.standard_normal(p.shape) * 0.02).astype(np.float32) for name, p in module.state_dict().items()}
+    module.load_state_dict(state, strict=False)
+    return module
+
+
 def _set_scales(module: tp.Module, input_scales: bool) -> tp.Module:
+    _random_weights(module)
     for _, sub in module.named_modules():
         if isinstance(sub, tp.Linear) and sub.quant_dtype is not None:
             sub.weight_scale = tp.Parameter(tp.full((sub.out_features,), 0.01))
