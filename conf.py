@@ -64,3 +64,21 @@ copybutton_exclude = ".linenos"
 copybutton_prompt_text = ""
 copybutton_only_copy_prompt_lines = False
 copybutton_remove_prompts = False
+
+
+# --- guides written for other themes ------------------------------------------------------------
+FURO_CONTENTS_CLASS = "this-will-duplicate-information-and-it-is-still-useful-here"
+
+
+def _keep_inline_contents(app, doctree):
+    """Furo paints an inline ``{contents}`` red; a guide that asks for one (the seed guide does) gets it."""
+    from docutils import nodes
+
+    for topic in doctree.findall(nodes.topic):
+        if "contents" in topic["classes"] and FURO_CONTENTS_CLASS not in topic["classes"]:
+            topic["classes"].append(FURO_CONTENTS_CLASS)
+
+
+def setup(app):
+    app.connect("doctree-read", _keep_inline_contents)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
