@@ -38,8 +38,9 @@ def ref_linear(x, w, b, quant_dtype, weight_scale, weight_quant_dim, input_scale
     """Quantize -> dequantize -> matmul written out with the element-wise reference."""
     if input_scale is not None:
         x = ref_dequantize(ref_quantize(x, input_scale, quant_dtype), input_scale, tp.float32)
-    wq = ref_dequantize(ref_quantize(w, weight_scale, quant_dtype, weight_quant_dim), weight_scale, tp.float32,
-                        weight_quant_dim)
+    wq = ref_dequantize(
+        ref_quantize(w, weight_scale, quant_dtype, weight_quant_dim), weight_scale, tp.float32, weight_quant_dim
+    )
     out = x.astype(np.float64) @ wq.T.astype(np.float64)
     return (out + b).astype(np.float32)
 
@@ -58,16 +59,23 @@ def test_quantized_linear_matches_reference(backend, quant_dtype, weight_quant_d
     if weight_quant_dim is None:
         ws = np.float32(np.abs(w).max() / hi * rng.uniform(0.5, 1.5))
     else:
-        ws = (np.abs(w).max(axis=1 - weight_quant_dim) / hi * rng.uniform(0.5, 1.5, size=w.shape[weight_quant_dim]))
+        ws = np.abs(w).max(axis=1 - weight_quant_dim) / hi * rng.uniform(0.5, 1.5, size=w.shape[weight_quant_dim])
         ws = ws.astype(np.float32)
     xs = np.float32(np.abs(x).max() / hi) if with_input_scale else None
 
     linear = tp.Linear(in_f, out_f, quant_dtype=quant_dtype, weight_quant_dim=weight_quant_dim)
-    linear.load_state_dict({"weight": w, "bias": b, "weight_scale": np.asarray(ws),
-                            **({"input_scale": np.asarray(xs)} if with_input_scale else {})})
+    linear.load_state_dict(
+        {
+            "weight": w,
+            "bias": b,
+            "weight_scale": np.asarray(ws),
+            **({"input_scale": np.asarray(xs)} if with_input_scale else {}),
+        }
+    )
     out = linear(tp.Tensor(x))
-    expected = ref_linear(x, w, b, quant_dtype, np.asarray(ws), weight_quant_dim,
-                          np.asarray(xs) if with_input_scale else None)
+    expected = ref_linear(
+        x, w, b, quant_dtype, np.asarray(ws), weight_quant_dim, np.asarray(xs) if with_input_scale else None
+    )
     assert_close(out, expected, tp.float32, ulps=16, atol=1e-5)
 
 

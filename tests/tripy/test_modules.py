@@ -37,9 +37,21 @@ class Model(tp.Module):
 
 
 EXPECTED_KEYS = [
-    "h.0.proj.weight", "h.0.proj.bias", "h.0.norm.weight", "h.0.norm.bias", "h.0.gain",
-    "h.1.proj.weight", "h.1.proj.bias", "h.1.norm.weight", "h.1.norm.bias", "h.1.gain",
-    "heads.a.weight", "heads.a.bias", "heads.b.weight", "emb.weight", "scale",
+    "h.0.proj.weight",
+    "h.0.proj.bias",
+    "h.0.norm.weight",
+    "h.0.norm.bias",
+    "h.0.gain",
+    "h.1.proj.weight",
+    "h.1.proj.bias",
+    "h.1.norm.weight",
+    "h.1.norm.bias",
+    "h.1.gain",
+    "heads.a.weight",
+    "heads.a.bias",
+    "heads.b.weight",
+    "emb.weight",
+    "scale",
 ]
 
 
@@ -73,9 +85,17 @@ def test_named_modules():
     assert names[0] == "" and "h.0." in names and "heads.b." in names and "h.1.norm." in names
 
 
-@pytest.mark.parametrize("data, shape, dtype", [
-    (1.0, (), tp.float32), (2, (), tp.int32), ([1.0, 2.0], (2,), tp.float32), ([[1, 2]], (1, 2), tp.int32),
-    (np.ones((2, 3), np.float16), (2, 3), tp.float16), (True, (), tp.bool)])
+@pytest.mark.parametrize(
+    "data, shape, dtype",
+    [
+        (1.0, (), tp.float32),
+        (2, (), tp.int32),
+        ([1.0, 2.0], (2,), tp.float32),
+        ([[1, 2]], (1, 2), tp.int32),
+        (np.ones((2, 3), np.float16), (2, 3), tp.float16),
+        (True, (), tp.bool),
+    ],
+)
 def test_parameter_from_python_and_numpy(backend, data, shape, dtype):
     p = tp.Parameter(data)
     assert isinstance(p, tp.Parameter) and isinstance(p, tp.Tensor)
@@ -140,16 +160,18 @@ def test_load_state_dict_converts_to_each_parameters_dtype(backend):
 
 def test_load_state_dict_sets_declared_quantization_scales(backend):
     linear = tp.Linear(2, 2, quant_dtype=tp.int8, weight_quant_dim=0)
-    linear.load_state_dict({"weight": np.eye(2), "bias": np.zeros(2), "weight_scale": np.array([0.5, 0.25]),
-                            "input_scale": np.array(2.0)})
+    linear.load_state_dict(
+        {"weight": np.eye(2), "bias": np.zeros(2), "weight_scale": np.array([0.5, 0.25]), "input_scale": np.array(2.0)}
+    )
     assert linear.weight_scale.tolist() == [0.5, 0.25] and linear.input_scale.tolist() == 2.0
     assert isinstance(linear.input_scale, tp.Parameter)
 
 
 def test_load_state_dict_non_strict_reports_missing_and_unexpected(backend):
     linear = tp.Linear(2, 2)
-    result = linear.load_state_dict({"weight": np.zeros((2, 2)), "extra": np.ones(1), "sub.weight": np.ones(1)},
-                                    strict=False)
+    result = linear.load_state_dict(
+        {"weight": np.zeros((2, 2)), "extra": np.ones(1), "sub.weight": np.ones(1)}, strict=False
+    )
     assert result.missing_keys == ["bias"]
     assert sorted(result.unexpected_keys) == ["extra", "sub.weight"]
     assert linear.weight.tolist() == [[0.0, 0.0], [0.0, 0.0]]
@@ -168,9 +190,16 @@ def test_seed_guide_linear_printout_shows_parameters_and_quantization_settings()
     quant_linear = tp.Linear(4, 2, quant_dtype=tp.int8, weight_quant_dim=None)
     text = repr(quant_linear)
     assert text.startswith("Linear(")
-    for part in ("in_features=4", "out_features=2", "quant_dtype=int8", "weight_quant_dim=None",
-                 "weight: Parameter = (shape=(2, 4), dtype=float32)", "bias: Parameter = (shape=(2,), dtype=float32)",
-                 "weight_scale: Parameter = None", "input_scale: Parameter = None"):
+    for part in (
+        "in_features=4",
+        "out_features=2",
+        "quant_dtype=int8",
+        "weight_quant_dim=None",
+        "weight: Parameter = (shape=(2, 4), dtype=float32)",
+        "bias: Parameter = (shape=(2,), dtype=float32)",
+        "weight_scale: Parameter = None",
+        "input_scale: Parameter = None",
+    ):
         assert part in text, text
     quant_linear.weight_scale = tp.Parameter(1.0)
     quant_linear.input_scale = tp.Parameter(1.0)

@@ -15,7 +15,7 @@ def np_softmax(x, axis):
 
 
 def np_gelu_tanh(x):
-    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
 
 
 def np_sigmoid(x):
@@ -30,7 +30,7 @@ def test_softmax(backend, dtype, shape, dim):
     expected = np_softmax(data.astype(np.float64), -1 if dim is None else dim)
     assert_close(out, expected.astype(dtype.numpy), dtype, ulps=8, atol=1e-6)
     sums = np.asarray(tp.sum(tp.cast(out, tp.float32), -1 if dim is None else dim).numpy())
-    np.testing.assert_allclose(sums, 1.0, rtol=8 * (2 ** -7 if dtype != tp.float32 else 1e-6))
+    np.testing.assert_allclose(sums, 1.0, rtol=8 * (2**-7 if dtype != tp.float32 else 1e-6))
 
 
 def test_softmax_is_stable_for_large_and_minus_inf_inputs(backend):
@@ -42,8 +42,12 @@ def test_softmax_is_stable_for_large_and_minus_inf_inputs(backend):
 @pytest.mark.parametrize("name", ["gelu", "silu", "sigmoid", "relu"])
 def test_activation(backend, dtype, name):
     data = rand((3, 7), dtype, seed=2, low=-6, high=6)
-    ref = {"gelu": np_gelu_tanh, "silu": lambda x: x * np_sigmoid(x), "sigmoid": np_sigmoid,
-           "relu": lambda x: np.maximum(x, 0)}[name]
+    ref = {
+        "gelu": np_gelu_tanh,
+        "silu": lambda x: x * np_sigmoid(x),
+        "sigmoid": np_sigmoid,
+        "relu": lambda x: np.maximum(x, 0),
+    }[name]
     out = getattr(tp, name)(tp.Tensor(data))
     # Composed from ops that each round to ``dtype``: in float16/bfloat16 the error is a few roundings of
     # the intermediate values (of the size of x), not of the (possibly tiny) result.

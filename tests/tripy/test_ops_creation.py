@@ -38,8 +38,10 @@ def test_ones_zeros_default_float32(backend):
     assert tp.ones(3).shape == (3,)
 
 
-@pytest.mark.parametrize("dtype, value", [(tp.float32, 2.5), (tp.float16, -1.25), (tp.bfloat16, 3.0),
-                                          (tp.int32, -7), (tp.int8, 100), (tp.bool, True)])
+@pytest.mark.parametrize(
+    "dtype, value",
+    [(tp.float32, 2.5), (tp.float16, -1.25), (tp.bfloat16, 3.0), (tp.int32, -7), (tp.int8, 100), (tp.bool, True)],
+)
 def test_full(backend, dtype, value):
     assert_close(tp.full((2, 3), value, dtype), np.full((2, 3), value, dtype.numpy), dtype, ulps=0)
 
@@ -84,6 +86,6 @@ def test_full_rounds_to_dtype(backend, dtype):
 
 @pytest.mark.parametrize("dtype", [tp.int32, tp.int64])
 def test_integer_arange_is_exact_beyond_float32_precision(backend, dtype):
-    start = 2 ** 25 + 1  # float32 cannot hold odd numbers this large
+    start = 2**25 + 1  # float32 cannot hold odd numbers this large
     expected = np.arange(start, start + 7, 3).astype(dtype.numpy)
     assert_close(tp.arange(start, start + 7, 3, dtype=dtype), expected, dtype)

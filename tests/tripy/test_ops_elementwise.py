@@ -4,6 +4,8 @@ import operator
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis.extra import numpy as hnp
 from tripy_testing import FLOATS, assert_close, rand
 
 import tripy as tp
@@ -44,8 +46,12 @@ def test_abs_and_neg_int(backend, dtype):
     assert_close(abs(tp.Tensor(data)), np.abs(data), dtype)
 
 
-ARITH = {"+": (operator.add, np.add), "-": (operator.sub, np.subtract), "*": (operator.mul, np.multiply),
-         "/": (operator.truediv, np.true_divide)}
+ARITH = {
+    "+": (operator.add, np.add),
+    "-": (operator.sub, np.subtract),
+    "*": (operator.mul, np.multiply),
+    "/": (operator.truediv, np.true_divide),
+}
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -128,8 +134,14 @@ def test_numpy_array_on_the_left_defers_to_tensor(backend):
     assert isinstance(out, tp.Tensor) and out.tolist() == [3.0, 4.0]
 
 
-COMPARE = {"==": (operator.eq, np.equal), "!=": (operator.ne, np.not_equal), "<": (operator.lt, np.less),
-           "<=": (operator.le, np.less_equal), ">": (operator.gt, np.greater), ">=": (operator.ge, np.greater_equal)}
+COMPARE = {
+    "==": (operator.eq, np.equal),
+    "!=": (operator.ne, np.not_equal),
+    "<": (operator.lt, np.less),
+    "<=": (operator.le, np.less_equal),
+    ">": (operator.gt, np.greater),
+    ">=": (operator.ge, np.greater_equal),
+}
 
 
 @pytest.mark.parametrize("dtype", [*FLOATS, tp.int32, tp.int8])
@@ -212,3 +224,17 @@ def test_python_int_at_the_edge_of_the_dtype_range(backend):
     x = tp.Tensor([0, 1], dtype=tp.int8)
     assert (x + 127).tolist() == [127, -128]  # in range: the int8 sum wraps, as NumPy's does
     assert (x + -128).tolist() == [-128, -127]
+
+
+def test_random_broadcast_shapes_match_numpy(backend):
+    @settings(max_examples=40, deadline=None)
+    @given(hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=4, max_side=3))
+    def check(shapes):
+        sa, sb, sc = shapes.input_shapes
+        a, b, c = rand(sa, tp.float32, seed=1), rand(sb, tp.float32, seed=2), rand(sc, tp.bool, seed=3)
+        ta, tb, tc = tp.Tensor(a), tp.Tensor(b), tp.Tensor(c)
+        assert_close(ta * tb - tb, a * b - b, tp.float32)
+        assert_close(tp.where(tc, ta, tb), np.where(c, a, b), tp.float32, ulps=0)
+        assert_close(tp.maximum(ta, tb) >= ta, np.maximum(a, b) >= a, tp.bool)
+
+    check()

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tripy_testing import assert_close, rand
 
 import tripy as tp
@@ -14,8 +16,18 @@ def dtype(request):
     return request.param
 
 
-@pytest.mark.parametrize("src, dst", [((2, 3, 4), (6, 4)), ((2, 3, 4), (-1,)), ((6,), (2, -1)), ((2, 3), (3, 2)),
-                                      ((1,), ()), ((), (1, 1)), ((2, 3, 4), (4, 3, 2))])
+@pytest.mark.parametrize(
+    "src, dst",
+    [
+        ((2, 3, 4), (6, 4)),
+        ((2, 3, 4), (-1,)),
+        ((6,), (2, -1)),
+        ((2, 3), (3, 2)),
+        ((1,), ()),
+        ((), (1, 1)),
+        ((2, 3, 4), (4, 3, 2)),
+    ],
+)
 def test_reshape(backend, dtype, src, dst):
     data = rand(src, dtype)
     assert_close(tp.reshape(tp.Tensor(data), dst), data.reshape(dst), dtype, ulps=0)
@@ -38,7 +50,7 @@ def test_flatten(backend, dtype, start, end):
     data = rand((2, 3, 4), dtype)
     shape = data.shape
     s, e = start % 3, end % 3
-    expected = data.reshape(shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:])
+    expected = data.reshape(shape[:s] + (int(np.prod(shape[s : e + 1])),) + shape[e + 1 :])
     assert_close(tp.flatten(tp.Tensor(data), start, end), expected, dtype, ulps=0)
 
 
@@ -59,8 +71,10 @@ def test_unsqueeze(backend, dtype, dim):
     assert_close(tp.unsqueeze(tp.Tensor(data), dim), np.expand_dims(data, dim), dtype, ulps=0)
 
 
-@pytest.mark.parametrize("src, sizes", [((1, 3), (4, 3)), ((1, 3), (4, -1)), ((3,), (2, 3)), ((2, 1, 1), (2, 3, 5)),
-                                        ((), (2, 2)), ((3, 1), (2, -1, 4))])
+@pytest.mark.parametrize(
+    "src, sizes",
+    [((1, 3), (4, 3)), ((1, 3), (4, -1)), ((3,), (2, 3)), ((2, 1, 1), (2, 3, 5)), ((), (2, 2)), ((3, 1), (2, -1, 4))],
+)
 def test_expand(backend, dtype, src, sizes):
     data = rand(src, dtype)
     full = (1,) * (len(sizes) - len(src)) + src
@@ -115,11 +129,30 @@ def test_gather(backend, dtype, dim, index_shape, index_dtype):
 
 
 INDICES = [
-    (1,), (-1,), (slice(None),), (slice(1, 3),), (slice(None, None, -1),), (slice(None, None, 2),),
-    (slice(3, 0, -2),), (slice(-1, -4, -1),), (slice(10, None, -3),), (slice(5, 1),),
-    (0, 2), (-1, slice(None, None, -1)), (Ellipsis, 1), (Ellipsis, slice(None, None, -2)), (1, Ellipsis),
-    (None,), (None, 0), (slice(None), None, 1), (Ellipsis, None), (0, None, Ellipsis, None),
-    (slice(1, None), Ellipsis, slice(None, 2)), (1, 2, 3), (Ellipsis,), (slice(None), slice(None, None, -1), 0),
+    (1,),
+    (-1,),
+    (slice(None),),
+    (slice(1, 3),),
+    (slice(None, None, -1),),
+    (slice(None, None, 2),),
+    (slice(3, 0, -2),),
+    (slice(-1, -4, -1),),
+    (slice(10, None, -3),),
+    (slice(5, 1),),
+    (0, 2),
+    (-1, slice(None, None, -1)),
+    (Ellipsis, 1),
+    (Ellipsis, slice(None, None, -2)),
+    (1, Ellipsis),
+    (None,),
+    (None, 0),
+    (slice(None), None, 1),
+    (Ellipsis, None),
+    (0, None, Ellipsis, None),
+    (slice(1, None), Ellipsis, slice(None, 2)),
+    (1, 2, 3),
+    (Ellipsis,),
+    (slice(None), slice(None, None, -1), 0),
 ]
 
 
@@ -154,4 +187,40 @@ def test_numpy_integers_work_as_shapes_dims_and_indices(backend):
     assert tp.reshape(tp.ones((2, 3)), (n, np.int64(-1))).shape == (3, 2)
     x = tp.Tensor([[1, 2, 3], [4, 5, 6]])
     assert x[np.int64(1), np.int32(-1)].tolist() == 6
-    assert x[:, np.int64(1):].tolist() == [[2, 3], [5, 6]]
+    assert x[:, np.int64(1) :].tolist() == [[2, 3], [5, 6]]
+
+
+@st.composite
+def index_keys(draw):
+    """A shape and a NumPy basic-indexing key for it: slices (any step), ints, None and at most one '...'."""
+    shape = tuple(draw(st.lists(st.integers(0, 5), min_size=1, max_size=3)))
+    bound = st.one_of(st.none(), st.integers(-7, 7))
+    key, dims = [], list(shape)
+    ellipsis = draw(st.booleans())
+    count = draw(st.integers(0, len(dims)))
+    for n in dims[:count]:
+        kind = draw(st.sampled_from(["slice", "int", "none"] if n else ["slice", "none"]))
+        if kind == "slice":
+            key.append(slice(draw(bound), draw(bound), draw(st.sampled_from([None, 1, 2, 3, -1, -2, -3]))))
+        elif kind == "int":
+            key.append(draw(st.integers(-n, n - 1)))
+        else:
+            key.append(None)
+            key.append(slice(None))
+    if ellipsis:  # anywhere when the key covers every dimension (it then stands for none), else at the end
+        key.insert(draw(st.integers(0, len(key))) if count == len(dims) else len(key), Ellipsis)
+    return shape, tuple(key)
+
+
+def test_random_basic_indexing_matches_numpy(backend):
+    @settings(max_examples=80, deadline=None)
+    @given(index_keys())
+    def check(case):
+        shape, key = case
+        data = np.arange(int(np.prod(shape)), dtype=np.int32).reshape(shape)
+        out = tp.Tensor(data)[key]
+        expected = data[key]
+        assert out.shape == expected.shape
+        np.testing.assert_array_equal(out.numpy(), expected)
+
+    check()

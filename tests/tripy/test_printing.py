@@ -24,15 +24,9 @@ def test_scalar_and_empty(dev):
 
 
 def test_2d_layout_aligns_columns(dev):
-    expected = ("tensor(\n"
-                "    [[0.0000, 1.0000],\n"
-                "     [2.0000, 3.0000]],\n"
-                f"    dtype=float32, loc={dev}, shape=(2, 2))")
+    expected = f"tensor(\n    [[0.0000, 1.0000],\n     [2.0000, 3.0000]],\n    dtype=float32, loc={dev}, shape=(2, 2))"
     assert repr(tp.Tensor([[0.0, 1.0], [2.0, 3.0]])) == expected
-    expected = ("tensor(\n"
-                "    [[  1, -20],\n"
-                "     [300,   4]],\n"
-                f"    dtype=int32, loc={dev}, shape=(2, 2))")
+    expected = f"tensor(\n    [[  1, -20],\n     [300,   4]],\n    dtype=int32, loc={dev}, shape=(2, 2))"
     assert repr(tp.Tensor([[1, -20], [300, 4]])) == expected
 
 
@@ -41,33 +35,46 @@ def test_seed_guide_output_printout(dev):
     quant_linear.weight_scale = tp.Parameter(1.0)
     quant_linear.input_scale = tp.Parameter(1.0)
     out = quant_linear(tp.iota((3, 4), dtype=tp.float32))
-    assert repr(out) == ("tensor(\n"
-                         "    [[ 0.0000,  1.0000],\n"
-                         "     [ 6.0000, 23.0000],\n"
-                         "     [12.0000, 45.0000]],\n"
-                         f"    dtype=float32, loc={dev}, shape=(3, 2))")
+    assert repr(out) == (
+        "tensor(\n"
+        "    [[ 0.0000,  1.0000],\n"
+        "     [ 6.0000, 23.0000],\n"
+        "     [12.0000, 45.0000]],\n"
+        f"    dtype=float32, loc={dev}, shape=(3, 2))"
+    )
 
 
 def test_3d_layout_separates_blocks_with_an_empty_line(dev):
     text = repr(tp.Tensor(np.arange(8, dtype=np.int32).reshape(2, 2, 2)))
-    assert text == ("tensor(\n"
-                    "    [[[0, 1],\n"
-                    "      [2, 3]],\n"
-                    "\n"
-                    "     [[4, 5],\n"
-                    "      [6, 7]]],\n"
-                    f"    dtype=int32, loc={dev}, shape=(2, 2, 2))")
+    assert text == (
+        "tensor(\n"
+        "    [[[0, 1],\n"
+        "      [2, 3]],\n"
+        "\n"
+        "     [[4, 5],\n"
+        "      [6, 7]]],\n"
+        f"    dtype=int32, loc={dev}, shape=(2, 2, 2))"
+    )
     assert all(line == line.rstrip() for line in text.splitlines())
 
 
-@pytest.mark.parametrize("dtype, text", [
-    (tp.float16, "[1.5000, -2.0000]"), (tp.bfloat16, "[1.5000, -2.0000]"), (tp.float8, "[1.5000, -2.0000]"),
-    (tp.int8, "[1, -2]"), (tp.int4, "[1, -2]"), (tp.int64, "[1, -2]"),
-])
+@pytest.mark.parametrize(
+    "dtype, text",
+    [
+        (tp.float16, "[1.5000, -2.0000]"),
+        (tp.bfloat16, "[1.5000, -2.0000]"),
+        (tp.float8, "[1.5000, -2.0000]"),
+        (tp.int8, "[1, -2]"),
+        (tp.int4, "[1, -2]"),
+        (tp.int64, "[1, -2]"),
+    ],
+)
 def test_each_dtype_prints_its_values_and_name(dev, dtype, text):
     t = tp.Tensor([1.5, -2.0], dtype=dtype) if dtype.is_float else tp.Tensor([1, -2], dtype=dtype)
-    assert repr(t) == f"tensor({text.replace('[1.5000', '[ 1.5000').replace('[1,', '[ 1,')}, dtype={dtype}, " \
-                      f"loc={dev}, shape=(2,))"
+    assert (
+        repr(t) == f"tensor({text.replace('[1.5000', '[ 1.5000').replace('[1,', '[ 1,')}, dtype={dtype}, "
+        f"loc={dev}, shape=(2,))"
+    )
 
 
 def test_bool_and_special_values(dev):
@@ -106,7 +113,7 @@ def test_printing_does_not_change_the_tensor(dev):
 
 
 def test_dtypes_print_as_names():
-    assert [str(d) for d in (tp.float32, tp.float16, tp.bfloat16, tp.float8, tp.int4, tp.int8, tp.int32,
-                             tp.int64, tp.bool)] == ["float32", "float16", "bfloat16", "float8", "int4", "int8",
-                                                     "int32", "int64", "bool"]
+    assert [
+        str(d) for d in (tp.float32, tp.float16, tp.bfloat16, tp.float8, tp.int4, tp.int8, tp.int32, tp.int64, tp.bool)
+    ] == ["float32", "float16", "bfloat16", "float8", "int4", "int8", "int32", "int64", "bool"]
     assert repr(tp.int8) == "int8"

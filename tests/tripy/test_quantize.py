@@ -30,7 +30,7 @@ def case(draw, layout):
     """A random input (float32, float16 or bfloat16), a scale layout, and positive scales over many decades."""
     rank = draw(st.integers(1, 3)) if layout != "block" else 2
     shape = tuple(draw(st.lists(st.integers(1, 5), min_size=rank, max_size=rank)))
-    seed = draw(st.integers(0, 2 ** 32 - 1))
+    seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     in_dtype = draw(st.sampled_from(FLOATS))
     magnitude = 10.0 ** draw(st.integers(-3, 3))
@@ -78,8 +78,9 @@ def test_block_wise_int4_matches_reference_bit_for_bit(backend):
         q = tp.quantize(tp.Tensor(x), tp.Tensor(scale), tp.int4)
         expected_q = ref_quantize(x, scale, tp.int4)
         assert_same(q, expected_q, tp.int4)
-        assert_same(tp.dequantize(q, tp.Tensor(scale), tp.float32), ref_dequantize(expected_q, scale, tp.float32),
-                    tp.float32)
+        assert_same(
+            tp.dequantize(q, tp.Tensor(scale), tp.float32), ref_dequantize(expected_q, scale, tp.float32), tp.float32
+        )
 
     check()
 
@@ -148,8 +149,7 @@ def test_scales_in_low_precision_and_python_forms(backend):
     for scale in (0.5, tp.Tensor(0.5), tp.Tensor(0.5, dtype=tp.float16), tp.Parameter(0.5)):
         assert tp.quantize(x, scale, tp.int8).tolist() == [[2, -4, 6], [8, 10, -12]]
     assert tp.quantize(x, [1.0, 2.0], tp.int8, dim=0).tolist() == [[1, -2, 3], [2, 2, -3]]
-    assert tp.quantize(x, tp.Tensor([1.0, 2.0], dtype=tp.bfloat16), tp.int8, dim=0).tolist() == [
-        [1, -2, 3], [2, 2, -3]]
+    assert tp.quantize(x, tp.Tensor([1.0, 2.0], dtype=tp.bfloat16), tp.int8, dim=0).tolist() == [[1, -2, 3], [2, 2, -3]]
 
 
 def test_dequantize_output_dtypes(backend):

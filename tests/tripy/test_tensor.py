@@ -8,11 +8,20 @@ from tripy_testing import rand
 import tripy as tp
 
 
-@pytest.mark.parametrize("data, dtype, shape", [
-    (1.5, tp.float32, ()), (3, tp.int32, ()), (True, tp.bool, ()), ([1, 2, 3], tp.int32, (3,)),
-    ([1.0, 2], tp.float32, (2,)), ([[1, 2], [3, 4]], tp.int32, (2, 2)), ([[True], [False]], tp.bool, (2, 1)),
-    ([], tp.float32, (0,)), ([[[0.5]]], tp.float32, (1, 1, 1)),
-])
+@pytest.mark.parametrize(
+    "data, dtype, shape",
+    [
+        (1.5, tp.float32, ()),
+        (3, tp.int32, ()),
+        (True, tp.bool, ()),
+        ([1, 2, 3], tp.int32, (3,)),
+        ([1.0, 2], tp.float32, (2,)),
+        ([[1, 2], [3, 4]], tp.int32, (2, 2)),
+        ([[True], [False]], tp.bool, (2, 1)),
+        ([], tp.float32, (0,)),
+        ([[[0.5]]], tp.float32, (1, 1, 1)),
+    ],
+)
 def test_inference_from_python(backend, data, dtype, shape):
     t = tp.Tensor(data)
     assert t.dtype == dtype and t.shape == shape and t.rank == len(shape)
@@ -20,11 +29,21 @@ def test_inference_from_python(backend, data, dtype, shape):
     assert t.tolist() == np.asarray(data).astype(dtype.numpy).tolist()
 
 
-@pytest.mark.parametrize("np_dtype, dtype", [
-    (np.float32, tp.float32), (np.float16, tp.float16), (ml_dtypes.bfloat16, tp.bfloat16), (np.int32, tp.int32),
-    (np.int8, tp.int8), (np.int64, tp.int64), (np.bool_, tp.bool), (ml_dtypes.int4, tp.int4),
-    (ml_dtypes.float8_e4m3fn, tp.float8), (np.float64, tp.float32),
-])
+@pytest.mark.parametrize(
+    "np_dtype, dtype",
+    [
+        (np.float32, tp.float32),
+        (np.float16, tp.float16),
+        (ml_dtypes.bfloat16, tp.bfloat16),
+        (np.int32, tp.int32),
+        (np.int8, tp.int8),
+        (np.int64, tp.int64),
+        (np.bool_, tp.bool),
+        (ml_dtypes.int4, tp.int4),
+        (ml_dtypes.float8_e4m3fn, tp.float8),
+        (np.float64, tp.float32),
+    ],
+)
 def test_inference_from_numpy(backend, np_dtype, dtype):
     data = np.arange(6).reshape(2, 3).astype(np_dtype)
     t = tp.Tensor(data)
@@ -76,8 +95,17 @@ class DLPackProducer:
         return self.array.__dlpack_device__()
 
 
-@pytest.mark.parametrize("np_dtype, dtype", [(np.float32, tp.float32), (np.float16, tp.float16), (np.int32, tp.int32),
-                                             (np.int8, tp.int8), (np.int64, tp.int64), (np.bool_, tp.bool)])
+@pytest.mark.parametrize(
+    "np_dtype, dtype",
+    [
+        (np.float32, tp.float32),
+        (np.float16, tp.float16),
+        (np.int32, tp.int32),
+        (np.int8, tp.int8),
+        (np.int64, tp.int64),
+        (np.bool_, tp.bool),
+    ],
+)
 def test_construction_from_dlpack_producers(backend, np_dtype, dtype):
     data = (np.arange(6).reshape(3, 2) % 2).astype(np_dtype)
     t = tp.Tensor(DLPackProducer(data))
@@ -98,9 +126,11 @@ def test_export_with_dlpack_and_array(backend, dtype):
 
 def test_export_of_views_is_the_viewed_values(backend):
     x = tp.Tensor(np.arange(12, dtype=np.int32).reshape(3, 4))
-    for view, expected in ((tp.transpose(x, 0, 1), np.arange(12).reshape(3, 4).T),
-                           (x[::-1, 1::2], np.arange(12).reshape(3, 4)[::-1, 1::2]),
-                           (tp.expand(x[:1], (2, 4)), np.broadcast_to(np.arange(4), (2, 4)))):
+    for view, expected in (
+        (tp.transpose(x, 0, 1), np.arange(12).reshape(3, 4).T),
+        (x[::-1, 1::2], np.arange(12).reshape(3, 4)[::-1, 1::2]),
+        (tp.expand(x[:1], (2, 4)), np.broadcast_to(np.arange(4), (2, 4))),
+    ):
         np.testing.assert_array_equal(np.asarray(view), expected)
         if backend == "numpy":
             np.testing.assert_array_equal(np.from_dlpack(view), expected)
@@ -163,8 +193,10 @@ def test_tensors_are_hashable_and_compare_elementwise(backend):
     assert (a == tp.Tensor([1, 3])).tolist() == [True, False]
 
 
-@pytest.mark.parametrize("dtype, np_dtype", [(tp.bfloat16, ml_dtypes.bfloat16), (tp.float8, ml_dtypes.float8_e4m3fn),
-                                             (tp.int4, ml_dtypes.int4)])
+@pytest.mark.parametrize(
+    "dtype, np_dtype",
+    [(tp.bfloat16, ml_dtypes.bfloat16), (tp.float8, ml_dtypes.float8_e4m3fn), (tp.int4, ml_dtypes.int4)],
+)
 def test_numpy_export_of_ml_dtypes_types(backend, dtype, np_dtype):
     # NumPy's DLPack has no bfloat16/float8/int4, so these export through __array__ (ml_dtypes arrays).
     t = tp.Tensor([[1, -2], [3, 4]], dtype=dtype)

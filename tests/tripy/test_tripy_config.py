@@ -47,8 +47,11 @@ def test_tensors_made_on_one_backend_keep_their_value_after_a_switch():
 @pytest.mark.parametrize("bad", ["cdua", "NUMPY", "", None, 3])
 def test_unknown_backend_is_rejected_and_the_setting_kept(bad):
     previous = tp.config.backend
-    with pytest.raises(tp.TripyException, match=r"Unknown backend .* for `tp.config.backend`: expected one of "
-                                                r"\('auto', 'numpy', 'cuda'"):
+    with pytest.raises(
+        tp.TripyException,
+        match=r"Unknown backend .* for `tp.config.backend`: expected one of "
+        r"\('auto', 'numpy', 'cuda'",
+    ):
         tp.config.backend = bad
     assert tp.config.backend == previous
 

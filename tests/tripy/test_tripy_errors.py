@@ -28,8 +28,11 @@ def test_binary_op_shape_mismatch(backend):
     a = tp.ones((2, 3))
     b_line = here() + 1
     b = tp.ones((3, 2))
-    with pytest.raises(tp.TripyException, match=r"shapes \(2, 3\) of `input` and \(3, 2\) of `other` cannot be "
-                                                r"broadcast") as exc:
+    with pytest.raises(
+        tp.TripyException,
+        match=r"shapes \(2, 3\) of `input` and \(3, 2\) of `other` cannot be "
+        r"broadcast",
+    ) as exc:
         line = here() + 1
         a + b
     message = assert_user_line(exc, FILE, line)
@@ -37,8 +40,11 @@ def test_binary_op_shape_mismatch(backend):
     assert "`input` was created at" in message and "`other` was created at" in message
 
 
-@pytest.mark.parametrize("fn", [lambda a, b: a * b, lambda a, b: a < b, tp.maximum,
-                                lambda a, b: tp.where(a > 0, a, b)], ids=["mul", "lt", "maximum", "where"])
+@pytest.mark.parametrize(
+    "fn",
+    [lambda a, b: a * b, lambda a, b: a < b, tp.maximum, lambda a, b: tp.where(a > 0, a, b)],
+    ids=["mul", "lt", "maximum", "where"],
+)
 def test_every_broadcasting_op_checks_shapes(backend, fn):
     a, b = tp.ones((4,)), tp.ones((5,))
     with pytest.raises(tp.TripyException, match=r"\(4,\).*\(5,\).*cannot be broadcast") as exc:
@@ -69,8 +75,11 @@ def test_matmul_inner_dimension_mismatch(backend):
     a = tp.ones((2, 3))
     b_line = here() + 1
     b = tp.ones((4, 5))
-    with pytest.raises(tp.TripyException, match=r"matmul: the inner dimensions do not match: `input` has shape "
-                                                r"\(2, 3\) and `other` has shape \(4, 5\)") as exc:
+    with pytest.raises(
+        tp.TripyException,
+        match=r"matmul: the inner dimensions do not match: `input` has shape "
+        r"\(2, 3\) and `other` has shape \(4, 5\)",
+    ) as exc:
         line = here() + 1
         a @ b
     message = assert_user_line(exc, FILE, line)
@@ -93,15 +102,26 @@ def test_matmul_batch_and_rank_errors(backend):
 
 
 # -- quantization --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("scale_shape, dim, pattern", [
-    ((2,), 1, r"per-channel `scale` along `dim`=1 must have shape \(3,\) to match `input` of shape \(2, 3\), "
-              r"but it has shape \(2,\)"),
-    ((3,), 0, r"per-channel `scale` along `dim`=0 must have shape \(2,\)"),
-    ((2, 3), 0, r"per-channel `scale` along `dim`=0 must have shape \(2,\).*\(2, 3\)"),
-    ((3,), None, r"with `dim`=None, `scale` must be a scalar \(per-tensor\) or 2-D \(block-wise int4\), but it has "
-                 r"shape \(3,\)"),
-    ((1, 1, 1), None, r"`scale` must be a scalar.*shape \(1, 1, 1\)"),
-])
+@pytest.mark.parametrize(
+    "scale_shape, dim, pattern",
+    [
+        (
+            (2,),
+            1,
+            r"per-channel `scale` along `dim`=1 must have shape \(3,\) to match `input` of shape \(2, 3\), "
+            r"but it has shape \(2,\)",
+        ),
+        ((3,), 0, r"per-channel `scale` along `dim`=0 must have shape \(2,\)"),
+        ((2, 3), 0, r"per-channel `scale` along `dim`=0 must have shape \(2,\).*\(2, 3\)"),
+        (
+            (3,),
+            None,
+            r"with `dim`=None, `scale` must be a scalar \(per-tensor\) or 2-D \(block-wise int4\), but it has "
+            r"shape \(3,\)",
+        ),
+        ((1, 1, 1), None, r"`scale` must be a scalar.*shape \(1, 1, 1\)"),
+    ],
+)
 def test_scale_shape_must_fit_dim(backend, scale_shape, dim, pattern):
     x = tp.ones((2, 3))
     scale_line = here() + 1
@@ -116,13 +136,19 @@ def test_scale_shape_must_fit_dim(backend, scale_shape, dim, pattern):
 
 def test_block_wise_scale_errors(backend):
     x = tp.ones((4, 6))
-    with pytest.raises(tp.TripyException, match=r"block-wise `scale` of shape \(3, 4\) does not tile `input` of "
-                                                r"shape \(4, 6\)") as exc:
+    with pytest.raises(
+        tp.TripyException,
+        match=r"block-wise `scale` of shape \(3, 4\) does not tile `input` of "
+        r"shape \(4, 6\)",
+    ) as exc:
         line = here() + 1
         tp.quantize(x, tp.ones((3, 4)), tp.int4)
     assert_user_line(exc, FILE, line)
-    with pytest.raises(tp.TripyException, match=r"2-D `scale` means block-wise quantization, which needs dtype int4"
-                                                r".*got dtype int8") as exc:
+    with pytest.raises(
+        tp.TripyException,
+        match=r"2-D `scale` means block-wise quantization, which needs dtype int4"
+        r".*got dtype int8",
+    ) as exc:
         line = here() + 1
         tp.quantize(x, tp.ones((2, 3)), tp.int8)
     assert_user_line(exc, FILE, line)
@@ -164,18 +190,27 @@ def test_quantize_to_a_non_quantized_dtype(backend, dtype):
 
 def test_quantize_and_dequantize_input_and_dtype_checks(backend):
     ints = tp.Tensor([1, 2])
-    with pytest.raises(tp.TripyException, match=r"quantize: `input` must be a float32, float16 or bfloat16 tensor, "
-                                                r"but it is int32") as exc:
+    with pytest.raises(
+        tp.TripyException,
+        match=r"quantize: `input` must be a float32, float16 or bfloat16 tensor, "
+        r"but it is int32",
+    ) as exc:
         line = here() + 1
         tp.quantize(ints, 1.0, tp.int8)
     assert_user_line(exc, FILE, line)
-    with pytest.raises(tp.TripyException, match=r"dequantize: `input` must be an int8, int4 or float8 tensor, but "
-                                                r"it is float32") as exc:
+    with pytest.raises(
+        tp.TripyException,
+        match=r"dequantize: `input` must be an int8, int4 or float8 tensor, but "
+        r"it is float32",
+    ) as exc:
         line = here() + 1
         tp.dequantize(tp.ones((2,)), 1.0, tp.float32)
     assert_user_line(exc, FILE, line)
-    with pytest.raises(tp.TripyException, match=r"dequantize: `dtype` must be float32, float16 or bfloat16, but it "
-                                                r"is int32") as exc:
+    with pytest.raises(
+        tp.TripyException,
+        match=r"dequantize: `dtype` must be float32, float16 or bfloat16, but it "
+        r"is int32",
+    ) as exc:
         line = here() + 1
         tp.dequantize(tp.ones((2,), dtype=tp.int8), 1.0, tp.int32)
     assert_user_line(exc, FILE, line)
@@ -187,8 +222,11 @@ def test_quantize_and_dequantize_input_and_dtype_checks(backend):
 def test_quantized_linear_without_weight_scale(backend):
     linear = tp.Linear(4, 2, quant_dtype=tp.int8)
     x = tp.ones((1, 4))
-    with pytest.raises(tp.TripyException, match=r"Linear: this quantized Linear has no `weight_scale`: set it before "
-                                                r"calling the module") as exc:
+    with pytest.raises(
+        tp.TripyException,
+        match=r"Linear: this quantized Linear has no `weight_scale`: set it before "
+        r"calling the module",
+    ) as exc:
         line = here() + 1
         linear(x)
     assert_user_line(exc, FILE, line)
@@ -199,8 +237,11 @@ def test_non_scalar_input_scale(backend):
     linear.weight_scale = tp.Parameter(1.0)
     scale_line = here() + 1
     linear.input_scale = tp.Parameter([1.0, 1.0])
-    with pytest.raises(tp.TripyException, match=r"Linear: `input_scale` must be a scalar \(per-tensor quantization "
-                                                r"of the input\), but it has shape \(2,\)") as exc:
+    with pytest.raises(
+        tp.TripyException,
+        match=r"Linear: `input_scale` must be a scalar \(per-tensor quantization "
+        r"of the input\), but it has shape \(2,\)",
+    ) as exc:
         line = here() + 1
         linear(tp.ones((1, 4)))
     message = assert_user_line(exc, FILE, line)
@@ -239,8 +280,11 @@ def test_linear_construction_checks(backend):
 def test_layer_input_checks(backend):
     x_line = here() + 1
     x = tp.ones((2, 5))
-    with pytest.raises(tp.TripyException, match=r"Linear: the input's last dimension must be in_features=4, but "
-                                                r"the input has shape \(2, 5\)") as exc:
+    with pytest.raises(
+        tp.TripyException,
+        match=r"Linear: the input's last dimension must be in_features=4, but "
+        r"the input has shape \(2, 5\)",
+    ) as exc:
         line = here() + 1
         tp.Linear(4, 2)(x)
     assert mentions(assert_user_line(exc, FILE, line), FILE, x_line)
@@ -248,8 +292,11 @@ def test_layer_input_checks(backend):
         line = here() + 1
         tp.LayerNorm(4)(x)
     assert_user_line(exc, FILE, line)
-    with pytest.raises(tp.TripyException, match=r"Embedding: the input must be an int32 or int64 tensor of ids, not "
-                                                r"float32") as exc:
+    with pytest.raises(
+        tp.TripyException,
+        match=r"Embedding: the input must be an int32 or int64 tensor of ids, not "
+        r"float32",
+    ) as exc:
         line = here() + 1
         tp.Embedding(4, 2)(x)
     assert_user_line(exc, FILE, line)
@@ -275,8 +322,11 @@ def test_error_inside_a_user_module_points_at_the_users_forward(backend):
 # -- load_state_dict -----------------------------------------------------------------------------------
 def test_load_state_dict_missing_keys(backend):
     linear = tp.Linear(2, 2)
-    with pytest.raises(tp.TripyException, match=r"load_state_dict: the state dict does not match Linear "
-                                                r"\(missing keys: bias\)") as exc:
+    with pytest.raises(
+        tp.TripyException,
+        match=r"load_state_dict: the state dict does not match Linear "
+        r"\(missing keys: bias\)",
+    ) as exc:
         line = here() + 1
         linear.load_state_dict({"weight": np.zeros((2, 2))})
     assert_user_line(exc, FILE, line)
@@ -302,8 +352,11 @@ def test_load_state_dict_both_missing_and_unexpected(backend):
 @pytest.mark.parametrize("strict", [True, False])
 def test_load_state_dict_wrong_shape(backend, strict):
     linear = tp.Linear(3, 2)
-    with pytest.raises(tp.TripyException, match=r"load_state_dict: `weight` has shape \(3, 2\) in the state dict "
-                                                r"but \(2, 3\) in Linear") as exc:
+    with pytest.raises(
+        tp.TripyException,
+        match=r"load_state_dict: `weight` has shape \(3, 2\) in the state dict "
+        r"but \(2, 3\) in Linear",
+    ) as exc:
         line = here() + 1
         linear.load_state_dict({"weight": np.zeros((3, 2)), "bias": np.zeros(2)}, strict=strict)
     assert_user_line(exc, FILE, line)
@@ -322,8 +375,11 @@ def test_load_state_dict_wrong_shape_of_a_nested_parameter(backend):
 # -- configuration ---------------------------------------------------------------------------------
 def test_unknown_backend_name():
     previous = tp.config.backend
-    with pytest.raises(tp.TripyException, match=r"Unknown backend 'cdua' for `tp.config.backend`: expected one of "
-                                                r".*Did you mean 'cuda'\?") as exc:
+    with pytest.raises(
+        tp.TripyException,
+        match=r"Unknown backend 'cdua' for `tp.config.backend`: expected one of "
+        r".*Did you mean 'cuda'\?",
+    ) as exc:
         line = here() + 1
         tp.config.backend = "cdua"
     assert_user_line(exc, FILE, line)
@@ -375,11 +431,14 @@ CHECKS = [
     (lambda: tp.allclose(tp.ones((2,)), tp.ones((3,))), r"allclose: shapes \(2,\) of `input` and \(3,\) of `other`"),
     (lambda: tp.Sequential(tp.Linear(2, 2), 3), r"Sequential: entry '1' is a int, not a tp.Module"),
     (lambda: tp.Module()(1), r"Module does not implement `forward`"),
-    (lambda: tp.Tensor([1], dtype=tp.int8) + 300, r"'\+': `other`=300 does not fit the other operand's dtype int8 "
-                                                   r"\(-128..127\)"),
-    (lambda: 2 ** 40 * tp.Tensor([1]), r"`input`=1099511627776 does not fit the other operand's dtype int32"),
+    (
+        lambda: tp.Tensor([1], dtype=tp.int8) + 300,
+        r"'\+': `other`=300 does not fit the other operand's dtype int8 "
+        r"\(-128..127\)",
+    ),
+    (lambda: 2**40 * tp.Tensor([1]), r"`input`=1099511627776 does not fit the other operand's dtype int32"),
     (lambda: tp.Tensor([1, 2]) + float("nan"), r"`other` is the float nan but the other operand is int32"),
-    (lambda: tp.Tensor([2 ** 40]), r"`data` of tp.Tensor holds Python ints beyond the int32 range.*dtype=tp.int64"),
+    (lambda: tp.Tensor([2**40]), r"`data` of tp.Tensor holds Python ints beyond the int32 range.*dtype=tp.int64"),
 ]
 
 

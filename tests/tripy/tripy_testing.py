@@ -12,7 +12,7 @@ import tripy as tp
 FLOATS = [tp.float32, tp.float16, tp.bfloat16]
 INTS = [tp.int32, tp.int8]
 #: Relative tolerance of one rounding to each float type (results are compared with a few of these).
-EPS = {tp.float32: 1e-6, tp.float16: 2 ** -10, tp.bfloat16: 2 ** -7}
+EPS = {tp.float32: 1e-6, tp.float16: 2**-10, tp.bfloat16: 2**-7}
 
 
 def rand(shape, dtype, seed=0, low=-4.0, high=4.0) -> np.ndarray:
@@ -40,7 +40,7 @@ def assert_close(actual, expected, dtype, ulps: float = 4, atol: float = 0.0) ->
     assert got.shape == expected.shape
     if dtype.is_float:
         g, e = got.astype(np.float64), expected.astype(np.float64)
-        np.testing.assert_allclose(g, e, rtol=ulps * EPS.get(dtype, 2 ** -3), atol=atol, equal_nan=True)
+        np.testing.assert_allclose(g, e, rtol=ulps * EPS.get(dtype, 2**-3), atol=atol, equal_nan=True)
     else:
         np.testing.assert_array_equal(got, expected.astype(got.dtype))
 
