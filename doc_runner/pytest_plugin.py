@@ -19,6 +19,7 @@ from doc_runner.docstrings import read_docstring_guides
 from doc_runner.errors import GuideError
 from doc_runner.execute import GuideRun
 from doc_runner.reader import Block, Guide, read_guide
+from doc_runner.report import failure_report
 from doc_runner.result import BlockResult, Status
 from doc_runner.settings import Settings
 
@@ -205,19 +206,7 @@ class BlockItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
         if not isinstance(excinfo.value, BlockFailed):
             return str(super().repr_failure(excinfo))
-        result = excinfo.value.result
-        code = self._numbered_code(result)
-        return f"{result.location}: the block at line {self.block.line} failed\n\n{code}\n\n{result.error}"
-
-    def _numbered_code(self, result: BlockResult) -> str:
-        lines = self.block.text.rstrip("\n").splitlines()
-        width = len(str(self.block.code_line + len(lines)))
-        marked = []
-        for offset, text in enumerate(lines):
-            number = self.block.code_line + offset
-            marker = ">" if number == result.error_line else " "
-            marked.append(f"{marker} {number:>{width}} | {text}")
-        return "\n".join(marked)
+        return failure_report(self.block, excinfo.value.result)
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.block.line - 1, f"{self._where(self.block.line)}"

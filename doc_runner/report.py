@@ -17,9 +17,13 @@ def numbered_code(block: Block, mark_line: int = 0) -> str:
     return "\n".join(out)
 
 
-def failure_report(block: Block, result: BlockResult) -> str:
-    """``path:LINE: ...`` then the numbered code and the error (a traceback through the guide's lines)."""
+def failure_report(block: Block, result: BlockResult, with_location: bool = True) -> str:
+    """``path:LINE: ...`` then the numbered code and the error (a traceback through the guide's lines).
+
+    Without ``with_location`` the leading ``path:LINE:`` is left to the caller (Sphinx adds its own).
+    """
+    where = f"{result.location}: " if with_location else ""
     return (
-        f"{result.location}: the block at line {block.line} failed\n\n"
+        f"{where}the block at line {block.line} failed\n\n"
         f"{numbered_code(block, result.error_line)}\n\n{(result.error or '').rstrip()}"
     )

@@ -67,12 +67,13 @@ def _failures(env: BuildEnvironment) -> dict[str, list[str]]:
 def _report(env: BuildEnvironment, location: str | tuple[str, int], message: str) -> None:
     """Warn (an error under -W) and remember the failure so the build fails at its end."""
     logger.warning(message, location=location, type="doc_runner", subtype="execution")
-    _failures(env).setdefault(env.docname, []).append(message.splitlines()[0])
+    where = location if isinstance(location, str) else f"{location[0]}:{location[1]}"
+    _failures(env).setdefault(env.docname, []).append(f"{where}: {message.splitlines()[0]}")
 
 
 def _report_result(env: BuildEnvironment, block: Block, result: BlockResult) -> None:
     if result.status is Status.FAILED:
-        _report(env, f"{result.path}:{result.error_line or block.line}", failure_report(block, result))
+        _report(env, result.location, failure_report(block, result, with_location=False))
 
 
 def _display_path(srcdir: str | Path, path: Path) -> str:

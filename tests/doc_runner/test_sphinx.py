@@ -176,7 +176,7 @@ def test_the_source_guide_is_not_modified(built):
 def test_a_failing_block_fails_the_build_at_its_guide_line(tmp_path):
     build = Build(project(tmp_path, "# T\n\n```py\ndef f():\n    raise ValueError('bad')\nf()\n```\n"))
     warnings = build.warnings.getvalue()
-    assert "index.md:5: WARNING: index.md:5: the block at line 3 failed" in warnings
+    assert "index.md:5: WARNING: the block at line 3 failed" in warnings
     assert "> 5 |     raise ValueError('bad')" in warnings
     assert 'File "index.md", line 6, in <module>' in warnings
     assert 'File "index.md", line 5, in f' in warnings
@@ -233,7 +233,7 @@ def test_a_failing_docstring_example_names_the_python_file_and_line(tmp_path):
     src = project(tmp_path, "# API\n\n```{eval-rst}\n.. autofunction:: bad_mod.f\n```\n")
     (src / "bad_mod.py").write_text('def f():\n    """Doc.\n\n    .. code-block:: python\n\n        1 / 0\n    """\n')
     build = Build(src, f"import sys\nsys.path.insert(0, {str(src)!r})\n")
-    assert "bad_mod.py:6: WARNING: bad_mod.py:6: the block at line 4 failed" in build.warnings.getvalue()
+    assert "bad_mod.py:6: WARNING: the block at line 4 failed" in build.warnings.getvalue()
     assert build.status == 1
 
 
