@@ -18,6 +18,7 @@ unfused through the primitives, which is the reference meaning.
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -223,7 +224,7 @@ class Int8Linear:
         bias = get(id(plan.bias)) if plan.bias is not None else None
         entry = self._weight(plan, weight_value, s_w)
         k = plan.x.shape[-1]
-        rows = int(np.prod(plan.x.shape[:-1]))
+        rows = math.prod(plan.x.shape[:-1])
         out_dtype = plan.out_dtype
         if bias is not None and logical_dtype(bias) is not out_dtype:
             bias = backend.cast(bias, dtype=out_dtype)
@@ -268,25 +269,25 @@ class Int8Linear:
         for t in reversed(order):
             if id(t) in needed and t._value is None:
                 plan = plans.get(id(t))
-                for inp in plan.inputs() if plan is not None else t._node.inputs:
-                    needed.add(id(inp))
+                needed.update(id(i) for i in (plan.inputs() if plan is not None else t._node.inputs))
         values: dict[int, Any] = {}
         for t in order:
-            if id(t) not in needed:
+            key = id(t)
+            if key not in needed:
                 continue
             if t._value is not None:  # a weight evaluated by _materialize
-                values[id(t)] = backend.adopt(t)
+                values[key] = backend.adopt(t)
                 continue
-            for inp in t._node.inputs if id(t) not in plans else plans[id(t)].inputs():
+            plan = plans.get(key)
+            inputs = plan.inputs() if plan is not None else t._node.inputs
+            for inp in inputs:
                 if inp._value is not None and id(inp) not in values:
                     values[id(inp)] = backend.adopt(inp)
-            plan = plans.get(id(t))
             try:
                 if plan is not None:
-                    values[id(t)] = self.run(plan, values, values[id(plan.weight)])
+                    values[key] = self.run(plan, values, values[id(plan.weight)])
                 else:
-                    args = [values[id(i)] for i in t._node.inputs]
-                    values[id(t)] = getattr(backend, t._node.prim)(*args, **t._node.attrs)
+                    values[key] = getattr(backend, t._node.prim)(*[values[id(i)] for i in inputs], **t._node.attrs)
             except Exception as exc:
                 _reraise(backend, t, exc)
         return [values[id(o)] if o._value is None else backend.adopt(o) for o in outputs]
