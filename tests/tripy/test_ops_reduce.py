@@ -105,3 +105,20 @@ def test_float16_sum_is_accumulated_wider_and_rounded_once(backend):
     # Means of many float16 values are accurate (computed in float32, rounded once).
     data = rand((2048,), tp.float16, seed=5, low=0, high=1)
     assert_close(tp.mean(tp.Tensor(data)), np.float16(data.astype(np.float32).mean()), tp.float16, ulps=1)
+
+
+@pytest.mark.parametrize("dtype", [tp.float32, tp.float16, tp.int32, tp.int8])
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_all_any_of_numbers_test_for_nonzero(backend, dtype, dim):
+    data = np.array([[0, 1, 2], [3, 0, 0]]).astype(dtype.numpy)
+    x = tp.Tensor(data)
+    assert_close(tp.all(x, dim), np.all(data, axis=dim), tp.bool)
+    assert_close(tp.any(x, dim), np.any(data, axis=dim), tp.bool)
+
+
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_sum_and_prod_of_bools_count_in_int32(backend, dim):
+    data = np.array([[True, True, False], [True, True, True]])
+    x = tp.Tensor(data)
+    assert_close(tp.sum(x, dim), np.sum(data, axis=dim).astype(np.int32), tp.int32)
+    assert_close(tp.prod(x, dim), np.prod(data, axis=dim).astype(np.int32), tp.int32)

@@ -31,6 +31,15 @@ def _reduce(op: str, input: Tensor, dim, keepdim: bool, name: str) -> Tensor:
     return Tensor._from_node("reduce", (input,), {"op": op, "axes": axes, "keepdim": keepdim}, shape, input.dtype)
 
 
+def _bool_to_int(input: Tensor) -> Tensor:
+    """Sums and products of booleans count in int32 (as NumPy and PyTorch promote them)."""
+    if isinstance(input, Tensor) and input.dtype == dtypes.bool:
+        from tripy.frontend.ops.cast import cast
+
+        return cast(input, dtypes.int32)
+    return input
+
+
 @public
 def sum(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001
     """The sum over ``dim`` (all dimensions by default).
@@ -39,7 +48,7 @@ def sum(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = F
 
         assert tp.sum(tp.ones((2, 3)), dim=1).tolist() == [3.0, 3.0]
     """
-    return _reduce("sum", input, dim, keepdim, "sum")
+    return _reduce("sum", _bool_to_int(input), dim, keepdim, "sum")
 
 
 @public
@@ -50,7 +59,7 @@ def prod(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = 
 
         assert tp.prod(tp.Tensor([2.0, 3.0])).tolist() == 6.0
     """
-    return _reduce("prod", input, dim, keepdim, "prod")
+    return _reduce("prod", _bool_to_int(input), dim, keepdim, "prod")
 
 
 @public
@@ -147,6 +156,8 @@ def all(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = F
 
         assert tp.all(tp.Tensor([True, False])).tolist() is False
     """
+    if isinstance(input, Tensor) and input.dtype != dtypes.bool:
+        input = input != 0
     return _reduce("min", input, dim, keepdim, "all")
 
 
@@ -158,4 +169,6 @@ def any(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = F
 
         assert tp.any(tp.Tensor([True, False])).tolist() is True
     """
+    if isinstance(input, Tensor) and input.dtype != dtypes.bool:
+        input = input != 0
     return _reduce("max", input, dim, keepdim, "any")
