@@ -14,6 +14,7 @@ Progress goes to stderr; the generated text (or ids) to stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from typing import Any
@@ -106,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             batches = random_calibration_batches(hf_model.config.vocab_size, seed=args.seed)
         else:
             batches = text_calibration_batches(tokenizer)
-        load_quant_weights_from_hf(model, calibrate(hf_model, args.quant_mode, batches))
+        with contextlib.redirect_stdout(sys.stderr):  # ModelOpt reports on stdout; keep stdout for the result
+            hf_model = calibrate(hf_model, args.quant_mode, batches)
+        load_quant_weights_from_hf(model, hf_model)
     status(f"Loaded weights into the tripy model in {time.perf_counter() - start:.1f} s "
            f"(backend: {tp.config.backend}, dtype: {args.dtype}, quant_mode: {args.quant_mode}).")
 
