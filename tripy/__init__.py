@@ -4,6 +4,7 @@ Use it as ``import tripy as tp``. The public API is registered with :func:`tripy
 each op and module, and collected here.
 """
 
+from tripy import compiler as _compiler  # noqa: F401 - registers tp.compile, tp.InputInfo, tp.Executable
 from tripy import dtypes as _dtypes
 from tripy.config import config
 from tripy.dtypes import DataType
@@ -20,7 +21,6 @@ from tripy.errors import TripyError, TripyException
 from tripy.export import PUBLIC_API as _PUBLIC_API
 from tripy.frontend import modules as _modules  # noqa: F401 - registers the modules
 from tripy.frontend import ops as _ops  # noqa: F401 - registers the ops
-from tripy import compiler as _compiler  # noqa: F401 - registers tp.compile, tp.InputInfo, tp.Executable
 from tripy.tensor import Tensor
 
 globals().update(_PUBLIC_API)

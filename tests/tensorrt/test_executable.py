@@ -266,3 +266,19 @@ def test_a_supported_gpu_that_fails_to_load_the_engine_is_a_reason(trt, monkeypa
     monkeypatch.setitem(__import__("sys").modules, "cupy", _FakeCupy(b"NVIDIA L4", 8, 9))
     with pytest.raises(EngineUnavailable, match="TensorRT refused to load the engine on NVIDIA L4"):
         EngineRunner(trt, exe.engine)
+
+
+@pytest.mark.parametrize(
+    "func, infos",
+    [
+        (lambda x, y: x * 2.0, [tp.InputInfo((2,), tp.float32), tp.InputInfo((3,), tp.float32)]),  # unused input
+        (lambda x: tp.ones((2, 2)), [tp.InputInfo((2,), tp.float32)]),  # output made of constants only
+        (lambda x: (x, x), [tp.InputInfo(((1, 2, 3),), tp.float32)]),  # inputs returned as they are
+    ],
+    ids=["unused-input", "constant-output", "identity-outputs"],
+)
+def test_degenerate_functions_build(trt, func, infos):
+    exe = compile_quietly(func, infos)
+    assert check_engine(trt, exe.engine).ok
+    inputs = [tp.ones(tuple(r[1] for r in info.ranges)) for info in infos]
+    assert_same_as_eager(exe, func, *inputs)

@@ -141,7 +141,10 @@ def _placeholder(shape: tuple[int, ...], dtype: DataType, index: int, name: str)
     return t
 
 
-def _trace_once(func: Callable, args: list[Argument], shapes: list[tuple[int, ...]]) -> _RawTrace:
+def _trace_once(func: Callable, args: list[Argument], shapes: list[tuple[int, ...]],
+                known: dict[int, tuple[Any, Constant]]) -> _RawTrace:
+    """One trace. ``known`` maps concrete tensors seen by earlier traces (held, so ids stay unique) to
+    their constants, so parameters are copied to the host once."""
     from tripy.tensor import Tensor
 
     placeholders = [_placeholder(s, a.info.dtype, i, a.name) for i, (a, s) in enumerate(zip(args, shapes))]
@@ -166,7 +169,9 @@ def _trace_once(func: Callable, args: list[Argument], shapes: list[tuple[int, ..
     def ref(t) -> tuple[str, int]:
         if id(t) not in refs:  # a concrete tensor: the topological order has already placed every op
             refs[id(t)] = ("constant", len(constants))
-            constants.append(Constant(t._backend.to_numpy(t._value, t.dtype), t.dtype))
+            if id(t) not in known:
+                known[id(t)] = (t, Constant(t._backend.to_numpy(t._value, t.dtype), t.dtype))
+            constants.append(known[id(t)][1])
         return refs[id(t)]
 
     for t in topological_order(outputs):
@@ -196,9 +201,10 @@ def _trace_once(func: Callable, args: list[Argument], shapes: list[tuple[int, ..
     return _RawTrace(constants, ops, outputs_final, kind)
 
 
-def _trace_or_explain(func: Callable, args: list[Argument], shapes: list[tuple[int, ...]]) -> _RawTrace:
+def _trace_or_explain(func: Callable, args: list[Argument], shapes: list[tuple[int, ...]],
+                      known: dict[int, tuple[Any, Constant]]) -> _RawTrace:
     try:
-        return _trace_once(func, args, shapes)
+        return _trace_once(func, args, shapes, known)
     except TripyException as exc:
         if "of a traced function has no value" in str(exc) or f"running '{INPUT_PRIM}'" in str(exc):
             raise_error(
@@ -240,10 +246,12 @@ def trace_function(func: Callable, args: list[Argument]) -> Graph:
                 shapes[a][axis] = size
         return [tuple(s) for s in shapes]
 
+    known: dict[int, tuple[Any, Constant]] = {}
+
     def sizes(which: int) -> list[int]:
         return [_trace_sizes(args[g[0][0]].info.ranges[g[0][1]])[which] for g in groups]
 
-    base = _trace_or_explain(func, args, shapes_for(sizes(0)))
+    base = _trace_or_explain(func, args, shapes_for(sizes(0)), known)
     if not groups:
         return Graph(args, base.constants, base.ops, base.outputs, base.output_kind, [])
 
@@ -252,8 +260,8 @@ def trace_function(func: Callable, args: list[Argument]) -> Graph:
             probes = []
             for s in range(len(groups)):
                 probe_sizes = [p if i == s else b for i, (b, p) in enumerate(zip(sizes(0), sizes(1)))]
-                probes.append(_trace_or_explain(func, args, shapes_for(probe_sizes)))
-            check = _trace_or_explain(func, args, shapes_for(sizes(2)))
+                probes.append(_trace_or_explain(func, args, shapes_for(probe_sizes), known))
+            check = _trace_or_explain(func, args, shapes_for(sizes(2)), known)
             break
         except TripyException:
             if attempt == 1:
@@ -305,7 +313,8 @@ def _symbolize(args, base: _RawTrace, probes: list[_RawTrace], check: _RawTrace,
     constants = []
     for i, const in enumerate(base.constants):
         others = [t.constants[i] for t in traces[1:]]
-        if all(o.dtype == const.dtype and o.array.tobytes() == const.array.tobytes() for o in others):
+        if all(o is const or (o.dtype == const.dtype and o.array.tobytes() == const.array.tobytes())
+               for o in others):
             constants.append(const)
             continue
         constants.append(Constant(const.array, const.dtype, _fit_scalar(const, others, sizes, check_sizes)))
