@@ -438,6 +438,13 @@ CHECKS = [
     ),
     (lambda: 2**40 * tp.Tensor([1]), r"`input`=1099511627776 does not fit the other operand's dtype int32"),
     (lambda: tp.Tensor([1, 2]) + float("nan"), r"`other` is the float nan but the other operand is int32"),
+    (lambda: ~tp.Tensor([1, 0]), r"'~': `input` must be bool \(a mask\), but it is int32"),
+    (lambda: -tp.Tensor([True]), r"'-': `input` must not be bool \(use ~ for logical not\)"),
+    (lambda: tp.Tensor([1, 2]) & tp.Tensor([3, 1]), r"'&' is a logical operator: its operands must be bool"),
+    (lambda: tp.ones((2,)) | 1.0, r"'\|' is a logical operator: its operands must be bool, but they are float32"),
+    (lambda: tp.Tensor([True]) / tp.Tensor([True]), r"'/' does not take bool operands; tp.cast them"),
+    (lambda: tp.Tensor([True]) - True, r"'-' does not take bool operands"),
+    (lambda: tp.exp(tp.Tensor([True])), r"exp: `input` must have a floating-point dtype, but it is bool"),
     (lambda: tp.Tensor([2**40]), r"`data` of tp.Tensor holds Python ints beyond the int32 range.*dtype=tp.int64"),
 ]
 

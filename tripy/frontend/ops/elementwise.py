@@ -16,6 +16,11 @@ _SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floor_div": "//", "m
            "and": "&", "or": "|", "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 
+_LOGICAL = frozenset({"and", "or"})
+#: Ops that take bools as well as numbers (bool add and mul are or and and, as in NumPy).
+_ANY_DTYPE = COMPARISONS | {"max", "min", "add", "mul"}
+
+
 def binary(op: str, a: Any, b: Any, name: str | None = None) -> Tensor:
     """Apply a binary primitive with broadcasting; Python scalars take the other operand's dtype."""
     opname = name or f"'{_SYMBOL.get(op, op)}'"
@@ -26,6 +31,11 @@ def binary(op: str, a: Any, b: Any, name: str | None = None) -> Tensor:
         raise_error(f"{opname}: operands have different dtypes: `input` is {a.dtype} and `other` is {b.dtype}; "
                     f"use tp.cast to make them match.",
                     [("`input` was created at", a.where), ("`other` was created at", b.where)])
+    if (op in _LOGICAL) != (a.dtype == dtypes.bool) and op not in _ANY_DTYPE:
+        message = (f"{opname} is a logical operator: its operands must be bool, but they are {a.dtype}; make a "
+                   f"mask with a comparison (e.g. `x != 0`) or use tp.cast." if op in _LOGICAL else
+                   f"{opname} does not take bool operands; tp.cast them to a number type first.")
+        raise_error(message, [("`input` was created at", a.where), ("`other` was created at", b.where)])
     shape = a.shape if a.shape == b.shape else broadcast_shape(a, b, op=opname)
     rank = len(shape)
     out_dtype = dtypes.bool if op in COMPARISONS else a.dtype
@@ -35,6 +45,9 @@ def binary(op: str, a: Any, b: Any, name: str | None = None) -> Tensor:
 def unary(op: str, x: Tensor, name: str, float_only: bool = True) -> Tensor:
     if not isinstance(x, Tensor):
         x = as_tensor(x, "input", name)
+    if (op == "not" and x.dtype != dtypes.bool) or (op == "neg" and x.dtype == dtypes.bool):
+        need = "must be bool (a mask)" if op == "not" else "must not be bool (use ~ for logical not)"
+        raise_error(f"{name}: `input` {need}, but it is {x.dtype}.", [("`input` was created at", x.where)])
     if float_only and not x.dtype.is_float:
         raise_error(f"{name}: `input` must have a floating-point dtype, but it is {x.dtype}.",
                     [("`input` was created at", x.where)])
