@@ -255,11 +255,15 @@ class Int8Linear:
         order = topological_order(outputs)
         plans = {}
         if self.enabled:
-            for t in order:
-                if t._node.prim in ("matmul", "binary"):
+            covered = set()  # products whose bias add was matched: fused there, not on their own
+            for t in reversed(order):
+                prim = t._node.prim
+                if prim == "binary" or (prim == "matmul" and id(t) not in covered):
                     plan = match_linear(t)
                     if plan is not None:
                         plans[id(t)] = plan
+                        if prim == "binary":
+                            covered.add(id(t._node.inputs[0]))
         if not plans:
             return _evaluate_all(backend, order, outputs)
         for plan in plans.values():
