@@ -13,8 +13,6 @@ from doc_runner.reader import Guide, read_guide
 from doc_runner.result import BlockResult
 from doc_runner.settings import Settings
 
-pytest_plugins = ["pytester"]
-
 #: Tests of doc_runner itself need only NumPy; tripy is pre-imported where a test says so.
 NUMPY_ONLY = Settings(pre_imports={"np": "numpy"}, timeout=10)
 
