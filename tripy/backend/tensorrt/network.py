@@ -6,6 +6,12 @@ layers of a strongly typed TensorRT network (so every layer's precision is the o
 an axis, block-wise with a 2-D scale); dynamic dimensions become an optimization profile and shape
 tensors. Work on constants alone (a weight quantized, a mask made from ``iota``) is done once here, with
 the NumPy backend, so weights reach the engine already quantized, followed by their dequantize layer.
+
+The layers follow the NumPy backend's semantics where TensorRT lets them: quantize and dequantize
+compute in float32 (a float16 input is cast first, a float16 result cast after), ``ne``/``le``/``ge``
+and ``mod`` are composed so NaNs and signs behave as in NumPy, negative ``gather`` indices count from
+the end. Not checked against a running engine (that needs a GPU TensorRT-RTX runs on): how TensorRT
+rounds float-to-int casts and picks among tied ``argmax`` candidates.
 """
 
 from __future__ import annotations
@@ -398,11 +404,22 @@ class NetworkLowering:
         return self._name(layer, "concat").get_output(0)
 
     def lower_gather(self, ins, *, axis):
-        (x, dtype, _), (idx, idx_dtype, _) = ins
-        indices = self._as_itensor(idx, idx_dtype)
-        if idx_dtype not in (dtypes.int32, dtypes.int64):
-            indices = self._cast(indices, dtypes.int64)
-        layer = self.network.add_gather(self._as_itensor(x, dtype), indices, axis)
+        (x, dtype, shape), (idx, idx_dtype, _) = ins
+        x = self._as_itensor(x, dtype)
+        # TensorRT gathers indices in [0, n); negative ones count from the end, as in numpy.take.
+        if isinstance(idx, np.ndarray) and not isinstance(shape[axis], SymInt):
+            indices = self._as_itensor(np.where(idx < 0, idx + shape[axis], idx).astype(idx.dtype), idx_dtype)
+        else:
+            indices = self._as_itensor(idx, idx_dtype)
+            ew = self.trt.ElementWiseOperation
+            full = self._name(self.network.add_shape(x), "shape").get_output(0)
+            size = self._name(self.network.add_slice(full, (axis,), (1,), (1,)), "dim").get_output(0)
+            size = self._cast(self._reshape(size, (1,) * len(idx.shape)), idx_dtype)
+            zero = self._constant(np.zeros((1,) * len(idx.shape), idx_dtype.numpy), idx_dtype)
+            negative = self._ew(indices, zero, ew.LESS)
+            wrapped = self._ew(indices, size, ew.SUM)
+            indices = self._name(self.network.add_select(negative, wrapped, indices), "wrap").get_output(0)
+        layer = self.network.add_gather(x, indices, axis)
         return self._name(layer, "gather").get_output(0)
 
     def lower_cast(self, ins, *, dtype):
