@@ -59,7 +59,7 @@ def compile(
 ) -> Executable:
     """Compile ``func`` (a function or a :class:`tripy.Module`) for inputs described by ``args`` and ``kwargs``.
 
-    ``func`` is traced once on placeholder tensors; where TensorRT is installed, the trace is lowered to a
+    ``func`` is traced on placeholder tensors; where TensorRT is installed, the trace is lowered to a
     strongly typed TensorRT network (quantize/dequantize as TensorRT's Q/DQ layers, dynamic dimensions as
     an optimization profile) and built into an engine, which is cached on disk. The returned
     :class:`tripy.Executable` runs the engine where the GPU allows, and otherwise the same trace eagerly.
