@@ -15,15 +15,17 @@ from tripy.trace import Node
 
 def _host_array(data: Any, dtype: DataType | None) -> np.ndarray:
     """Turn Python scalars, nested lists, NumPy arrays or host DLPack producers into a NumPy array."""
+    # Arrays and host DLPack producers are copied: a tensor is evaluated later, and must not see the
+    # caller's later writes to the memory it came from.
     if isinstance(data, np.ndarray):
-        array = data
+        array = data.copy()
     elif hasattr(data, "__dlpack__") and not isinstance(data, (list, tuple)):
         if hasattr(data, "detach"):  # a PyTorch tensor that may require grad
             data = data.detach()
         try:
-            array = np.from_dlpack(data)
+            array = np.from_dlpack(data).copy()
         except (RuntimeError, BufferError, TypeError):
-            array = np.asarray(data.cpu() if hasattr(data, "cpu") else data)
+            array = np.array(data.cpu() if hasattr(data, "cpu") else data)
     else:
         try:
             array = np.array(data)

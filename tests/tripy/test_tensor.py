@@ -203,3 +203,15 @@ def test_numpy_export_of_ml_dtypes_types(backend, dtype, np_dtype):
     array = np.asarray(t)
     assert array.dtype == np.dtype(np_dtype)
     np.testing.assert_array_equal(array.astype(np.float32), np.array([[1, -2], [3, 4]], np.float32))
+
+
+@pytest.mark.parametrize("wrap", [lambda a: a, DLPackProducer], ids=["ndarray", "dlpack"])
+def test_later_writes_to_the_source_memory_do_not_change_tensors(backend, wrap):
+    data = np.zeros(3, np.float32)
+    t = tp.Tensor(wrap(data))
+    lazy = t + 1.0
+    param = tp.Parameter(wrap(data))
+    data[0] = 5.0
+    assert t.tolist() == [0.0, 0.0, 0.0]
+    assert lazy.tolist() == [1.0, 1.0, 1.0]
+    assert param.tolist() == [0.0, 0.0, 0.0]
