@@ -3,8 +3,8 @@
 A serialized engine can only be fully loaded (``IRuntime.deserialize_cuda_engine``) where a GPU that
 can run it is present. Without one, :func:`check_engine` checks what can be checked on the host: the
 plan's header names a plan this TensorRT wrote (``IRuntime.get_engine_validity`` finds no malformed
-header and no version mismatch) and, for TensorRT-RTX plans, the size the header records is the
-size of the blob.
+header and no version mismatch) and, for TensorRT-RTX plans, the total size the header records (an
+undocumented field, seen in 1.7) is the size of the blob, which catches truncation.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from tripy.backend.tensorrt import is_rtx
 from tripy.backend.tensorrt.network import CollectingLogger, LoweredNetwork
 from tripy.errors import raise_error
 
+#: The first bytes of a TensorRT-RTX plan.
+_RTX_PLAN_MAGIC = b"vtrt"
 #: Compute capabilities whose GPUs TensorRT-RTX runs engines on.
 RTX_COMPUTE_CAPABILITIES = ((8, 0), (8, 6), (8, 9), (12, 0), (12, 1))
 
@@ -72,7 +74,8 @@ def check_engine(trt: ModuleType, blob: bytes, deserialize: bool = False) -> Eng
         diagnostics = tuple(name for name, flag in flags.__members__.items() if int(bits) & int(flag))
         header_ok = header_ok and not ({"MALFORMED_ENGINE", "VERSION_MISMATCH"} & set(diagnostics))
     size_ok = None
-    if is_rtx(trt) and len(blob) >= 24:
+    if is_rtx(trt) and blob[:4] == _RTX_PLAN_MAGIC and len(blob) >= 24:
+        # Seen in TensorRT-RTX 1.7 plans (not documented): a little-endian u64 total size at byte 16.
         size_ok = struct.unpack_from("<Q", blob, 16)[0] == len(blob)
     deserialized = None
     if deserialize:
