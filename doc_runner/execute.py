@@ -14,6 +14,7 @@ import threading
 import time
 import traceback
 import types
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -51,6 +52,22 @@ def time_limit(seconds: float, where: str) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def _warnings_to_output() -> Iterator[None]:
+    """Show warnings in the block's output, in the build and under pytest alike.
+
+    Entering ``catch_warnings`` also resets the "shown once" bookkeeping, so a block shows
+    its warnings whatever ran before it.
+    """
+
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 class _MissingModule(types.ModuleType):
@@ -165,7 +182,7 @@ class GuideRun:
         before = dict(self.namespace)
         raised: BaseException | None = None
         where = f"{path}:{block.line}"
-        with capture_output() as captured:
+        with capture_output() as captured, _warnings_to_output():
             try:
                 with time_limit(self.settings.timeout, where):
                     exec(code, self.namespace)

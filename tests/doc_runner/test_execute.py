@@ -356,3 +356,10 @@ def test_results_round_trip_as_plain_data(run_text):
     from doc_runner.result import BlockResult
 
     assert BlockResult.from_dict(result.to_dict()) == result
+
+
+def test_warnings_are_part_of_the_output_every_time(run_text):
+    text = "```py\nimport warnings\ndef warn():\n    warnings.warn('careful', UserWarning)\nwarn()\n```\n"
+    first, again = run_text(text + "\n```py\nwarn()\n```\n")
+    assert "UserWarning: careful" in first.output
+    assert "UserWarning: careful" in again.output
