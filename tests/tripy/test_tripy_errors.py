@@ -401,6 +401,7 @@ CHECKS = [
     (lambda: tp.softmax(tp.Tensor([1, 2])), r"softmax: `input` must have a floating-point dtype"),
     (lambda: tp.softmax(tp.ones((2, 2)), dim=2), r"softmax: `dim`=2 is out of range"),
     (lambda: tp.mean(tp.Tensor([1, 2])), r"mean: `input` must have a floating-point dtype"),
+    (lambda: tp.var(tp.Tensor([1, 2])), r"var: `input` must have a floating-point dtype, but it is int32"),
     (lambda: tp.sum(tp.ones((2,)), dim=1), r"sum: `dim`=1 is out of range for a tensor of rank 1"),
     (lambda: tp.argmax(tp.ones((2,)), dim=-2), r"argmax: `dim`=-2 is out of range"),
     (lambda: tp.where(tp.Tensor([1, 0]), 1.0, 2.0), r"where: `condition` must have dtype bool, but it is int32"),

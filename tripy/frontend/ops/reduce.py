@@ -107,6 +107,9 @@ def var(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = F
 
         assert tp.var(tp.Tensor([1.0, 3.0])).tolist() == 2.0
     """
+    if isinstance(input, Tensor) and not input.dtype.is_float:
+        raise_error(f"var: `input` must have a floating-point dtype, but it is {input.dtype}.",
+                    [("`input` was created at", input.where)])
     count = math.prod(input.shape[a] for a in _axes(input, dim, "var"))
     centred = input - mean(input, dim, keepdim=True)
     return sum(centred * centred, dim, keepdim) / float(count - correction)
