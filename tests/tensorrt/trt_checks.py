@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 import tripy as tp
+from tripy.backend.tensorrt import is_rtx
 from tripy.backend.tensorrt.engine import check_engine
 from tripy.backend.tensorrt.network import describe_network, lower_graph
 
@@ -46,18 +47,21 @@ def assert_engine_reloads(trt, exe: tp.Executable) -> None:
     """The serialized engine passes every check this machine can make (module docstring of engine.py).
 
     Without a GPU that TensorRT runs on, deserializing is impossible; then the header is checked
-    (TensorRT's own validity check: not malformed, same version) and the recorded size (TensorRT-RTX).
+    (TensorRT's own validity check: not malformed, same version) and the recorded size (TensorRT-RTX),
+    and a damaged copy (first byte flipped; one byte short) must fail those checks.
     Where the engine does run (``exe.backend == "tensorrt"``), it was deserialized when ``exe`` was made.
     """
     assert exe.engine is not None and len(exe.engine) > 0
     check = check_engine(trt, exe.engine)
     assert check.header_ok, check
-    assert check.size_ok in (True, None), check
+    assert check.size_ok is (True if is_rtx(trt) else None), check
     if exe.backend == "tensorrt":
         assert check_engine(trt, exe.engine, deserialize=True).deserialized
     corrupt = bytearray(exe.engine)
     corrupt[0] ^= 0xFF
     assert not check_engine(trt, bytes(corrupt)).ok
+    if is_rtx(trt):
+        assert not check_engine(trt, exe.engine[:-1]).ok
 
 
 def assert_same_as_eager(exe: tp.Executable, func, *inputs) -> None:
