@@ -71,3 +71,18 @@ def test_unknown_backend_in_the_environment_is_a_clear_error():
     assert result.returncode != 0
     assert "TripyException" in result.stderr and "Unknown backend 'cdua'" in result.stderr
     assert "Did you mean 'cuda'?" in result.stderr
+
+
+def test_cuda_backend_runs_on_a_gpu_or_says_why_not():
+    from tripy.backend import cuda_usable
+
+    previous = tp.config.backend
+    try:
+        tp.config.backend = "cuda"
+        if cuda_usable():
+            assert tp.ones((2,)).device == "gpu:0"
+        else:
+            with pytest.raises(tp.TripyException, match=r"The 'cuda' backend was requested .* no GPU is usable"):
+                tp.ones((2,)).eval()
+    finally:
+        tp.config.backend = previous
