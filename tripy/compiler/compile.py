@@ -1,4 +1,4 @@
-"""``tp.compile``: trace a function once and build a TensorRT engine for it."""
+"""``tp.compile``: trace a function and build a TensorRT engine for it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tripy.compiler import cache
 from tripy.compiler.executable import Executable
 from tripy.compiler.graph import Argument, trace_function
 from tripy.compiler.input_info import InputInfo
@@ -14,10 +13,14 @@ from tripy.errors import raise_error
 from tripy.export import public
 
 
+def _target(func: Callable) -> Callable:
+    """What is called: a module's ``forward``, else the function itself."""
+    return func.forward if hasattr(func, "forward") and not inspect.isfunction(func) else func
+
+
 def _parameter_names(func: Callable) -> list[str] | None:
-    target = func.forward if hasattr(func, "forward") and not inspect.isfunction(func) else func
     try:
-        params = inspect.signature(target).parameters.values()
+        params = inspect.signature(_target(func)).parameters.values()
     except (TypeError, ValueError):
         return None
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -25,7 +28,7 @@ def _parameter_names(func: Callable) -> list[str] | None:
 
 
 def _check_signature(func: Callable, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
-    target = func.forward if hasattr(func, "forward") and not inspect.isfunction(func) else func
+    target = _target(func)
     try:
         signature = inspect.signature(target)
     except (TypeError, ValueError):
@@ -84,5 +87,3 @@ def compile(
     graph = trace_function(func, _arguments(func, args, kwargs))
     return Executable.build(graph)
 
-
-__all__ = ["compile", "cache"]
