@@ -163,10 +163,11 @@ def test_indexing_matches_numpy(backend, dtype, key):
     assert_close(tp.Tensor(data)[key], data[key], dtype, ulps=0)
 
 
-def test_indexing_with_int_tensor_gathers_rows(backend):
+def test_indexing_with_int_tensor_or_list_gathers_rows(backend):
     data = rand((4, 2), tp.float32)
     out = tp.Tensor(data)[tp.Tensor([3, 0, 3])]
     assert_close(out, data[[3, 0, 3]], tp.float32, ulps=0)
+    assert_close(tp.Tensor(data)[[1, -1]], data[[1, -1]], tp.float32, ulps=0)
 
 
 def test_iteration_yields_rows_and_stops(backend):

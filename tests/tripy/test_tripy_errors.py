@@ -427,6 +427,7 @@ CHECKS = [
     (lambda: tp.ones((2,))[0, 0], r"Indexing: too many indices \(2\) for a tensor of rank 1"),
     (lambda: tp.ones((2,))[..., ...], r"Indexing: at most one '...' is allowed"),
     (lambda: tp.ones((2,))["a"], r"Indexing: unsupported index 'a'"),
+    (lambda: tp.ones((2,))[tp.ones((2,)) > 0], r"Indexing with a boolean mask is not supported.*tp.where"),
     (lambda: bool(tp.ones((2,))), r"The truth value of a tensor of shape \(2,\) is ambiguous"),
     (lambda: len(tp.Tensor(1.0)), r"len\(\) of a rank-0 tensor"),
     (lambda: tp.allclose(tp.ones((2,)), tp.ones((3,))), r"allclose: shapes \(2,\) of `input` and \(3,\) of `other`"),

@@ -254,8 +254,13 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
 
 
 def _getitem(self: Tensor, key) -> Tensor:
-    """Basic indexing: ints, slices (any step), ``None`` and ``...``; an int tensor gathers along dim 0."""
+    """Basic indexing: ints, slices (any step), ``None`` and ``...``; an int tensor or list gathers along dim 0."""
+    if isinstance(key, list):
+        key = Tensor(key)
     if isinstance(key, Tensor):
+        if key.dtype == dtypes.bool:
+            raise_error("Indexing with a boolean mask is not supported (the result's shape would depend on the "
+                        "values); use tp.where or tp.masked_fill.", _where(key, "the mask"))
         return gather(self, 0, key)
     key = key if isinstance(key, tuple) else (key,)
     if sum(k is Ellipsis for k in key) > 1:
