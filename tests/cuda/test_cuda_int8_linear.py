@@ -72,7 +72,7 @@ def test_int8_gemm_is_exact_past_float32_precision():
         np.testing.assert_array_equal(cb.to_numpy(got, tp.int32), a.astype(np.int64) @ w.T.astype(np.int64))
 
 
-@pytest.mark.parametrize("m, k, n", [(8, 256, 64), (3, 30, 10), (5, 7, 9), (1, 64, 2304)])
+@pytest.mark.parametrize("m, k, n", [(8, 256, 64), (3, 30, 10), (5, 7, 9), (1, 64, 2304), (1, 8, 4), (3, 24, 5)])
 @pytest.mark.parametrize("axis", [0, None])
 def test_fused_linear_with_unit_scales_equals_the_reference_exactly(on, m, k, n, axis):
     # Integer weights and inputs with scale 1: every dequantized value is an integer, every sum is below

@@ -98,20 +98,32 @@ extern "C" __global__ void tripy_int8_epilogue(const int4* acc, const float* x_s
 # Vectorised forms for rows whose length is a multiple of 8 (quantize) or 4 (epilogue): 16-byte loads and
 # 8- or 16-byte stores. ``UNPACK8`` reads eight floats from element ``8 * t``, ``PACK4`` stores four.
 _QUANTIZE_VEC = r"""
-extern "C" __global__ void tripy_quantize_rows_vec(const ELEM* x, const float* scale, uint2* q,
-                                                    long long groups) {
-    long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= groups) return;
-    float v[8];
-    UNPACK8
-    float s = scale[0];
+__device__ __forceinline__ uint2 tp_quantize8(const float* v, float s) {
     unsigned int word[2] = {0u, 0u};
     #pragma unroll
     for (int j = 0; j < 8; ++j) {
         float r = fminf(fmaxf(rintf(v[j] / s), -128.0f), 127.0f);
         word[j >> 2] |= ((unsigned int)(unsigned char)(signed char)(int)r) << (8 * (j & 3));
     }
-    q[t] = make_uint2(word[0], word[1]);
+    return make_uint2(word[0], word[1]);
+}
+extern "C" __global__ void tripy_quantize_rows_vec(const ELEM* __restrict__ x, const float* __restrict__ scale,
+                                                    uint2* __restrict__ q, long long groups) {
+    /* Two groups of eight values per thread: both loads in flight before the first is used. */
+    long long t0 = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * 2;
+    if (t0 >= groups) return;
+    bool two = t0 + 1 < groups;
+    float va[8], vb[8];
+    { long long t = t0; float* v = va; UNPACK8 }
+    if (two) { long long t = t0 + 1; float* v = vb; UNPACK8 }
+    float s = scale[0];
+    uint2 a = tp_quantize8(va, s);
+    if (two) {
+        uint2 b = tp_quantize8(vb, s);
+        ((uint4*)q)[t0 >> 1] = make_uint4(a.x, a.y, b.x, b.y);
+    } else {
+        q[t0] = a;
+    }
 }
 """
 
@@ -207,7 +219,8 @@ def quantize_rows(x: cupy.ndarray, dtype_name: str, scale: cupy.ndarray, padded_
     q = cupy.empty((padded_rows, padded_cols), dtype=np.int8)
     if cols % 8 == 0 and cols == padded_cols and rows > 0:
         groups = rows * cols // 8
-        quantize_rows_vec_kernel(dtype_name)(((groups + _BLOCK - 1) // _BLOCK,), (_BLOCK,),
+        threads = (groups + 1) // 2
+        quantize_rows_vec_kernel(dtype_name)(((threads + _BLOCK - 1) // _BLOCK,), (_BLOCK,),
                                              (x, scale, q, np.int64(groups)))
         if padded_rows > rows:
             q[rows:] = 0
