@@ -118,6 +118,8 @@ class GuideRun:
         self.namespace["__builtins__"] = builtins
         #: the first block that failed; later blocks are skipped because of it
         self.failure: BlockResult | None = None
+        #: results so far, by the block's line
+        self.results: dict[int, BlockResult] = {}
         self._pre_imported = False
         if guide.source:  # let tracebacks show the guide's own lines, whatever the working directory
             linecache.cache[guide.path] = (len(guide.source), None, guide.source.splitlines(True), guide.path)
@@ -166,7 +168,16 @@ class GuideRun:
             result.duration = time.perf_counter() - started
         if result.status is Status.FAILED:
             self.failure = result
+        self.results[block.line] = result
         return result
+
+    def run_up_to(self, block: Block) -> None:
+        """Run the runnable blocks before ``block`` that have not run yet (its prerequisites)."""
+        for earlier in self.guide.runnable_blocks:
+            if earlier.line >= block.line:
+                break
+            if earlier.line not in self.results:
+                self.run(earlier)
 
     def _execute(self, block: Block, result: BlockResult) -> None:
         assert block.code is not None

@@ -195,6 +195,7 @@ class BlockItem(pytest.Item):
     def runtest(self) -> None:
         run = self.parent.run  # type: ignore[attr-defined]
         assert run is not None
+        run.run_up_to(self.block)  # earlier blocks that were deselected still set up the namespace
         self.result = result = run.run(self.block)
         if result.output:
             self.add_report_section("call", "block output", result.output)

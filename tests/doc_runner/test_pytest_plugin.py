@@ -86,6 +86,13 @@ def test_a_guide_given_on_the_command_line_is_collected_wherever_it_is(project):
     project.runpytest().assert_outcomes(passed=1)
 
 
+def test_a_block_selected_alone_runs_the_blocks_before_it_first(project):
+    write(project, "docs/g.md", "```py\nvalue = 41\n```\n\n```py\nassert value + 1 == 42\n```\n")
+    result = project.runpytest("docs/g.md::line-5", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["docs/g.md::line-5 PASSED*"])
+
+
 def test_guides_glob_is_configurable(project):
     project.makeini(INI + "doc_runner_guides = guides/*.md\n")
     write(project, "guides/a.md", "```py\nx = 1\n```\n")
