@@ -80,6 +80,10 @@ _REDUCE = {"sum": "SUM", "prod": "PROD", "max": "MAX", "min": "MIN"}
 #: Primitives kept as layers even when their inputs are constants: a weight is quantized at build time and
 #: reaches the engine in its quantized type, followed by its dequantize layer (TensorRT's explicit form).
 _NO_FOLD: frozenset[str] = frozenset({"dequantize"})
+#: Primitives that only rearrange elements; on constants of ``_BIG_CONSTANT`` elements or more they stay
+#: layers (TensorRT folds them itself), which spares a host copy of big weights at build time.
+_MOVES = frozenset({"permute", "reshape", "expand", "slice"})
+_BIG_CONSTANT = 1 << 20
 
 
 class NetworkLowering:
@@ -126,7 +130,7 @@ class NetworkLowering:
         for index, op in enumerate(graph.ops):
             self._op, self._op_index = op, index
             ins = [values[i] for i in op.inputs]
-            if op.prim not in _NO_FOLD and all(isinstance(v, np.ndarray) for v in ins) and not is_symbolic(op.attrs):
+            if self._folds(op, ins):
                 values.append(np.asarray(getattr(numpy_backend, op.prim)(*ins, **op.attrs)))
             else:
                 method = getattr(self, "lower_" + op.prim, None)
@@ -158,6 +162,12 @@ class NetworkLowering:
         return LoweredNetwork(trt, self.builder, self.network, config, self.logger, profile, self.keep_alive)
 
     # -- helpers -----------------------------------------------------------------------------------------
+    def _folds(self, op: Op, ins: list[Value]) -> bool:
+        """Whether ``op`` is computed now, at build time: all its inputs are constants (and not big ones
+        that it only rearranges)."""
+        if op.prim in _NO_FOLD or is_symbolic(op.attrs) or not all(isinstance(v, np.ndarray) for v in ins):
+            return False
+        return op.prim not in _MOVES or ins[0].size < _BIG_CONSTANT
     def _fail(self, message: str) -> None:
         op = self._op
         where = [("The operation was made here", op.where)] if op is not None else None
