@@ -79,6 +79,71 @@ def _keep_inline_contents(app, doctree):
             topic["classes"].append(FURO_CONTENTS_CLASS)
 
 
+# --- the API reference, derived from tripy.__all__ ----------------------------------------------
+API_KINDS = ("tensors", "dtypes", "operations", "modules", "compiler", "other")
+
+
+def api_kind(obj):
+    """Which reference page documents a public tripy object."""
+    import inspect
+
+    import tripy
+
+    module = getattr(obj, "__module__", "") or ""
+    if isinstance(obj, tripy.DataType) or obj is tripy.DataType:
+        return "dtypes"
+    if module.startswith("tripy.compiler"):
+        return "compiler"
+    if inspect.isclass(obj) and issubclass(obj, tripy.Tensor):
+        return "tensors"
+    if inspect.isclass(obj) and issubclass(obj, tripy.Module):
+        return "modules"
+    if inspect.isfunction(obj):
+        return "operations"
+    return "other"
+
+
+def api_rst(kind):
+    """autodoc directives for every public object of one kind, in ``tripy.__all__`` order."""
+    import inspect
+
+    import tripy
+
+    lines, seen = [], set()
+    for name in tripy.__all__:
+        obj = getattr(tripy, name)
+        if id(obj) in seen or api_kind(obj) != kind:
+            continue  # aliases (tp.dtype is tp.DataType) are documented once
+        seen.add(id(obj))
+        if inspect.isclass(obj):
+            lines += [f".. autoclass:: tripy.{name}", "   :members:", ""]
+        elif inspect.isfunction(obj):
+            lines += [f".. autofunction:: tripy.{name}", ""]
+        else:
+            lines += [f".. autodata:: tripy.{name}", "   :no-value:", ""]
+    return lines
+
+
+def _api_directive():
+    from docutils import nodes
+    from docutils.parsers.rst import Directive, directives
+    from docutils.statemachine import StringList
+
+    class TripyApi(Directive):
+        """``.. tripy-api:: KIND``: document every public tripy object of that kind."""
+
+        required_arguments = 1
+
+        def run(self):
+            kind = directives.choice(self.arguments[0], API_KINDS)
+            container = nodes.container()
+            self.state.nested_parse(StringList(api_rst(kind), source="tripy.__all__"), self.content_offset, container)
+            return container.children
+
+    return TripyApi
+
+
 def setup(app):
     app.connect("doctree-read", _keep_inline_contents)
+    app.add_directive("tripy-api", _api_directive())
     return {"parallel_read_safe": True, "parallel_write_safe": True}
