@@ -122,3 +122,15 @@ def test_sum_and_prod_of_bools_count_in_int32(backend, dim):
     x = tp.Tensor(data)
     assert_close(tp.sum(x, dim), np.sum(data, axis=dim).astype(np.int32), tp.int32)
     assert_close(tp.prod(x, dim), np.prod(data, axis=dim).astype(np.int32), tp.int32)
+
+
+@pytest.mark.parametrize("dtype", [tp.float16, tp.bfloat16])
+def test_low_precision_mean_and_var_do_not_overflow_midway(backend, dtype):
+    # Sums of 4096 values near 30 (and their squares) exceed float16's 65504; the mean and variance do not.
+    data = (30 + rand((4, 4096), dtype, seed=6, low=-1, high=1).astype(np.float32)).astype(dtype.numpy)
+    wide = data.astype(np.float64)
+    assert_close(tp.mean(tp.Tensor(data), 1), wide.mean(1).astype(dtype.numpy), dtype, ulps=1)
+    assert_close(tp.var(tp.Tensor(data), 1), wide.var(1, ddof=1).astype(dtype.numpy), dtype, ulps=2)
+    assert_close(tp.mean(tp.Tensor(data)), np.asarray(wide.mean()).astype(dtype.numpy), dtype, ulps=1)
+    many = np.ones((70000,), dtype.numpy)  # the count itself is beyond float16's range
+    assert tp.mean(tp.Tensor(many)).tolist() == 1.0

@@ -267,6 +267,20 @@ def test_layernorm_float16(backend):
     assert_close(out, expected.astype(np.float16), tp.float16, ulps=8, atol=1e-2)
 
 
+@pytest.mark.parametrize("dtype", [tp.float16, tp.bfloat16])
+def test_layernorm_of_large_low_precision_activations(backend, dtype):
+    # Activations of several hundred (as in GPT-2's residual stream): their squares overflow float16.
+    rng = np.random.default_rng(5)
+    norm = tp.LayerNorm(768, dtype=dtype)
+    norm.load_state_dict({"weight": np.ones(768), "bias": np.zeros(768)})
+    x = (rng.normal(0, 300, size=(2, 768))).astype(np.float32).astype(dtype.numpy)
+    wide = x.astype(np.float64)
+    expected = (wide - wide.mean(-1, keepdims=True)) / np.sqrt(wide.var(-1, keepdims=True) + 1e-5)
+    out = norm(tp.Tensor(x))
+    assert out.dtype == dtype
+    assert_close(out, expected.astype(dtype.numpy), dtype, ulps=2, atol=1e-3)
+
+
 @pytest.mark.parametrize("ids_dtype", [tp.int32, tp.int64])
 def test_embedding_gathers_rows(backend, ids_dtype):
     emb = tp.Embedding(6, 3)

@@ -10,6 +10,7 @@ from tripy.errors import raise_error
 from tripy.export import public
 from tripy.frontend.modules.module import Module
 from tripy.frontend.modules.parameter import placeholder
+from tripy.frontend.ops.cast import cast
 from tripy.frontend.ops.elementwise import rsqrt
 from tripy.frontend.ops.reduce import mean
 from tripy.tensor import Tensor
@@ -43,6 +44,9 @@ class LayerNorm(Module):
             raise_error(f"LayerNorm: the input's last dimensions must be {self.normalized_shape}, but the input has "
                         f"shape {x.shape}.", [("the input was created at", x.where)])
         dims = tuple(range(x.rank - n, x.rank))
-        centred = x - mean(x, dims, keepdim=True)
+        # Normalised in float32 (as PyTorch does for float16/bfloat16): squares of float16 activations
+        # above 256 would overflow.
+        wide = cast(x, dtypes.float32)
+        centred = wide - mean(wide, dims, keepdim=True)
         variance = mean(centred * centred, dims, keepdim=True)
-        return centred * rsqrt(variance + self.eps) * self.weight + self.bias
+        return cast(centred * rsqrt(variance + self.eps), x.dtype) * self.weight + self.bias

@@ -31,6 +31,14 @@ def _reduce(op: str, input: Tensor, dim, keepdim: bool, name: str) -> Tensor:
     return Tensor._from_node("reduce", (input,), {"op": op, "axes": axes, "keepdim": keepdim}, shape, input.dtype)
 
 
+def _to(input: Tensor, dtype) -> Tensor:
+    """``input`` cast to ``dtype``. Means and variances of float16/bfloat16/float8 tensors are computed in
+    float32 and rounded once: their sums and squares would overflow float16 (65504) long before the result."""
+    from tripy.frontend.ops.cast import cast
+
+    return cast(input, dtype)
+
+
 def _bool_to_int(input: Tensor) -> Tensor:
     """Sums and products of booleans count in int32 (as NumPy and PyTorch promote them)."""
     if isinstance(input, Tensor) and input.dtype == dtypes.bool:
@@ -96,7 +104,7 @@ def mean(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = 
         raise_error(f"mean: `input` must have a floating-point dtype, but it is {input.dtype}.",
                     [("`input` was created at", input.where)])
     count = math.prod(input.shape[a] for a in _axes(input, dim, "mean"))
-    return sum(input, dim, keepdim) / float(count)
+    return _to(sum(_to(input, dtypes.float32), dim, keepdim) / float(count), input.dtype)
 
 
 @public
@@ -111,8 +119,9 @@ def var(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = F
         raise_error(f"var: `input` must have a floating-point dtype, but it is {input.dtype}.",
                     [("`input` was created at", input.where)])
     count = math.prod(input.shape[a] for a in _axes(input, dim, "var"))
-    centred = input - mean(input, dim, keepdim=True)
-    return sum(centred * centred, dim, keepdim) / float(count - correction)
+    x = _to(input, dtypes.float32)
+    centred = x - mean(x, dim, keepdim=True)
+    return _to(sum(centred * centred, dim, keepdim) / float(count - correction), input.dtype)
 
 
 def _arg(op: str, input: Tensor, dim: int | None, keepdim: bool) -> Tensor:
