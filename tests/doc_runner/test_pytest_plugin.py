@@ -243,3 +243,21 @@ def test_the_seed_guide_passes_and_its_ignored_region_is_not_collected(pytester:
     result.stdout.fnmatch_lines(
         ["quantization.md::line-13 PASSED*", "quantization.md::line-36 PASSED*", "quantization.md::line-44 PASSED*"]
     )
+
+
+def test_a_guide_that_is_not_utf8_is_a_collection_error_at_its_line(project):
+    (project.path / "docs" / "latin.md").write_bytes("# T\n\nna\u00efve\n".encode("latin-1"))
+    result = project.runpytest()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        ["docs/latin.md:3: the file is not valid UTF-8 (byte 0xef at column 3); save it as UTF-8"]
+    )
+
+
+def test_a_syntax_error_fails_its_item_at_the_guide_line(project):
+    write(project, "docs/g.md", "# T\n\n```py\nok = 1\nprint(ok\n```\n")
+    result = project.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["docs/g.md:5: the block at line 3 failed", '*File "docs/g.md", line 5*', "SyntaxError: *"]
+    )
