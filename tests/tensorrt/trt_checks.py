@@ -5,9 +5,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from network_interpreter import run_network
 
 import tripy as tp
-from tripy.backend.tensorrt import is_rtx
+from tripy.backend.tensorrt import is_rtx, load_tensorrt
 from tripy.backend.tensorrt.engine import check_engine
 from tripy.backend.tensorrt.network import describe_network, lower_graph
 
@@ -65,7 +66,9 @@ def assert_engine_reloads(trt, exe: tp.Executable) -> None:
 
 
 def assert_same_as_eager(exe: tp.Executable, func, *inputs) -> None:
-    """The executable's outputs equal calling ``func`` eagerly, bit for bit."""
+    """The executable's outputs equal calling ``func`` eagerly, bit for bit; and so do the outputs of its
+    TensorRT network, run layer by layer by ``network_interpreter`` (floats to 1e-5: the network's
+    constant folding and layer compositions may round differently)."""
     got = run_quietly(exe, *inputs)
     expected = func(*inputs)
     got = got if isinstance(got, (tuple, list)) else [got]
@@ -73,3 +76,16 @@ def assert_same_as_eager(exe: tp.Executable, func, *inputs) -> None:
     for g, e in zip(got, expected, strict=True):
         assert g.dtype == e.dtype and g.shape == e.shape
         np.testing.assert_array_equal(g.numpy(), e.numpy())
+    trt = load_tensorrt()
+    if trt is None or exe.engine is None:
+        return
+    lowered = lower_graph(trt, exe.graph)
+    names = [a.name for a in exe.graph.args]
+    outputs = run_network(trt, lowered, {n: t.numpy() for n, t in zip(names, inputs)})
+    for out, e in zip(outputs, expected, strict=True):
+        want = e.numpy()
+        assert out.shape == want.shape and out.dtype == want.dtype, (out.shape, out.dtype, want.shape, want.dtype)
+        if e.dtype.is_float and not e.dtype.is_quantized:
+            np.testing.assert_allclose(out.astype(np.float32), want.astype(np.float32), rtol=1e-5, atol=1e-5)
+        else:
+            np.testing.assert_array_equal(out, want)

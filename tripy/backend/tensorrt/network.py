@@ -70,6 +70,8 @@ class LoweredNetwork:
     profile: dict[str, tuple[tuple[int, ...], ...]]
     #: Host buffers of constants; TensorRT reads them when it builds, so they must outlive the build.
     keep_alive: list[Any] = field(default_factory=list)
+    #: Each constant layer's name -> its value (as a NumPy array of the tripy type), for inspection.
+    constant_values: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 _UNARY = {"neg": "NEG", "exp": "EXP", "log": "LOG", "sqrt": "SQRT", "sin": "SIN", "cos": "COS", "abs": "ABS",
@@ -97,6 +99,7 @@ class NetworkLowering:
         flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
         self.network = self.builder.create_network(flags)
         self.keep_alive: list[Any] = []
+        self.constant_values: dict[str, np.ndarray] = {}
         self._shape_of_arg: dict[int, Any] = {}
         self._sym_cache: dict[Any, Any] = {}
         #: id(array) -> (array, its constant layer's output); the array is held so that its id stays unique.
@@ -159,7 +162,8 @@ class NetworkLowering:
             for name, (lo, opt, hi) in profile.items():
                 prof.set_shape(name, lo, opt, hi)
             config.add_optimization_profile(prof)
-        return LoweredNetwork(trt, self.builder, self.network, config, self.logger, profile, self.keep_alive)
+        return LoweredNetwork(trt, self.builder, self.network, config, self.logger, profile, self.keep_alive,
+                              self.constant_values)
 
     # -- helpers -----------------------------------------------------------------------------------------
     def _folds(self, op: Op, ins: list[Value]) -> bool:
@@ -210,14 +214,12 @@ class NetworkLowering:
             packed = nibbles[0::2] | (nibbles[1::2] << 4)
             self.keep_alive.append(packed)
             weights = trt.Weights(trt.int4, packed.ctypes.data, array.size)
-        elif dtype in (dtypes.bfloat16, dtypes.float8, dtypes.bool):
-            raw = array.view(np.uint8 if dtype.itemsize_bits == 8 else np.uint16)
-            self.keep_alive.append(raw)
-            weights = trt.Weights(trt_dtype(trt, dtype), raw.ctypes.data, array.size)
-        else:
+        else:  # typed explicitly: the bindings reject NumPy dtypes they do not know (bfloat16, unpickled ones)
             self.keep_alive.append(array)
-            weights = trt.Weights(array)
-        return self._name(self.network.add_constant(array.shape, weights), "constant").get_output(0)
+            weights = trt.Weights(trt_dtype(trt, dtype), array.ctypes.data, array.size)
+        layer = self._name(self.network.add_constant(array.shape, weights), "constant")
+        self.constant_values[layer.name] = array
+        return layer.get_output(0)
 
     def _as_itensor(self, value: Value, dtype: DataType):
         """``value`` as a tensor of the network; a constant becomes one IConstantLayer however often used."""
