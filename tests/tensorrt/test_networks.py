@@ -195,3 +195,20 @@ def test_block_wise_int4_and_float8(trt):
     assert quantize["dtypes"] == ["FP8"] and quantize["inputs"][0] == "input:x"
     assert_engine_reloads(trt, exe)
     assert_same_as_eager(exe, both, tp.iota((2, 64), dim=1) * 0.1)
+
+
+def test_the_network_interpreter_catches_a_wrong_lowering(trt, monkeypatch):
+    """The layer-by-layer comparison has teeth: a per-channel dequantize on the wrong axis is caught."""
+    from tripy.backend.tensorrt.network import NetworkLowering
+
+    linear = tp.Linear(3, 3, quant_dtype=tp.int8, weight_quant_dim=0)
+    linear.weight_scale = tp.Parameter([0.5, 1.0, 2.0])
+    lower = NetworkLowering.lower_dequantize
+
+    def wrong_axis(self, ins, *, dtype, axis):
+        return lower(self, ins, dtype=dtype, axis=None if axis is None else 1 - axis)
+
+    monkeypatch.setattr(NetworkLowering, "lower_dequantize", wrong_axis)
+    exe = compile_quietly(linear, [tp.InputInfo((2, 3), tp.float32)])
+    with pytest.raises(AssertionError):
+        assert_same_as_eager(exe, linear, tp.iota((2, 3)))
