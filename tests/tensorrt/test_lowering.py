@@ -1,8 +1,9 @@
 """Every primitive lowers to TensorRT layers and the engine builds, with static and dynamic shapes.
 
 These guard the lowering against TensorRT API misuse (a wrong input rank, a missing shape tensor...):
-TensorRT checks the whole network when it builds. Values are checked only through the eager fallback
-here; running the engines needs a GPU that TensorRT-RTX supports.
+TensorRT checks the whole network when it builds. Values are checked through the eager fallback and
+by running the network layer by layer with NumPy (``network_interpreter``); running the engines
+themselves needs a GPU that TensorRT-RTX supports.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Real TensorRT engines built on the CPU for the functions the compiler guide and nanoGPT need.
 
 Each test compiles a function, checks the lowered network (layer kinds, where quantize and dequantize
-layers sit, the optimization profile), checks the serialized engine (see ``assert_engine_reloads``)
-and checks that the executable's outputs equal eager outputs exactly (here: the eager fallback).
+layers sit, the optimization profile), checks the serialized engine (see ``assert_engine_reloads``),
+checks that the executable's outputs equal eager outputs exactly (here: the eager fallback), and runs
+the network layer by layer with NumPy (``network_interpreter``) against the eager outputs too.
 """
 
 from __future__ import annotations
