@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import itertools
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,11 +84,31 @@ def _display_path(srcdir: str | Path, path: Path) -> str:
         return str(path)
 
 
-def _run(guide: Guide, settings: Settings) -> dict[int, BlockResult]:
+def _run(guide: Guide, settings: Settings, env: BuildEnvironment) -> dict[int, BlockResult]:
     if not guide.runnable_blocks:
         return {}
     with GuideRun(guide, settings) as run:
-        return {block.line: run.run(block) for block in guide.runnable_blocks}
+        results = {block.line: run.run(block) for block in guide.runnable_blocks}
+    if settings.execution_mode != "off":
+        _note_first_party_dependencies(env)
+    return results
+
+
+def _note_first_party_dependencies(env: BuildEnvironment) -> None:
+    """Make Sphinx re-read the document when a first-party module it may have run changes.
+
+    Every loaded module whose file lies in the source tree counts (outside virtual
+    environments and build folders): an over-approximation, so outputs are never stale.
+    """
+    root = Path(env.srcdir).resolve()
+    skip = {".venv", "venv", "_build", "site-packages", ".tox"}
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        if not filename or not filename.endswith(".py"):
+            continue
+        path = Path(filename).resolve()
+        if root in path.parents and not skip.intersection(path.relative_to(root).parts):
+            env.note_dependency(str(path))
 
 
 def _not_run_reason(block: Block) -> str | None:
@@ -117,7 +138,7 @@ class ExecuteGuide(SphinxTransform):
             return
         if not guide.code_blocks:
             return
-        results = _run(guide, settings)
+        results = _run(guide, settings, self.env)
         self._render(guide, results)
 
     def _render(self, guide: Guide, results: dict[int, BlockResult]) -> None:
@@ -201,7 +222,7 @@ def process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any,
             found = []
         if found:
             guide = found[0].guide
-    results = list(_run(guide, settings).values()) if guide.runnable_blocks else []
+    results = list(_run(guide, settings, env).values()) if guide.runnable_blocks else []
     by_block = dict(zip([b.line for b in guide.runnable_blocks], results, strict=True))
     store = env.temp_data.setdefault("doc_runner_results", {})
     for shown, real in reversed(list(zip(in_lines, guide.code_blocks, strict=True))):

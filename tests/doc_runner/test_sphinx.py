@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -75,7 +78,7 @@ exp.cted
 class Build:
     """A finished build: its HTML as soup and its warnings."""
 
-    def __init__(self, srcdir: Path, extra_conf: str = "", parallel: int = 0) -> None:
+    def __init__(self, srcdir: Path, extra_conf: str = "", parallel: int = 0, fresh: bool = True) -> None:
         (srcdir / "conf.py").write_text(CONF + extra_conf, encoding="utf-8")
         self.warnings = io.StringIO()
         self.outdir = srcdir / "_build" / "html"
@@ -87,7 +90,7 @@ class Build:
             "html",
             status=None,
             warning=self.warnings,
-            freshenv=True,
+            freshenv=fresh,
             parallel=parallel,
         )
         self.app.build()
@@ -266,3 +269,17 @@ def test_the_seed_guide_builds_with_outputs_and_locals(tmp_path, seed_guide_path
     notes = soup.select("div.doc-runner-not-run")
     assert len(notes) == 5  # the five Python blocks under TEST: IGNORE
     assert "# doc:" not in "".join(code_blocks(soup))
+
+
+def test_a_changed_first_party_module_re_executes_the_guide(tmp_path):
+    src = project(tmp_path, "```py\nimport helper_mod\nprint(helper_mod.GREETING)\n```\n")
+    helper = src / "helper_mod.py"
+    helper.write_text("GREETING = 'first'\n", encoding="utf-8")
+    conf_extra = f"import sys\nsys.path.insert(0, {str(src)!r})\n"
+    first = Build(src, conf_extra)
+    assert first.soup().select_one("div.doc-runner-output pre").get_text() == "first\n"
+    sys.modules.pop("helper_mod", None)
+    helper.write_text("GREETING = 'second'\n", encoding="utf-8")
+    os.utime(helper, (time.time() + 5, time.time() + 5))
+    again = Build(src, conf_extra, fresh=False)
+    assert again.soup().select_one("div.doc-runner-output pre").get_text() == "second\n"
