@@ -283,3 +283,11 @@ def test_a_changed_first_party_module_re_executes_the_guide(tmp_path):
     os.utime(helper, (time.time() + 5, time.time() + 5))
     again = Build(src, conf_extra, fresh=False)
     assert again.soup().select_one("div.doc-runner-output pre").get_text() == "second\n"
+
+
+def test_an_unchanged_failing_guide_fails_the_next_build_too(tmp_path):
+    src = project(tmp_path, "```py\nraise RuntimeError('still broken')\n```\n")
+    assert Build(src).status == 1
+    again = Build(src, fresh=False)
+    assert again.status == 1
+    assert "still broken" in again.warnings.getvalue()
