@@ -19,6 +19,7 @@ unfused through the primitives, which is the reference meaning.
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,9 @@ _GEMM_DEFAULT = -1
 _OP_N, _OP_T = 0, 1
 _POINTER_MODE_HOST = getattr(cublas, "CUBLAS_POINTER_MODE_HOST", 0)
 _FLOATS = {dtypes.float32: "float32", dtypes.float16: "float16", dtypes.bfloat16: "bfloat16"}
+_F32 = np.dtype(np.float32)
+#: Per-call temporaries up to this size are reused between calls (same thread and stream, so in order).
+_SCRATCH_MAX_BYTES = 32 << 20
 
 
 def _round_up4(n: int) -> int:
@@ -156,13 +160,28 @@ class Int8Linear:
         self.stats = {"fused": 0, "weight_only": 0, "cache_hits": 0, "cache_misses": 0}
         self._one = np.ones((), dtype=np.int32)
         self._zero = np.zeros((), dtype=np.int32)
+        self._scratches: dict[tuple, cupy.ndarray] = {}
+
+    def _scratch(self, shape: tuple[int, int], dtype) -> cupy.ndarray:
+        """A temporary of ``shape``: small ones are reused, which is safe because the kernels of one thread's
+        stream run in order and each temporary dies within the call that fills it."""
+        if shape[0] * shape[1] * np.dtype(dtype).itemsize > _SCRATCH_MAX_BYTES:
+            return cupy.empty(shape, dtype=dtype)
+        key = (threading.get_ident(), cupy.cuda.get_current_stream().ptr, shape, dtype)
+        buf = self._scratches.get(key)
+        if buf is None:
+            if len(self._scratches) >= 32:
+                self._scratches.clear()
+            buf = self._scratches[key] = cupy.empty(shape, dtype=dtype)
+        return buf
 
     # -- the GEMM ------------------------------------------------------------------------------------
-    def gemm_padded(self, a: cupy.ndarray, w: cupy.ndarray) -> cupy.ndarray:
+    def gemm_padded(self, a: cupy.ndarray, w: cupy.ndarray, out: cupy.ndarray | None = None) -> cupy.ndarray:
         """int32 ``a @ w.T`` of C-contiguous int8 ``a`` (M, K) and ``w`` (N, K), all multiples of 4."""
         m, k = a.shape
         n = w.shape[0]
-        out = cupy.empty((m, n), dtype=np.int32)
+        if out is None:
+            out = cupy.empty((m, n), dtype=np.int32)
         handle = cupy.cuda.device.get_cublas_handle()
         cublas.setPointerMode(handle, _POINTER_MODE_HOST)
         # Row-major out (M, N) is column-major (N, M) = w (col-major K x N, transposed) times a (K x M).
@@ -237,11 +256,13 @@ class Int8Linear:
             return out.reshape(plan.out_shape)
         self.stats["fused"] += 1
         s_x = get(id(plan.x_scale))
-        s_x = s_x if s_x.dtype == np.float32 else backend._scale_for(s_x, (), None)
+        s_x = s_x if s_x.dtype == _F32 else backend._scale_for(s_x, (), None)
         w_q = entry.int8
         x2 = cupy.ascontiguousarray(x.reshape(rows, k))
-        x_q = kernels.quantize_rows(x2, _FLOATS[plan.x.dtype], s_x, _round_up4(rows), w_q.shape[1])
-        acc = self.gemm_padded(x_q, w_q)
+        padded_rows = _round_up4(rows)
+        x_q = kernels.quantize_rows(x2, _FLOATS[plan.x.dtype], s_x, padded_rows, w_q.shape[1],
+                                    out=self._scratch((padded_rows, w_q.shape[1]), np.int8))
+        acc = self.gemm_padded(x_q, w_q, out=self._scratch((padded_rows, w_q.shape[0]), np.int32))
         if bias is not None:
             bias = cupy.ascontiguousarray(bias)
         n = plan.out_shape[-1]
@@ -252,6 +273,15 @@ class Int8Linear:
     def evaluate(self, outputs: list) -> list[Any]:
         """Values of ``outputs``: the base evaluation, with recognised quantized products fused."""
         backend = self.backend
+        if self.enabled and len(outputs) == 1:  # the eager call of one layer: its inputs are all values
+            out = outputs[0]
+            plan = match_linear(out) if out._node is not None and out._value is None else None
+            if plan is not None and all(i._value is not None for i in plan.inputs()):
+                values = {id(i): backend.adopt(i) for i in plan.inputs()}
+                try:
+                    return [self.run(plan, values, values[id(plan.weight)])]
+                except Exception as exc:
+                    _reraise(backend, out, exc)
         order = topological_order(outputs)
         plans = {}
         if self.enabled:

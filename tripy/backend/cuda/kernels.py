@@ -213,10 +213,10 @@ _BLOCK = 256
 
 
 def quantize_rows(x: cupy.ndarray, dtype_name: str, scale: cupy.ndarray, padded_rows: int,
-                  padded_cols: int) -> cupy.ndarray:
+                  padded_cols: int, out: cupy.ndarray | None = None) -> cupy.ndarray:
     """``clamp(rint(x / scale))`` of a contiguous 2-D ``x`` as int8, zero-padded to the given shape."""
     rows, cols = x.shape
-    q = cupy.empty((padded_rows, padded_cols), dtype=np.int8)
+    q = cupy.empty((padded_rows, padded_cols), dtype=np.int8) if out is None else out
     if cols % 8 == 0 and cols == padded_cols and rows > 0:
         groups = rows * cols // 8
         threads = (groups + 1) // 2
