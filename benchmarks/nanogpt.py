@@ -31,6 +31,7 @@ from weight_loader import config_from_hf, load_quant_weights_from_hf, load_weigh
 
 import tripy as tp  # noqa: E402
 
+LINEAR_WEIGHTS = tuple(f"{name}.weight" for name in ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"))
 CONFIGS = {
     "gpt2": {"n_layer": 12, "n_head": 12, "n_embd": 768, "vocab_size": 50257, "n_positions": 1024},
     "small": {"n_layer": 2, "n_head": 4, "n_embd": 128, "vocab_size": 1024, "n_positions": 256},
@@ -88,9 +89,25 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if quant_mode is None:
             load_weights_from_hf(model, hf_fp32)
         else:
-            batches = random_calibration_batches(hf_config.vocab_size, num_batches=1, seq_len=args.prompt_len)
-            load_quant_weights_from_hf(model, calibrate(copy.deepcopy(hf_fp32), quant_mode, batches))
+            load_quant_weights_from_hf(model, int8_weight_only_checkpoint())
         return lambda ids, n: generate(model, ids, n)
+
+    def int8_weight_only_checkpoint() -> dict[str, torch.Tensor] | torch.nn.Module:
+        """ModelOpt's calibrated model; without ModelOpt, the same per-channel max computed here."""
+        try:
+            import modelopt.torch.quantization  # noqa: F401
+        except ImportError:
+            print("nvidia-modelopt is not installed: weight amax computed directly (same as its max calibration)",
+                  file=sys.stderr)
+            state = {}
+            for key, value in hf_fp32.state_dict().items():
+                if key.endswith(LINEAR_WEIGHTS):
+                    value = value.t().contiguous()
+                    state[key.removesuffix("weight") + "weight_quantizer._amax"] = value.abs().amax(1, keepdim=True)
+                state[key] = value
+            return state
+        batches = random_calibration_batches(hf_config.vocab_size, num_batches=1, seq_len=args.prompt_len)
+        return calibrate(copy.deepcopy(hf_fp32), "int8-weight-only", batches)
 
     builders = {"transformers-fp16": transformers_fp16, "tripy-fp16": lambda: tripy_model(None),
                 "tripy-int8-weight-only": lambda: tripy_model("int8-weight-only")}

@@ -241,7 +241,7 @@ def generate(model: GPT, ids: Sequence[Sequence[int]] | np.ndarray, max_new_toke
             logits, past = model(tp.Tensor(feed), past, use_cache=True)
         else:
             logits = model(tp.Tensor(tokens))
-        last = np.asarray(np.from_dlpack(tp.cast(logits[:, -1, :], tp.float32).eval()), dtype=np.float32)
+        last = tp.cast(logits[:, -1, :], tp.float32).numpy()  # a host copy, whatever the backend
         new = _pick(last, temperature, top_k, rng)
         tokens = np.concatenate([tokens, new[:, None]], axis=1)
         if on_token is not None:
