@@ -282,3 +282,14 @@ def test_degenerate_functions_build(trt, func, infos):
     assert check_engine(trt, exe.engine).ok
     inputs = [tp.ones(tuple(r[1] for r in info.ranges)) for info in infos]
     assert_same_as_eager(exe, func, *inputs)
+
+
+def test_loading_a_file_saved_without_tensorrt_builds_the_engine(trt, tmp_path, monkeypatch):
+    with monkeypatch.context() as patch:
+        patch.setattr(executable, "load_tensorrt", lambda: None)
+        without = tp.compile(scaled_sum, args=ARGS)
+    assert without.engine is None
+    without.save(tmp_path / "f.tpexe")
+    loaded = tp.Executable.load(tmp_path / "f.tpexe")
+    assert loaded.engine is not None and check_engine(trt, loaded.engine).ok
+    assert loaded.engine_tensorrt == f"{trt.__name__} {trt.__version__}"

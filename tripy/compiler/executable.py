@@ -251,7 +251,10 @@ class Executable:
 
     @classmethod
     def load(cls, path: str | Path) -> Executable:
-        """Read an executable written by :meth:`save` (only load files you trust: they hold pickled data)."""
+        """Read an executable written by :meth:`save` (only load files you trust: they hold pickled data).
+
+        Where TensorRT is installed but the file has no engine of this TensorRT version, one is built.
+        """
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
@@ -262,4 +265,6 @@ class Executable:
         if payload.get("version") != _FILE_VERSION:
             raise_error(f"Executable.load: {str(path)!r} has format version {payload.get('version')}, this tripy "
                         f"reads version {_FILE_VERSION}.")
+        if load_tensorrt() is not None and payload["engine_tensorrt"] != tensorrt_version():
+            return cls.build(payload["graph"])  # saved without an engine this TensorRT can load: build one
         return cls(payload["graph"], payload["engine"], payload["engine_tensorrt"])
