@@ -16,6 +16,7 @@ the GPU, is the bottleneck (small shapes). For those shapes a breakdown says whe
 from __future__ import annotations
 
 import argparse
+import gc
 import time
 
 import cupy
@@ -29,16 +30,22 @@ SHAPES = [(8192, 8192, 8192), (4096, 4096, 4096), (512, 768, 2304), (16, 768, 23
 
 
 def gpu_ms(fn, iters: int, warmup: int = 3) -> float:
-    """Milliseconds per call of ``fn``, timed with CUDA events over ``iters`` back-to-back calls."""
+    """Milliseconds per call of ``fn``, timed with CUDA events over ``iters`` back-to-back calls (the Python
+    garbage collector paused meanwhile, as ``timeit`` does)."""
     for _ in range(warmup):
         fn()
+    gc.collect()
     cupy.cuda.Device().synchronize()
     start, stop = cupy.cuda.Event(), cupy.cuda.Event()
-    start.record()
-    for _ in range(iters):
-        fn()
-    stop.record()
-    stop.synchronize()
+    gc.disable()
+    try:
+        start.record()
+        for _ in range(iters):
+            fn()
+        stop.record()
+        stop.synchronize()
+    finally:
+        gc.enable()
     return cupy.cuda.get_elapsed_time(start, stop) / iters
 
 
@@ -111,11 +118,11 @@ def bench_shape(m: int, k: int, n: int, iters: int, torch) -> list[tuple[str, fl
 
     if m * n * k < 2 ** 33:  # small shapes: where the time of one tripy int8 call goes
         out_ms = gpu_ms(lambda: kernels.quantize_rows(x, "float16", xs, mp, kp), iters)
-        rows.append(("  stage: quantize input kernel", out_ms, "GPU, back to back"))
+        rows.append(("  stage: quantize input kernel", out_ms, "back-to-back launches"))
         acc_full = cb.int8.gemm_padded(x_q, w_q)
         epi = gpu_ms(lambda: kernels.epilogue(acc_full, m, n, xs, w_scale, bias, np.dtype(np.float16),
                                               "float16"), iters)
-        rows.append(("  stage: epilogue kernel", epi, "GPU, back to back"))
+        rows.append(("  stage: epilogue kernel", epi, "back-to-back launches"))
         rows.append(("  host: build the trace (forward)", host_us(lambda: int8_layer(xt), iters) / 1e3, "CPU"))
         rows.append(("  host: build + evaluate (no sync)", host_us(lambda: int8_layer(xt).eval(), iters) / 1e3,
                      "CPU"))
