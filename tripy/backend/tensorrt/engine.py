@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from tripy.backend.tensorrt import is_rtx
-from tripy.backend.tensorrt.network import CollectingLogger, LoweredNetwork
+from tripy.backend.tensorrt.network import LoweredNetwork, collecting_logger
 from tripy.errors import raise_error
 
 #: The first bytes of a TensorRT-RTX plan.
@@ -64,7 +64,7 @@ class EngineCheck:
 
 def check_engine(trt: ModuleType, blob: bytes, deserialize: bool = False) -> EngineCheck:
     """Check a serialized engine as far as this machine allows (see the module docstring)."""
-    logger = CollectingLogger(trt)
+    logger = collecting_logger(trt)
     runtime = trt.Runtime(logger)
     diagnostics: tuple[str, ...] = ()
     header_ok = len(blob) >= getattr(runtime, "engine_header_size", 0)
@@ -117,7 +117,7 @@ class EngineRunner:
                 "8.0, 8.6, 8.9 and 12.x"
             )
         self.trt, self.cupy = trt, cupy
-        self.logger = CollectingLogger(trt)
+        self.logger = collecting_logger(trt)
         self.runtime = trt.Runtime(self.logger)
         self.engine = self.runtime.deserialize_cuda_engine(blob)
         if self.engine is None:

@@ -10,8 +10,9 @@ the NumPy backend, so weights reach the engine already quantized, followed by th
 The layers follow the NumPy backend's semantics where TensorRT lets them: quantize and dequantize
 compute in float32 (a float16 input is cast first, a float16 result cast after), ``ne``/``le``/``ge``
 and ``mod`` are composed so NaNs and signs behave as in NumPy, negative ``gather`` indices count from
-the end. Not checked against a running engine (that needs a GPU TensorRT-RTX runs on): how TensorRT
-rounds float-to-int casts and picks among tied ``argmax`` candidates.
+the end. The tests run each lowered network layer by layer with NumPy, as TensorRT documents its
+layers, against eager tripy. Not checked against a running engine (that needs a GPU TensorRT-RTX runs
+on): how TensorRT's kernels round float-to-int casts and pick among tied ``argmax`` candidates.
 """
 
 from __future__ import annotations
@@ -32,22 +33,24 @@ from tripy.errors import TripyException, raise_error
 Value = Any  # an ITensor, or an np.ndarray known at build time
 
 
-class CollectingLogger:
-    """A TensorRT logger that keeps messages (to explain failures) instead of printing them."""
+def collecting_logger(trt: ModuleType):
+    """A TensorRT logger that keeps messages (to explain failures) instead of printing them.
 
-    def __new__(cls, trt: ModuleType):
-        class _Logger(trt.ILogger):
-            def __init__(self) -> None:
-                trt.ILogger.__init__(self)
-                self.messages: list[tuple[str, str]] = []
+    A subclass of ``trt.ILogger`` of whichever TensorRT module is in use, hence made by a function.
+    """
 
-            def log(self, severity, msg) -> None:
-                self.messages.append((str(severity).rsplit(".", 1)[-1], msg))
+    class CollectingLogger(trt.ILogger):
+        def __init__(self) -> None:
+            trt.ILogger.__init__(self)
+            self.messages: list[tuple[str, str]] = []
 
-            def errors(self) -> list[str]:
-                return [m for s, m in self.messages if s in ("ERROR", "INTERNAL_ERROR")]
+        def log(self, severity, msg) -> None:
+            self.messages.append((str(severity).rsplit(".", 1)[-1], msg))
 
-        return _Logger()
+        def errors(self) -> list[str]:
+            return [m for s, m in self.messages if s in ("ERROR", "INTERNAL_ERROR")]
+
+    return CollectingLogger()
 
 
 def trt_dtype(trt: ModuleType, dtype: DataType):
@@ -94,7 +97,7 @@ class NetworkLowering:
     def __init__(self, trt: ModuleType, graph: Graph) -> None:
         self.trt = trt
         self.graph = graph
-        self.logger = CollectingLogger(trt)
+        self.logger = collecting_logger(trt)
         self.builder = trt.Builder(self.logger)
         flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
         self.network = self.builder.create_network(flags)
