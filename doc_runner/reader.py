@@ -10,8 +10,8 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from markdown_it import MarkdownIt
 
@@ -124,15 +124,24 @@ class Guide:
         return [b for b in self.blocks if b.runs]
 
 
-@lru_cache(maxsize=1)
-def _markdown_parser() -> MarkdownIt:
-    """MyST's own markdown-it configuration, or CommonMark where myst-parser is absent."""
+_parsers: dict[str, MarkdownIt] = {}
+
+
+def _markdown_parser(myst_config: Any = None) -> MarkdownIt:
+    """MyST's own markdown-it configuration (the project's, when given), or CommonMark without myst-parser."""
+    key = repr(myst_config)
+    if key not in _parsers:
+        _parsers[key] = _new_markdown_parser(myst_config)
+    return _parsers[key]
+
+
+def _new_markdown_parser(myst_config: Any) -> MarkdownIt:
     try:
         from markdown_it.renderer import RendererHTML
         from myst_parser.config.main import MdParserConfig
         from myst_parser.parsers.mdit import create_md_parser
 
-        return create_md_parser(MdParserConfig(), RendererHTML)
+        return create_md_parser(myst_config or MdParserConfig(), RendererHTML)
     except ImportError:  # pragma: no cover - myst-parser is a dependency of the docs extra
         return MarkdownIt("commonmark")
 
@@ -151,28 +160,61 @@ def decode_guide(data: bytes, path: str) -> str:
         ) from None
 
 
-def read_guide(path: str | Path, prefix: str = "Tripy", display_path: str | None = None) -> Guide:
-    """Read and parse the guide at ``path``; messages name it ``display_path`` (default: ``path``)."""
+def read_guide(
+    path: str | Path, prefix: str = "Tripy", display_path: str | None = None, myst_config: Any = None
+) -> Guide:
+    """Read and parse the guide at ``path``; messages name it ``display_path`` (default: ``path``).
+
+    ``myst_config`` is the project's MyST configuration (Sphinx's ``env.myst_config``), so the
+    guide is read with the same syntax extensions as MyST reads it.
+    """
     name = display_path or str(path)
-    return parse_guide(decode_guide(Path(path).read_bytes(), name), name, prefix)
+    return parse_guide(decode_guide(Path(path).read_bytes(), name), name, prefix, myst_config)
 
 
-def parse_guide(text: str, path: str, prefix: str = "Tripy") -> Guide:
+def parse_guide(text: str, path: str, prefix: str = "Tripy", myst_config: Any = None) -> Guide:
     """Parse Markdown ``text`` into a :class:`Guide`; ``path`` is used in messages and tracebacks."""
-    tokens = _markdown_parser().parse(text)
     total_lines = text.count("\n") + 1
     raw: list[Block] = []
     markers: list[Marker] = []
+    _scan(_markdown_parser(myst_config), text, 0, prefix, path, raw, markers)
+    regions = mk.pair_regions(markers, path, total_lines)
+    blocks = [_classify(b, regions, path) for b in raw]
+    blocks = _attach_expected_output(blocks, regions, path)
+    return Guide(path, tuple(_with_prose(blocks, text)), tuple(regions), text)
+
+
+#: MyST directives whose body is not Markdown: their content is never searched for blocks.
+NON_MARKDOWN_DIRECTIVES = frozenset(
+    {
+        "code-block", "code", "sourcecode", "code-cell", "literalinclude", "eval-rst", "raw", "math",
+        "csv-table", "toctree", "contents", "include", "mermaid", "graphviz", "doctest", "testcode",
+        "testoutput", "highlight", "productionlist", "automodule", "autoclass", "autofunction",
+        "automethod", "autoattribute", "autodata", "autoexception", "autosummary",
+    }
+)  # fmt: skip
+
+
+def _scan(
+    md: MarkdownIt, text: str, offset: int, prefix: str, path: str, raw: list[Block], markers: list[Marker]
+) -> None:
+    """Collect code blocks and markers of ``text`` (whose line 1 is guide line ``offset + 1``).
+
+    The body of a MyST directive with Markdown content (``{note}``, ``{dropdown}``...) is read
+    the same way, since MyST renders the blocks in it.
+    """
     inline_marker = re.compile(rf"<!--\s*{re.escape(prefix)}\s*:")
-    for token in tokens:
+    for token in md.parse(text):
         if token.map is None:
             continue
-        first, last = token.map[0] + 1, token.map[1]
-        if token.type in ("fence", "code_block"):
+        first, last = token.map[0] + 1 + offset, token.map[1] + offset
+        if token.type in ("fence", "code_block", "colon_fence"):
             info = (token.info or "").strip()
-            language = info.split()[0].lower() if info and token.type == "fence" else ""
-            code_line = first + 1 if token.type == "fence" else first
+            language = info.split()[0].lower() if info and token.type != "code_block" else ""
+            code_line = first if token.type == "code_block" else first + 1
             raw.append(Block(BlockKind.CODE, first, last, token.content, language, code_line))
+            if language.startswith("{") and language.endswith("}") and language[1:-1] not in NON_MARKDOWN_DIRECTIVES:
+                _scan(md, token.content, first, prefix, path, raw, markers)
         elif token.type == "html_block":
             for marker in mk.find_markers(token.content, first, prefix, path):
                 markers.append(marker)
@@ -181,10 +223,7 @@ def parse_guide(text: str, path: str, prefix: str = "Tripy") -> Guide:
             child.type == "html_inline" and inline_marker.search(child.content) for child in token.children or []
         ):
             raise GuideError(path, first, f"a '{prefix}:' marker must be an HTML comment on a line of its own")
-    regions = mk.pair_regions(markers, path, total_lines)
-    blocks = [_classify(b, regions, path) for b in raw]
-    blocks = _attach_expected_output(blocks, regions, path)
-    return Guide(path, tuple(_with_prose(blocks, text)), tuple(regions), text)
+    markers.sort(key=lambda m: m.line)
 
 
 def _classify(block: Block, regions: list[Region], path: str) -> Block:

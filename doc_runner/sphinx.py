@@ -132,7 +132,12 @@ class ExecuteGuide(SphinxTransform):
             return
         settings = settings_from_config(self.config)
         try:
-            guide = read_guide(source, settings.marker_prefix, _display_path(self.env.srcdir, source))
+            guide = read_guide(
+                source,
+                settings.marker_prefix,
+                _display_path(self.env.srcdir, source),
+                getattr(self.env, "myst_config", None),
+            )
         except GuideError as exc:
             _report(self.env, f"{exc.path}:{exc.line}", exc.message)
             return

@@ -178,3 +178,34 @@ def test_the_seed_guide_has_three_runnable_blocks_and_ignores_its_calibration(se
 def test_marker_syntax_inside_inline_code_is_just_text(guide_of):
     guide = guide_of("Write `<!-- Tripy: TEST: IGNORE Start -->` before the blocks.\n")
     assert guide.regions == ()
+
+
+def test_the_projects_myst_syntax_extensions_are_used():
+    from myst_parser.config.main import MdParserConfig
+
+    text = ":::{note}\n```py\nx = 1\n```\n:::\n"
+    with_colon = parse_guide(text, "g.md", myst_config=MdParserConfig(enable_extensions={"colon_fence"}))
+    assert [b.line for b in with_colon.runnable_blocks] == [2]
+    assert [b.line for b in parse_guide(text, "g.md").runnable_blocks] == [2]
+
+
+def test_blocks_inside_markdown_directives_are_read_but_not_inside_code_directives(guide_of):
+    guide = guide_of(
+        """
+        ````{note}
+        :class: extra
+
+        ```py
+        inside_note = 1
+        ```
+        ````
+
+        ````{code-block} markdown
+        ```py
+        shown_not_run = 1
+        ```
+        ````
+        """
+    )
+    assert [(b.line, b.code_line) for b in guide.runnable_blocks] == [(4, 5)]
+    assert guide.runnable_blocks[0].text == "inside_note = 1\n"

@@ -291,3 +291,10 @@ def test_an_unchanged_failing_guide_fails_the_next_build_too(tmp_path):
     again = Build(src, fresh=False)
     assert again.status == 1
     assert "still broken" in again.warnings.getvalue()
+
+
+def test_a_block_inside_an_admonition_runs_and_renders_there(tmp_path):
+    build = Build(project(tmp_path, "# T\n\n````{note}\nA note.\n\n```py\nprint('in the note')\n```\n````\n"))
+    assert build.status == 0, build.warnings.getvalue()
+    note = build.soup().select_one("div.admonition.note")
+    assert note.select_one("div.doc-runner-output pre").get_text() == "in the note\n"
