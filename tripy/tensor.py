@@ -167,10 +167,16 @@ class Tensor:
         return bool(self.numpy().reshape(()))
 
     def __float__(self) -> float:
-        return float(self.numpy().reshape(()))
+        return float(self._scalar("float"))
 
     def __int__(self) -> int:
-        return int(self.numpy().reshape(()))
+        return int(self._scalar("int"))
+
+    def _scalar(self, kind: str) -> np.ndarray:
+        if int(np.prod(self.shape)) != 1:
+            raise_error(f"{kind}() needs a tensor of one element, but this one has shape {self.shape}.")
+        value = self.numpy().reshape(())
+        return value.astype(np.float32 if self.dtype.is_float else np.int64) if value.dtype.kind == "V" else value
 
     def __len__(self) -> int:
         if not self.shape:

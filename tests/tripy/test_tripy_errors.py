@@ -430,6 +430,8 @@ CHECKS = [
     (lambda: tp.ones((2,))[tp.ones((2,)) > 0], r"Indexing with a boolean mask is not supported.*tp.where"),
     (lambda: bool(tp.ones((2,))), r"The truth value of a tensor of shape \(2,\) is ambiguous"),
     (lambda: len(tp.Tensor(1.0)), r"len\(\) of a rank-0 tensor"),
+    (lambda: float(tp.ones((2,))), r"float\(\) needs a tensor of one element, but this one has shape \(2,\)"),
+    (lambda: int(tp.ones((1, 3))), r"int\(\) needs a tensor of one element"),
     (lambda: tp.allclose(tp.ones((2,)), tp.ones((3,))), r"allclose: shapes \(2,\) of `input` and \(3,\) of `other`"),
     (lambda: tp.Sequential(tp.Linear(2, 2), 3), r"Sequential: entry '1' is a int, not a tp.Module"),
     (lambda: tp.Module()(1), r"Module does not implement `forward`"),

@@ -141,6 +141,8 @@ def test_scalar_conversions(backend):
     assert int(tp.Tensor([[7]])) == 7
     assert bool(tp.Tensor(True)) is True and bool(tp.Tensor([0])) is False
     assert len(tp.ones((4, 2))) == 4
+    assert float(tp.Tensor([1.5], dtype=tp.bfloat16)) == 1.5 and int(tp.Tensor([[-3]], dtype=tp.int4)) == -3
+    assert float(tp.Tensor(2.0, dtype=tp.float8)) == 2.0
 
 
 def test_device_and_shape_properties(backend):
