@@ -144,10 +144,24 @@ class ExecuteGuide(SphinxTransform):
         if not guide.code_blocks:
             return
         results = _run(guide, settings, self.env)
-        self._render(guide, results)
+        for block in guide.runnable_blocks:
+            if block.line in results:
+                _report_result(self.env, block, results[block.line])
+        placed = self._render(guide, results)
+        for block in guide.runnable_blocks:
+            if block.line not in placed:
+                logger.warning(
+                    f"the output of the block at line {block.line} has no place in the page "
+                    "(MyST rendered the block differently); please report this doc_runner bug",
+                    location=f"{guide.path}:{block.line}",
+                    type="doc_runner",
+                    subtype="render",
+                )
 
-    def _render(self, guide: Guide, results: dict[int, BlockResult]) -> None:
+    def _render(self, guide: Guide, results: dict[int, BlockResult]) -> set[int]:
+        """Place results under their code blocks; return the lines of the blocks placed."""
         candidates = [b for b in guide.code_blocks if not b.language.startswith("{")]
+        placed: set[int] = set()
         position = 0
         for node in list(self.document.findall(nodes.literal_block)):
             text = node.astext().rstrip("\n")
@@ -157,6 +171,8 @@ class ExecuteGuide(SphinxTransform):
             position = match + 1
             block = candidates[match]
             self._render_block(node, block, results.get(block.line))
+            placed.add(block.line)
+        return placed
 
     def _render_block(self, node: nodes.literal_block, block: Block, result: BlockResult | None) -> None:
         if block.verbatim:
@@ -174,7 +190,6 @@ class ExecuteGuide(SphinxTransform):
             index += 1
         extra: list[nodes.Node] = []
         if result is not None:
-            _report_result(self.env, block, result)
             extra = render.result_nodes(result)
         else:
             reason = _not_run_reason(block)
