@@ -88,15 +88,21 @@ def _relpath(config: pytest.Config, path: Path) -> str:
         return path.as_posix()
 
 
+_SETTINGS = pytest.StashKey[Settings]()
+
+
 def _settings(config: pytest.Config) -> Settings:
-    return Settings.from_values(
-        {
-            "timeout": config.getini("doc_runner_timeout"),
-            "pre_imports": config.getini("doc_runner_pre_imports"),
-            "marker_prefix": config.getini("doc_runner_marker_prefix"),
-            "execution_mode": "force",
-        }
-    )
+    """The ini options as :class:`Settings`, read once per session (pytest always executes)."""
+    if _SETTINGS not in config.stash:
+        config.stash[_SETTINGS] = Settings.from_values(
+            {
+                "timeout": config.getini("doc_runner_timeout"),
+                "pre_imports": config.getini("doc_runner_pre_imports"),
+                "marker_prefix": config.getini("doc_runner_marker_prefix"),
+                "execution_mode": "force",
+            }
+        )
+    return config.stash[_SETTINGS]
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
