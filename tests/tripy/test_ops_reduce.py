@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tripy_testing import FLOATS, assert_close, rand
 
 import tripy as tp
@@ -134,3 +136,31 @@ def test_low_precision_mean_and_var_do_not_overflow_midway(backend, dtype):
     assert_close(tp.mean(tp.Tensor(data)), np.asarray(wide.mean()).astype(dtype.numpy), dtype, ulps=1)
     many = np.ones((70000,), dtype.numpy)  # the count itself is beyond float16's range
     assert tp.mean(tp.Tensor(many)).tolist() == 1.0
+
+
+@st.composite
+def reductions(draw):
+    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=4)))
+    rank = len(shape)
+    if rank and draw(st.booleans()):
+        dims = draw(st.lists(st.integers(-rank, rank - 1), min_size=1, max_size=rank, unique_by=lambda d: d % rank))
+        dim = tuple(dims) if len(dims) > 1 or draw(st.booleans()) else dims[0]
+    else:
+        dim = None
+    return shape, dim, draw(st.booleans()), draw(st.sampled_from([tp.float32, tp.int32]))
+
+
+def test_random_reductions_match_numpy(backend):
+    @settings(max_examples=60, deadline=None)
+    @given(reductions())
+    def check(case):
+        shape, dim, keepdim, dtype = case
+        data = rand(shape, dtype, seed=7)
+        x = tp.Tensor(data)
+        axis = tuple(d % len(shape) for d in dim) if isinstance(dim, tuple) else dim
+        assert_close(tp.sum(x, dim, keepdim), ref(np.sum, data, axis, keepdim, dtype), dtype, ulps=8, atol=1e-5)
+        assert_close(tp.max(x, dim, keepdim), ref(np.max, data, axis, keepdim, dtype), dtype, ulps=0)
+        if dtype.is_float:
+            assert_close(tp.mean(x, dim, keepdim), ref(np.mean, data, axis, keepdim, dtype), dtype, ulps=8, atol=1e-6)
+
+    check()
