@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis.extra import numpy as hnp
 from tripy_testing import FLOATS, assert_close, rand
 
 import tripy as tp
@@ -56,3 +58,17 @@ def test_matmul_with_transposed_operand(backend):
     a, b = rand((3, 4), tp.float32, seed=5), rand((5, 4), tp.float32, seed=6)
     out = tp.Tensor(a) @ tp.transpose(tp.Tensor(b), 0, 1)
     assert_close(out, a @ b.T, tp.float32, ulps=16, atol=1e-5)
+
+
+def test_random_matmul_shapes_match_numpy(backend):
+    @settings(max_examples=40, deadline=None)
+    @given(
+        hnp.mutually_broadcastable_shapes(signature="(m?,n),(n,p?)->(m?,p?)", max_dims=3, max_side=4),
+    )
+    def check(shapes):
+        sa, sb = shapes.input_shapes
+        a, b = rand(sa, tp.int32, seed=1, low=-2, high=2), rand(sb, tp.int32, seed=2, low=-2, high=2)
+        out = tp.Tensor(a) @ tp.Tensor(b)
+        assert_close(out, np.matmul(a, b), tp.int32)
+
+    check()
