@@ -10,7 +10,6 @@ import numpy as np
 import tripy as tp
 
 FLOATS = [tp.float32, tp.float16, tp.bfloat16]
-INTS = [tp.int32, tp.int8]
 #: Relative tolerance of one rounding to each float type (results are compared with a few of these).
 EPS = {tp.float32: 1e-6, tp.float16: 2**-10, tp.bfloat16: 2**-7}
 
@@ -23,11 +22,6 @@ def rand(shape, dtype, seed=0, low=-4.0, high=4.0) -> np.ndarray:
     if dtype.is_float:
         return rng.uniform(low, high, size=shape).astype(np.float32).astype(dtype.numpy)
     return rng.integers(int(low) * 2, int(high) * 2, size=shape).astype(dtype.numpy)
-
-
-def ref_float(fn, *arrays, dtype):
-    """``fn`` on float32 copies of ``arrays``, rounded once to ``dtype`` (how every backend computes)."""
-    return np.asarray(fn(*(np.asarray(a).astype(np.float32) for a in arrays))).astype(dtype.numpy)
 
 
 def assert_close(actual, expected, dtype, ulps: float = 4, atol: float = 0.0) -> None:
