@@ -40,7 +40,13 @@ def _unusable_reason() -> str | None:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:
         return f"CUDA reports no usable device ({exc})"
-    return None if count > 0 else "CUDA reports no device"
+    if count == 0:
+        return "CUDA reports no device"
+    try:
+        from cupy_backends.cuda.libs import cublas  # noqa: F401 - the int8 path needs cuBLAS
+    except Exception as exc:
+        return f"cuBLAS could not be loaded ({exc})"
+    return None
 
 
 class CudaBackend(NumpyBackend):
