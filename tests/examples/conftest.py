@@ -48,3 +48,25 @@ def calibrated(hf_model):
         return cache[mode]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def checkpoint_dir(hf_model, tmp_path_factory) -> str:
+    """``hf_model`` saved with ``save_pretrained`` next to a word-level tokenizer of the calibration
+    sentences: a local stand-in for a hub model name, loaded through the same ``from_pretrained`` calls."""
+    import re
+
+    from quantization import CALIBRATION_TEXTS
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = sorted({w for text in CALIBRATION_TEXTS for w in re.findall(r"\w+|[^\w\s]", text)})
+    assert len(words) < HF_CONFIG["vocab_size"]
+    tokenizer = Tokenizer(models.WordLevel(vocab={"<unk>": 0, **{w: i + 1 for i, w in enumerate(words)}},
+                                           unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.decoder = decoders.WordPiece()
+    path = tmp_path_factory.mktemp("gpt2-checkpoint")
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>").save_pretrained(path)
+    hf_model.save_pretrained(path)
+    return str(path)

@@ -66,3 +66,10 @@ def test_benchmark_runs_small_on_cpu(capsys, tmp_path):
     assert all(r["tokens_per_s"] > 0 for r in results)
     table = capsys.readouterr().out
     assert "| tripy-int8-weight-only   |     2 |" in table and (tmp_path / "out.json").exists()
+
+
+def test_example_generates_text_from_a_checkpoint(capsys, checkpoint_dir):
+    out, err = run_example(capsys, "--model", checkpoint_dir, "--input-text", "The quick brown fox",
+                           "--max-new-tokens", "3", "--temperature", "0", "--quant-mode", "int8")
+    assert out.startswith("The quick brown fox")  # new ids past the tokenizer's ~100 words decode to nothing
+    assert f"Loading '{checkpoint_dir}'" in err and "3/3 tokens" in err

@@ -84,3 +84,10 @@ def test_sampling_is_reproducible_with_a_seed(hf_model, token_ids):
 def test_generation_longer_than_block_size_is_refused(hf_model, token_ids):
     with pytest.raises(ValueError, match="block_size=64"):
         generate(tripy_gpt(hf_model), token_ids.numpy(), 60)
+
+
+def test_model_name_source_goes_through_from_pretrained(hf_model, token_ids, checkpoint_dir):
+    """A name string is what a user with network passes ("gpt2"); a local checkpoint takes the same path."""
+    model = GPT(config_from_hf(hf_model.config))
+    load_weights_from_hf(model, checkpoint_dir)
+    np.testing.assert_array_equal(logits_of(model, token_ids), logits_of(tripy_gpt(hf_model), token_ids))

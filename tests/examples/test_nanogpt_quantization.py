@@ -93,3 +93,17 @@ def test_modelopt_config_leaves_layernorm_inputs_unquantized(calibrated):
     assert len(enabled) == 16 and all(".attn.c_" in n or ".mlp.c_" in n for n in enabled)
     with pytest.raises(ValueError, match="unknown quant_mode 'int3'"):
         modelopt_config("int3")
+
+
+def test_model_name_source_is_calibrated_on_text(hf_model, token_ids, checkpoint_dir):
+    """Given a name, the loader downloads (here: reads) the checkpoint and tokenizer and calibrates on text."""
+    import copy
+
+    from quantization import calibrate, text_calibration_batches
+    from transformers import AutoTokenizer
+
+    model = GPT(config_from_hf(hf_model.config, quant_mode="int8"))
+    load_quant_weights_from_hf(model, checkpoint_dir)
+    batches = text_calibration_batches(AutoTokenizer.from_pretrained(checkpoint_dir))
+    reference = calibrate(copy.deepcopy(hf_model), "int8", batches)
+    assert relative_error(logits_of(model, token_ids), reference_logits(reference, token_ids)) < TOLERANCE
