@@ -317,11 +317,11 @@ class Int8Linear:
             for inp in inputs:
                 if inp._value is not None and id(inp) not in values:
                     values[id(inp)] = backend.adopt(inp)
+            if plan is None:
+                values[key] = backend.run(t, [values[id(i)] for i in inputs])
+                continue
             try:
-                if plan is not None:
-                    values[key] = self.run(plan, values, values[id(plan.weight)])
-                else:
-                    values[key] = getattr(backend, t._node.prim)(*[values[id(i)] for i in inputs], **t._node.attrs)
+                values[key] = self.run(plan, values, values[id(plan.weight)])
             except Exception as exc:
                 _reraise(backend, t, exc)
         return [values[id(o)] if o._value is None else backend.adopt(o) for o in outputs]
@@ -331,12 +331,8 @@ def _evaluate_all(backend, order: list, outputs: list) -> list[Any]:
     """The plain evaluation: each primitive once, inputs first (as :meth:`Backend.evaluate`)."""
     values: dict[int, Any] = {}
     for tensor in order:
-        node = tensor._node
-        args = [values[id(i)] if i._value is None else backend.adopt(i) for i in node.inputs]
-        try:
-            values[id(tensor)] = getattr(backend, node.prim)(*args, **node.attrs)
-        except Exception as exc:
-            _reraise(backend, tensor, exc)
+        args = [values[id(i)] if i._value is None else backend.adopt(i) for i in tensor._node.inputs]
+        values[id(tensor)] = backend.run(tensor, args)
     return [values[id(o)] if o._value is None else backend.adopt(o) for o in outputs]
 
 
