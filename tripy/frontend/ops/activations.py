@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from tripy import dtypes
 from tripy.export import public
+from tripy.frontend.ops.cast import cast
 from tripy.frontend.ops.elementwise import GELU_SQRT_2_OVER_PI, exp, maximum, tanh
 from tripy.frontend.ops.reduce import max, sum
 from tripy.frontend.utils import check_dtype, normalize_dim
 from tripy.tensor import Tensor
+
+
+def _in_float32(fn, input: Tensor) -> Tensor:
+    """``fn(input)`` computed in float32 and rounded once for float16/bfloat16/float8 inputs, as GPU kernels do:
+    rounding every intermediate step would lose small results (gelu(-4) is -1.3e-4, and 1 + tanh cancels)."""
+    if input.dtype == dtypes.float32:
+        return fn(input)
+    return cast(fn(cast(input, dtypes.float32)), input.dtype)
 
 
 @public
@@ -29,7 +39,7 @@ def sigmoid(input: Tensor) -> Tensor:
         assert tp.sigmoid(tp.zeros((1,))).tolist() == [0.5]
     """
     check_dtype(input, "input", "sigmoid", float_only=True)
-    return 1.0 / (1.0 + exp(-input))
+    return _in_float32(lambda x: 1.0 / (1.0 + exp(-x)), input)
 
 
 @public
@@ -40,7 +50,8 @@ def silu(input: Tensor) -> Tensor:
 
         assert tp.silu(tp.zeros((1,))).tolist() == [0.0]
     """
-    return input * sigmoid(input)
+    check_dtype(input, "input", "silu", float_only=True)
+    return _in_float32(lambda x: x / (1.0 + exp(-x)), input)
 
 
 @public
@@ -53,7 +64,7 @@ def gelu(input: Tensor) -> Tensor:
         assert abs(out.tolist()[1] - 0.8412) < 1e-3
     """
     check_dtype(input, "input", "gelu", float_only=True)
-    return 0.5 * input * (1.0 + tanh(GELU_SQRT_2_OVER_PI * (input + 0.044715 * input * input * input)))
+    return _in_float32(lambda x: 0.5 * x * (1.0 + tanh(GELU_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))), input)
 
 
 @public
@@ -67,5 +78,9 @@ def softmax(input: Tensor, dim: int | None = None) -> Tensor:
     """
     check_dtype(input, "input", "softmax", float_only=True)
     dim = normalize_dim(-1 if dim is None else dim, input.rank, "softmax")
-    shifted = exp(input - max(input, dim, keepdim=True))
-    return shifted / sum(shifted, dim, keepdim=True)
+
+    def stable(x: Tensor) -> Tensor:
+        shifted = exp(x - max(x, dim, keepdim=True))
+        return shifted / sum(shifted, dim, keepdim=True)
+
+    return _in_float32(stable, input)
