@@ -30,6 +30,8 @@ LINEAR_NAMES = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
 IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")
 #: The largest quantized magnitude of each quantized type, as ModelOpt's ``maxbound``.
 MAXBOUND = {tp.int8: 127.0, tp.int4: 7.0, tp.float8: 448.0}
+#: The int4 block size of ModelOpt's configurations, assumed for a state dict (a model tells its own).
+INT4_BLOCK_SIZE = 128
 
 Source = str | torch.nn.Module | Mapping[str, Any]
 
@@ -181,7 +183,8 @@ def _positive(scale: torch.Tensor) -> torch.Tensor:
     return torch.where(scale > 0, scale, torch.ones_like(scale))
 
 
-def _scales(state: Mapping[str, torch.Tensor], config: GPTConfig, prefix: str) -> dict[str, torch.Tensor]:
+def _scales(state: Mapping[str, torch.Tensor], config: GPTConfig, prefix: str,
+            block_size: int = INT4_BLOCK_SIZE) -> dict[str, torch.Tensor]:
     """The tripy scale parameters of the Linear at ``prefix`` from ModelOpt's ``amax`` values."""
     spec = config.quant
     maxbound = MAXBOUND[spec.quant_dtype]
@@ -197,10 +200,14 @@ def _scales(state: Mapping[str, torch.Tensor], config: GPTConfig, prefix: str) -
                                   f"per output channel ({out_features}).")
         weight_scale = amax.reshape(out_features)
     elif spec.quant_dtype == tp.int4:  # block-wise along the input: amax (out * blocks, 1)
-        blocks = amax.numel() // out_features
-        if amax.numel() % out_features or blocks == 0 or in_features % blocks:
-            raise CheckpointError(f"{amax_key} has shape {tuple(amax.shape)}, which is no block-wise layout of a "
-                                  f"({out_features}, {in_features}) weight.")
+        if in_features % block_size and in_features > block_size:
+            raise CheckpointError(f"{amax_key}: {prefix} has {in_features} inputs, not a multiple of the int4 block "
+                                  f"size {block_size}; ModelOpt pads the last block, but tripy's block-wise scales "
+                                  "must tile the weight exactly.")
+        blocks = max(in_features // block_size, 1)
+        if amax.numel() != out_features * blocks:
+            raise CheckpointError(f"{amax_key} has shape {tuple(amax.shape)}, but a ({out_features}, {in_features}) "
+                                  f"weight in blocks of {block_size} needs {out_features * blocks} amax values.")
         weight_scale = amax.reshape(out_features, blocks)
     else:  # per-tensor
         if amax.numel() != 1:
@@ -245,7 +252,10 @@ def load_quant_weights_from_hf(model: GPT, source: Source, device: str = "cpu") 
     prefixes = _linear_prefixes(config)
     scales: dict[str, torch.Tensor] = {}
     for prefix in prefixes:
-        scales.update(_scales(state, config, prefix))
+        block_size = INT4_BLOCK_SIZE
+        if module is not None and config.quant.quant_dtype == tp.int4:
+            block_size = (module.get_submodule(f"{prefix}.weight_quantizer").block_sizes or {}).get(-1, block_size)
+        scales.update(_scales(state, config, prefix, block_size))
     quant_keys = {f"{p}.{q}._{kind}" for p in prefixes for q in ("weight_quantizer", "input_quantizer")
                   for kind in ("amax", "pre_quant_scale")}
     used = {k for k in quant_keys if k in state}

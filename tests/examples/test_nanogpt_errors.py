@@ -141,3 +141,17 @@ def test_loaders_refuse_the_other_kind_of_model(hf_model, calibrated):
         load_quant_weights_from_hf(GPT(config_from_hf(hf_model.config, dtype=tp.float32)), calibrated("int8"))
     with pytest.raises(TypeError, match="not list"):
         load_weights_from_hf(fresh(hf_model), [1, 2])
+
+
+def test_int4_blocks_that_do_not_tile_the_weight_are_refused():
+    """ModelOpt pads a last partial block of 128 inputs; tripy's block scales must tile, so 192 inputs fail."""
+    from quantization import calibrate, random_calibration_batches
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    hf_model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=4, n_embd=192, vocab_size=64, n_positions=16)).eval()
+    calibrated = calibrate(hf_model, "int4-weight-only", random_calibration_batches(64, num_batches=1))
+    model = GPT(config_from_hf(hf_model.config, quant_mode="int4-weight-only"))
+    with pytest.raises(CheckpointError, match=r"transformer\.h\.0\.attn\.c_attn\.weight_quantizer\._amax: "
+                                              r"transformer\.h\.0\.attn\.c_attn has 192 inputs, not a multiple of "
+                                              r"the int4 block size 128"):
+        load_quant_weights_from_hf(model, calibrated)
