@@ -10,12 +10,14 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# The docs run every guide: the compiler guide builds TensorRT engines, the quantization guide calibrates
+# GPT-2 with ModelOpt (PyTorch on the CPU).
 $(DOCS_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[docs]'
+	$(BIN)/python -m pip install -q -e '.[docs,tensorrt,examples]'
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[docs,test,browser,tensorrt]'
+	$(BIN)/python -m pip install -q -e '.[docs,test,browser,tensorrt,examples]'
 	touch $@
 
 .PHONY: docs test lint clean
