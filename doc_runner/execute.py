@@ -154,20 +154,19 @@ class GuideRun:
         result = BlockResult(self.guide.path, block.line, Status.PASSED, code=block.shown_source)
         if self.settings.execution_mode == "off":
             result.status = Status.NOT_RUN
-            return result
-        if self.failure is not None:
+        elif self.failure is not None:
             result.status = Status.SKIPPED
             result.skipped_because = self.failure.line
             result.error = f"skipped: the block at {self.guide.path}:{self.failure.line} failed"
-            return result
-        self._pre_import()
-        started = time.perf_counter()
-        try:
-            self._execute(block, result)
-        finally:
-            result.duration = time.perf_counter() - started
-        if result.status is Status.FAILED:
-            self.failure = result
+        else:
+            self._pre_import()
+            started = time.perf_counter()
+            try:
+                self._execute(block, result)
+            finally:
+                result.duration = time.perf_counter() - started
+            if result.status is Status.FAILED:
+                self.failure = result
         self.results[block.line] = result
         return result
 
