@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             hf_model = calibrate(hf_model, args.quant_mode, batches)
         load_quant_weights_from_hf(model, hf_model)
     status(f"Loaded weights into the tripy model in {time.perf_counter() - start:.1f} s "
-           f"(backend: {tp.config.backend}, dtype: {args.dtype}, quant_mode: {args.quant_mode}).")
+           f"(device: {model.transformer.wte.weight.device}, dtype: {args.dtype}, quant_mode: {args.quant_mode}).")
 
     tokens = generate(model, [prompt], args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
                       seed=args.seed, on_token=Progress(args.max_new_tokens))[0].tolist()
