@@ -36,6 +36,13 @@ def test_cast_saturates_to_int8_and_int4(backend, src):
     assert_close(tp.cast(tp.Tensor(data), tp.int4), np.clip(wide, -8, 7).astype(ml_dtypes.int4), tp.int4)
 
 
+@pytest.mark.parametrize("src", FLOATS, ids=str)
+@pytest.mark.parametrize("dst", [tp.int8, tp.int4, tp.int32, tp.int64], ids=str)
+def test_cast_of_nan_to_integers_is_zero(backend, src, dst):
+    x = tp.Tensor([float("nan"), -1.5, float("nan")], dtype=src)
+    assert tp.cast(x, dst).tolist() == [0, -1, 0]
+
+
 def test_cast_saturates_int_to_int8_and_int4(backend):
     data = np.array([-1000, -129, -128, -9, -8, 7, 8, 127, 128, 1000], np.int32)
     assert tp.cast(tp.Tensor(data), tp.int8).tolist() == np.clip(data, -128, 127).tolist()

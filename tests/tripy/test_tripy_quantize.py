@@ -126,6 +126,15 @@ def test_infinities_saturate(backend, dtype, lo, hi):
     assert q.tolist() == [hi, lo]
 
 
+@pytest.mark.parametrize("dtype", [tp.int8, tp.int4])
+@pytest.mark.parametrize("in_dtype", FLOATS, ids=str)
+def test_nan_quantizes_to_zero_in_integer_types(backend, dtype, in_dtype):
+    # Defined (C leaves NaN-to-int undefined): NaN becomes 0, as GPU float-to-int conversions give.
+    x = tp.Tensor([float("nan"), 1.0, -float("nan")], dtype=in_dtype)
+    assert tp.quantize(x, 0.5, dtype).tolist() == [0, 2, 0]
+    assert tp.quantize(x, tp.Tensor([1.0, 1.0, 1.0]), dtype, dim=0).tolist() == [0, 1, 0]
+
+
 def test_float8_keeps_nan(backend):
     q = tp.quantize(tp.Tensor([float("nan"), 1.0]), 1.0, tp.float8)
     values = bits(q)

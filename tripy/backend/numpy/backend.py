@@ -132,6 +132,8 @@ class NumpyBackend(Backend):
         if dtype in dtypes.QUANT_RANGE or target.kind in "iu":
             # Float to integer truncates toward zero; quantized types saturate instead of wrapping.
             src = x.astype(np.float32) if x.dtype in _LOW_PRECISION else x
+            if not dtype.is_float and src.dtype.kind == "f":
+                src = self.xp.where(self.xp.isnan(src), 0, src)  # NaN becomes 0, as on GPUs (C leaves it undefined)
             if dtype in dtypes.QUANT_RANGE:
                 lo, hi = dtypes.QUANT_RANGE[dtype]
                 src = self.xp.clip(self.xp.trunc(src) if not dtype.is_float else src, lo, hi)
@@ -158,7 +160,7 @@ class NumpyBackend(Backend):
         scaled = x.astype(np.float32) / self._scale_for(scale, x.shape, axis)
         lo, hi = dtypes.QUANT_RANGE[dtype]
         if not dtype.is_float:
-            scaled = xp.rint(scaled)  # round half to even
+            scaled = xp.rint(xp.where(xp.isnan(scaled), 0, scaled))  # round half to even; NaN becomes 0
         return xp.clip(scaled, lo, hi).astype(dtype.numpy)
 
     def dequantize(self, q, scale, *, dtype, axis):
