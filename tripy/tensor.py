@@ -15,15 +15,13 @@ from tripy.trace import Node
 
 def _host_array(data: Any, dtype: DataType | None) -> np.ndarray:
     """Turn Python scalars, nested lists, NumPy arrays or host DLPack producers into a NumPy array."""
-    # Arrays and host DLPack producers are copied: a tensor is evaluated later, and must not see the
-    # caller's later writes to the memory it came from.
     if isinstance(data, np.ndarray):
-        array = data.copy()
+        array = data
     elif hasattr(data, "__dlpack__") and not isinstance(data, (list, tuple)):
         if hasattr(data, "detach"):  # a PyTorch tensor that may require grad
             data = data.detach()
         try:
-            array = np.from_dlpack(data).copy()
+            array = np.from_dlpack(data)
         except (RuntimeError, BufferError, TypeError):
             array = np.array(data.cpu() if hasattr(data, "cpu") else data)
     else:
@@ -89,7 +87,12 @@ class Tensor:
         self.shape = tuple(array.shape)
         self.dtype = dtypes.from_numpy(array.dtype) if dtype is None else dtype
         self._backend = backend
-        self._value = backend.from_numpy(array, self.dtype)
+        value = backend.from_numpy(array, self.dtype)
+        if value is array and (array is data or array.base is not None):
+            # Still the caller's memory (their array, or a DLPack view of it): copy it, so that their later
+            # writes cannot reach this tensor, which may be evaluated later.
+            value = array.copy()
+        self._value = value
 
     # -- construction from a trace ------------------------------------------------------------------
     @staticmethod

@@ -327,3 +327,13 @@ def test_scalars_lists_and_arrays_assigned_to_parameter_slots_become_parameters(
     m = tp.Module()
     m.plain = np.ones(2)  # not a parameter slot: left alone
     assert isinstance(m.plain, np.ndarray) and m.state_dict() == {}
+
+
+@pytest.mark.filterwarnings("error")
+def test_large_float16_placeholders_are_inf_past_the_range_without_warnings():
+    linear = tp.Linear(300, 300, dtype=tp.float16)
+    weight = linear.weight.numpy().astype(np.float64).reshape(-1)
+    with np.errstate(over="ignore"):
+        expected = np.arange(90000, dtype=np.float64).astype(np.float16).astype(np.float64)
+    np.testing.assert_array_equal(weight, expected)
+    assert np.isinf(weight[-1]) and weight[65504] == 65504.0

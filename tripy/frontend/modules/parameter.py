@@ -40,7 +40,8 @@ def placeholder(shape: tuple[int, ...], dtype: DataType) -> Parameter:
     Modules start with these (as in the Tripy release the quantization guide was written for), so a module
     runs, reproducibly, before its real weights are loaded.
     """
-    values = np.arange(math.prod(shape), dtype=np.float64 if dtype.is_float else np.int64).reshape(shape)
+    values = np.arange(math.prod(shape), dtype=np.float32 if dtype.is_float else np.int64).reshape(shape)
     param = Parameter.__new__(Parameter)
-    Parameter.__init__(param, values, dtype)
+    with np.errstate(over="ignore"):  # float16 placeholders of large layers are inf past 65504, by design
+        Parameter.__init__(param, values, dtype)
     return param
