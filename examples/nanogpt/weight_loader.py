@@ -117,7 +117,8 @@ def _weights(state: Mapping[str, torch.Tensor], config: GPTConfig, conv1d: set[s
             raise CheckpointError(f"{key}: the checkpoint has shape {tuple(value.shape)}, but the config "
                                   f"(n_embd={config.n_embd}, vocab_size={config.vocab_size}, "
                                   f"block_size={config.block_size}) needs {shape}.")
-        out[key] = value.float().contiguous()
+        # A copy: the tripy model must not share memory with a model that calibration may change in place.
+        out[key] = value.to(torch.float32, copy=True).contiguous()
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -91,3 +93,13 @@ def test_model_name_source_goes_through_from_pretrained(hf_model, token_ids, che
     model = GPT(config_from_hf(hf_model.config))
     load_weights_from_hf(model, checkpoint_dir)
     np.testing.assert_array_equal(logits_of(model, token_ids), logits_of(tripy_gpt(hf_model), token_ids))
+
+
+def test_loaded_weights_do_not_share_memory_with_the_source(hf_model, token_ids):
+    source = copy.deepcopy(hf_model)
+    model = tripy_gpt(source)
+    before = logits_of(model, token_ids)
+    with torch.no_grad():
+        for p in source.parameters():
+            p.mul_(2.0)
+    np.testing.assert_array_equal(logits_of(model, token_ids), before)
