@@ -11,13 +11,26 @@ import os
 BACKENDS = ("auto", "numpy", "cuda")
 
 
+def _suggestion(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(str(name), BACKENDS, n=1)
+    return f" Did you mean '{close[0]}'?" if close else ""
+
+
 class Config:
     """Settings of the library; assign attributes to change them (``tp.config.backend = "numpy"``)."""
 
     def __init__(self) -> None:
         self._backend_name = "auto"
         self._backend = None
-        self.backend = os.environ.get("TRIPY_BACKEND", "auto")
+        name = os.environ.get("TRIPY_BACKEND", "auto")
+        if name not in BACKENDS:
+            from tripy.errors import TripyException
+
+            raise TripyException(f"Unknown backend {name!r} in the environment variable TRIPY_BACKEND: expected "
+                                 f"one of {BACKENDS}.{_suggestion(name)}")
+        self.backend = name
 
     @property
     def backend(self) -> str:
@@ -27,13 +40,10 @@ class Config:
     @backend.setter
     def backend(self, name: str) -> None:
         if name not in BACKENDS:
-            import difflib
-
             from tripy.errors import raise_error
 
-            close = difflib.get_close_matches(str(name), BACKENDS, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise_error(f"Unknown backend {name!r} for `tp.config.backend`: expected one of {BACKENDS}.{hint}")
+            raise_error(f"Unknown backend {name!r} for `tp.config.backend`: expected one of {BACKENDS}."
+                        f"{_suggestion(name)}")
         self._backend_name = name
         self._backend = None
 

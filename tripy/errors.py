@@ -49,7 +49,7 @@ def raise_error(message: str, details: list[tuple[str, SourceLocation | None]] |
     """Raise a TripyException for ``message``, with the user's call site and any related locations.
 
     ``details`` pairs a caption (e.g. "`scale` was created here") with the user's location it refers to.
-    The exception's traceback is cut to the user's frame, so no frame inside tripy is shown.
+    The message names the user's lines; Python's own traceback still lists the frames in between.
     """
     lines = [message]
     call_site = user_location(2)

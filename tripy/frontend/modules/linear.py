@@ -55,7 +55,7 @@ class Linear(Module):
         return settings
 
     def _optional_parameters(self) -> tuple[str, ...]:
-        return ("bias", "weight_scale", "input_scale") if self.quant_dtype is not None else ("bias",)
+        return ("weight_scale", "input_scale") if self.quant_dtype is not None else ()
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
