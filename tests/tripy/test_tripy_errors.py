@@ -342,6 +342,13 @@ def test_load_state_dict_unexpected_keys(backend):
     assert "missing keys" not in message
 
 
+def test_load_state_dict_rejects_a_bias_for_a_linear_without_one(backend):
+    with pytest.raises(tp.TripyException, match=r"unexpected keys: bias") as exc:
+        line = here() + 1
+        tp.Linear(2, 2, bias=False).load_state_dict({"weight": np.zeros((2, 2)), "bias": np.zeros(2)})
+    assert_user_line(exc, FILE, line)
+
+
 def test_load_state_dict_both_missing_and_unexpected(backend):
     with pytest.raises(tp.TripyException, match=r"missing keys: weight, bias; unexpected keys: weights") as exc:
         line = here() + 1
