@@ -210,12 +210,12 @@ class CudaBackend(NumpyBackend):
         if dtype in _SMALL_INT:  # float truncates toward zero, then saturates
             lo, hi = dtypes.QUANT_RANGE[dtype]
             if v.dtype.kind == "f":
-                v = cupy.trunc(v)
+                v = cupy.nan_to_num(cupy.trunc(v), nan=0.0)  # NaN becomes 0, as in the reference
             elif v.dtype == np.bool_:
                 v = v.astype(np.int32)
             return cupy.clip(v, lo, hi).astype(storage_dtype(dtype))
         if target.kind in "iu" and v.dtype.kind == "f":
-            v = cupy.trunc(v)
+            v = cupy.nan_to_num(cupy.trunc(v), nan=0.0)
         if src is dtypes.int4 and dtype.is_float:
             v = v.astype(np.float32)
         return v.astype(target)

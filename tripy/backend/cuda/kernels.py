@@ -61,7 +61,8 @@ extern "C" __global__ void tripy_quantize_rows(const ELEM* x, const float* scale
         if (row < rows && col + j < cols) {
             const ELEM* p = x;
             long long i = row * cols + col + j;
-            v = fminf(fmaxf(rintf(LOAD_AT(p, i) / s), -128.0f), 127.0f);
+            v = rintf(LOAD_AT(p, i) / s);
+            v = v != v ? 0.0f : fminf(fmaxf(v, -128.0f), 127.0f);  // NaN quantizes to 0
         }
         packed |= ((unsigned int)(unsigned char)(signed char)(int)v) << (8 * j);
     }
@@ -102,7 +103,8 @@ __device__ __forceinline__ uint2 tp_quantize8(const float* v, float s) {
     unsigned int word[2] = {0u, 0u};
     #pragma unroll
     for (int j = 0; j < 8; ++j) {
-        float r = fminf(fmaxf(rintf(v[j] / s), -128.0f), 127.0f);
+        float r = rintf(v[j] / s);
+        r = r != r ? 0.0f : fminf(fmaxf(r, -128.0f), 127.0f);  // NaN quantizes to 0
         word[j >> 2] |= ((unsigned int)(unsigned char)(signed char)(int)r) << (8 * (j & 3));
     }
     return make_uint2(word[0], word[1]);

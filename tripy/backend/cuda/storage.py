@@ -111,10 +111,13 @@ float_to_fp8_saturating = _kernel("X x", "uint8 y", "y = tp_f32_to_e4m3(tp_f32(x
 wrap_to_int4 = _kernel("X x", "int16 y", "y = tp_wrap_int4((long long)x)", "wrap_int4")
 
 # quantize: clamp(round_half_to_even(x / s)); the division is IEEE float32, as on the host.
+# NaN quantizes to 0, as in the reference.
 quantize_int8 = _kernel("X x, float32 s", "int8 q",
-                        "q = (signed char)fminf(fmaxf(rintf(tp_f32(x) / s), -128.0f), 127.0f)", "quantize_int8")
+                        "float r = rintf(tp_f32(x) / s); "
+                        "q = r != r ? 0 : (signed char)fminf(fmaxf(r, -128.0f), 127.0f)", "quantize_int8")
 quantize_int4 = _kernel("X x, float32 s", "int16 q",
-                        "q = (short)fminf(fmaxf(rintf(tp_f32(x) / s), -8.0f), 7.0f)", "quantize_int4")
+                        "float r = rintf(tp_f32(x) / s); "
+                        "q = r != r ? 0 : (short)fminf(fmaxf(r, -8.0f), 7.0f)", "quantize_int4")
 quantize_fp8 = _kernel("X x, float32 s", "uint8 q", "q = tp_f32_to_e4m3(tp_f32(x) / s, true)", "quantize_fp8")
 # dequantize: q * s in float32, rounded once to the output type Y.
 dequantize = _kernel("Q q, float32 s", "Y y", "y = tp_from_f32<Y>(tp_f32(q) * s)", "dequantize")
