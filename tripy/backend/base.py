@@ -120,8 +120,25 @@ class Backend(ABC):
 
     def evaluate(self, outputs: list) -> list[Any]:
         """Values of ``outputs``, running each primitive of their trace once, inputs first."""
+        return self.evaluate_in_order(topological_order(outputs), outputs)
+
+    def evaluate_in_order(self, order: list, outputs: list) -> list[Any]:
+        """Run the nodes of ``order`` (inputs first) and return the values of ``outputs``."""
         values: dict[int, Any] = {}
-        for tensor in topological_order(outputs):
+        for tensor in order:
             args = [values[id(i)] if i._value is None else self.adopt(i) for i in tensor._node.inputs]
             values[id(tensor)] = self.run(tensor, args)
+        self.keep(order, values)
         return [values[id(o)] if o._value is None else self.adopt(o) for o in outputs]
+
+    def keep(self, order: list, values: dict[int, Any]) -> None:
+        """Store computed values on the tensors of ``order`` and release their traces.
+
+        A later evaluation that reaches one of them (the next layer of a model evaluated step by step, a
+        KV cache) then starts from its value instead of recomputing everything upstream. Values live as
+        long as some tensor still refers to them.
+        """
+        for tensor in order:
+            value = values.get(id(tensor))
+            if value is not None and tensor._value is None:
+                tensor._value, tensor._backend, tensor._node = value, self, None

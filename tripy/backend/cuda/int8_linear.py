@@ -295,7 +295,7 @@ class Int8Linear:
                         if prim == "binary":
                             covered.add(id(t._node.inputs[0]))
         if not plans:
-            return _evaluate_all(backend, order, outputs)
+            return backend.evaluate_in_order(order, outputs)
         for plan in plans.values():
             _materialize(plan.weight)
             _materialize(plan.weight_scale)
@@ -324,16 +324,9 @@ class Int8Linear:
                 values[key] = self.run(plan, values, values[id(plan.weight)])
             except Exception as exc:
                 _reraise(backend, t, exc)
-        return [values[id(o)] if o._value is None else backend.adopt(o) for o in outputs]
-
-
-def _evaluate_all(backend, order: list, outputs: list) -> list[Any]:
-    """The plain evaluation: each primitive once, inputs first (as :meth:`Backend.evaluate`)."""
-    values: dict[int, Any] = {}
-    for tensor in order:
-        args = [values[id(i)] if i._value is None else backend.adopt(i) for i in tensor._node.inputs]
-        values[id(tensor)] = backend.run(tensor, args)
-    return [values[id(o)] if o._value is None else backend.adopt(o) for o in outputs]
+        result = [values[id(o)] if o._value is None else backend.adopt(o) for o in outputs]
+        backend.keep(order, values)
+        return result
 
 
 def _materialize(t) -> None:
