@@ -182,6 +182,27 @@ def test_intermediate_results_are_shared_not_recomputed(backend):
     assert (shared * 2.0).tolist() == [6.0, 12.0]
 
 
+def test_evaluation_keeps_intermediate_values_so_later_evaluations_do_not_recompute(backend, monkeypatch):
+    from tripy.backend import current_backend
+
+    x = tp.Tensor([1.0, 2.0])
+    hidden = tp.exp(x) * 2.0  # an intermediate result, as a model layer's output
+    first = hidden + 1.0
+    second = hidden - 1.0
+    runs = []
+    real_run = type(current_backend()).run
+    monkeypatch.setattr(
+        type(current_backend()), "run", lambda self, t, args: runs.append(t._node.prim) or real_run(self, t, args)
+    )
+    first.eval()
+    assert runs.count("unary") == 1 and hidden._value is not None and hidden._node is None
+    runs.clear()
+    second.eval()
+    # only the subtraction (and the reshape of its scalar operand): exp and the product were kept
+    assert "unary" not in runs and runs.count("binary") == 1
+    np.testing.assert_allclose(second.numpy(), np.exp([1.0, 2.0]) * 2 - 1, rtol=1e-6)
+
+
 def test_deep_traces_evaluate(backend):
     y = tp.zeros((2,))
     for _ in range(3000):
