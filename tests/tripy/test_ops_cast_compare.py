@@ -115,3 +115,12 @@ def test_equal(backend, dtype):
     assert not tp.equal(tp.Tensor(data), tp.Tensor(other))
     assert not tp.equal(tp.Tensor(data), tp.Tensor(data.reshape(3, 2)))
     assert not tp.equal(tp.Tensor(data), tp.Tensor(data[:1]))
+
+
+def test_cast_of_out_of_range_floats_to_float16_is_inf_without_a_warning(backend):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = tp.cast(tp.Tensor([1e6, -1e6, 1.5]), tp.float16).tolist()
+    assert out == [float("inf"), float("-inf"), 1.5]

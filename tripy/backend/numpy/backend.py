@@ -140,9 +140,10 @@ class NumpyBackend(Backend):
             elif src.dtype.kind == "f":
                 src = self.xp.trunc(src)
             return src.astype(target)
-        if x.dtype in _LOW_PRECISION or x.dtype in _SMALL_INT:
-            return x.astype(np.float32).astype(target)
-        return x.astype(target)
+        with np.errstate(over="ignore"):  # out-of-range floats become inf, as IEEE rounding says
+            if x.dtype in _LOW_PRECISION or x.dtype in _SMALL_INT:
+                return x.astype(np.float32).astype(target)
+            return x.astype(target)
 
     def _scale_for(self, scale, shape, axis):
         scale = scale.astype(np.float32)
