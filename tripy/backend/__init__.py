@@ -24,13 +24,12 @@ def get_backend(name: str) -> Backend:
 
 
 def cuda_usable() -> bool:
-    """Whether CuPy is installed and sees a usable GPU."""
+    """Whether the ``cuda`` backend can run here: CuPy imports, sees a GPU and loads cuBLAS."""
     try:
-        import cupy
-
-        return cupy.cuda.runtime.getDeviceCount() > 0
+        from tripy.backend.cuda.backend import _unusable_reason
     except Exception:
         return False
+    return _unusable_reason() is None
 
 
 def current_backend() -> Backend:
