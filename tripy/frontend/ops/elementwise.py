@@ -54,22 +54,81 @@ def unary(op: str, x: Tensor, name: str, float_only: bool = True) -> Tensor:
     return Tensor._from_node("unary", (x,), {"op": op}, x.shape, x.dtype)
 
 
-def _unary_public(op: str, summary: str, example: str):
-    def fn(input: Tensor) -> Tensor:
-        return unary(op, input, op)
+@public
+def exp(input: Tensor) -> Tensor:
+    """Elementwise e**x.
 
-    fn.__name__ = fn.__qualname__ = op
-    fn.__doc__ = f"{summary}\n\n.. code-block:: python\n\n    assert {example}\n"
-    return public(fn)
+    .. code-block:: python
+
+        assert tp.exp(tp.zeros((1,))).tolist() == [1.0]
+    """
+    return unary("exp", input, "exp")
 
 
-exp = _unary_public("exp", "Elementwise e**x.", "tp.exp(tp.zeros((1,))).tolist() == [1.0]")
-log = _unary_public("log", "Elementwise natural logarithm.", "tp.log(tp.ones((1,))).tolist() == [0.0]")
-sqrt = _unary_public("sqrt", "Elementwise square root.", "tp.sqrt(tp.Tensor([4.0])).tolist() == [2.0]")
-rsqrt = _unary_public("rsqrt", "Elementwise 1 / sqrt(x).", "tp.rsqrt(tp.Tensor([4.0])).tolist() == [0.5]")
-tanh = _unary_public("tanh", "Elementwise hyperbolic tangent.", "tp.tanh(tp.zeros((1,))).tolist() == [0.0]")
-sin = _unary_public("sin", "Elementwise sine.", "tp.sin(tp.zeros((1,))).tolist() == [0.0]")
-cos = _unary_public("cos", "Elementwise cosine.", "tp.cos(tp.zeros((1,))).tolist() == [1.0]")
+@public
+def log(input: Tensor) -> Tensor:
+    """Elementwise natural logarithm.
+
+    .. code-block:: python
+
+        assert tp.log(tp.ones((1,))).tolist() == [0.0]
+    """
+    return unary("log", input, "log")
+
+
+@public
+def sqrt(input: Tensor) -> Tensor:
+    """Elementwise square root.
+
+    .. code-block:: python
+
+        assert tp.sqrt(tp.Tensor([4.0])).tolist() == [2.0]
+    """
+    return unary("sqrt", input, "sqrt")
+
+
+@public
+def rsqrt(input: Tensor) -> Tensor:
+    """Elementwise 1 / sqrt(x).
+
+    .. code-block:: python
+
+        assert tp.rsqrt(tp.Tensor([4.0])).tolist() == [0.5]
+    """
+    return unary("rsqrt", input, "rsqrt")
+
+
+@public
+def tanh(input: Tensor) -> Tensor:
+    """Elementwise hyperbolic tangent.
+
+    .. code-block:: python
+
+        assert tp.tanh(tp.zeros((1,))).tolist() == [0.0]
+    """
+    return unary("tanh", input, "tanh")
+
+
+@public
+def sin(input: Tensor) -> Tensor:
+    """Elementwise sine.
+
+    .. code-block:: python
+
+        assert tp.sin(tp.zeros((1,))).tolist() == [0.0]
+    """
+    return unary("sin", input, "sin")
+
+
+@public
+def cos(input: Tensor) -> Tensor:
+    """Elementwise cosine.
+
+    .. code-block:: python
+
+        assert tp.cos(tp.zeros((1,))).tolist() == [1.0]
+    """
+    return unary("cos", input, "cos")
 
 
 @public
