@@ -6,7 +6,6 @@ Sphinx reads them as ``doc_runner_<name>`` from ``conf.py``; pytest as
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +17,8 @@ EXECUTION_MODES = ("auto", "force", "off")
 class Settings:
     """How guides are executed. Field docs are the settings' documentation."""
 
-    #: ``auto``: execute (reusing cached results once the cache exists); ``force``: always
-    #: execute; ``off``: render code only, run nothing.
+    #: ``auto`` and ``force``: execute every guide (there is no result cache yet, so the two are the
+    #: same for now); ``off``: render code only, run nothing.
     execution_mode: str = "auto"
     #: Seconds a block may run before it is stopped and reported at its ``file:line``
     #: (0 disables the limit).
@@ -53,11 +52,6 @@ class Settings:
                 )
             kwargs[name] = value
         return cls(**kwargs)
-
-    @classmethod
-    def documentation(cls) -> dict[str, str]:
-        """Setting name -> default, for help texts."""
-        return {f.name: repr(getattr(cls(), f.name)) for f in dataclasses.fields(cls)}
 
 
 def parse_pre_imports(value: Mapping[str, str] | str | list[str]) -> dict[str, str]:

@@ -3,8 +3,8 @@
 Enable with ``extensions = ["myst_parser", "doc_runner"]``. Settings (all optional):
 
 ``doc_runner_execution_mode``
-    ``"auto"`` (default; execute, reusing cached results once a cache exists),
-    ``"force"`` (always execute) or ``"off"`` (render code only).
+    ``"auto"`` (default) or ``"force"``: execute every guide (no result cache exists yet, so both run
+    everything); ``"off"``: render code only.
 ``doc_runner_timeout``
     Seconds one block may run before it is stopped and reported (default 60; 0: none).
 ``doc_runner_pre_imports``
