@@ -127,7 +127,7 @@ class Tensor:
             backend = current_backend()
             node = self._node
             if all(i._value is not None for i in node.inputs):  # one primitive on values: no graph walk
-                args = [i._value if i._backend is backend else backend.adopt(i) for i in node.inputs]
+                args = [backend.adopt(i) for i in node.inputs]
                 self._value = backend.run(self, args)
             else:
                 (self._value,) = backend.evaluate([self])

@@ -29,7 +29,7 @@ LINEAR_NAMES = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
 #: Buffers some transformers versions keep in the state dict: the causal mask, not weights.
 IGNORED_SUFFIXES = (".attn.bias", ".attn.masked_bias")
 #: The largest quantized magnitude of each quantized type, as ModelOpt's ``maxbound``.
-MAXBOUND = {tp.int8: 127.0, tp.int4: 7.0, tp.float8: 448.0}
+MAXBOUND = {dtype: float(hi) for dtype, (_, hi) in tp.dtypes.QUANT_RANGE.items()}
 #: The int4 block size of ModelOpt's configurations, assumed for a state dict (a model tells its own).
 INT4_BLOCK_SIZE = 128
 

@@ -46,6 +46,7 @@ def store_engine(key: str, blob: bytes) -> None:
     directory = cache_dir()
     if directory is None:
         return
+    tmp = None
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{key}.", suffix=".tmp")
@@ -53,4 +54,5 @@ def store_engine(key: str, blob: bytes) -> None:
             f.write(blob)
         os.replace(tmp, directory / f"{key}.engine")
     except OSError:
-        pass
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)

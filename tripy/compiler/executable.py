@@ -210,8 +210,8 @@ class Executable:
             self._constants[backend.name] = self._graph.constant_tensors()
         outputs = self._graph.to_tensors(values, self._constants[backend.name])
         pending = [t for t in outputs if t._value is None]
-        for tensor, value in zip(pending, backend.evaluate(pending)):
-            tensor._value, tensor._backend, tensor._node = value, backend, None
+        if pending:
+            backend.evaluate(pending)  # keeps each output's value on it
         return outputs
 
     def _run_engine(self, values: list[Any]) -> list[Any]:  # pragma: no cover - needs a GPU TensorRT runs on

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 
 from tripy.dtypes import DataType
-from tripy.errors import user_location
 from tripy.export import public
 from tripy.tensor import Tensor
 
@@ -30,8 +29,6 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, dtype: DataType | None = None) -> None:
         super().__init__(data, dtype)
-        self.eval()
-        self._where = user_location(2)
 
 
 def placeholder(shape: tuple[int, ...], dtype: DataType) -> Parameter:
@@ -41,7 +38,4 @@ def placeholder(shape: tuple[int, ...], dtype: DataType) -> Parameter:
     runs, reproducibly, before its real weights are loaded.
     """
     values = np.arange(math.prod(shape), dtype=np.float32 if dtype.is_float else np.int64).reshape(shape)
-    param = Parameter.__new__(Parameter)
-    with np.errstate(over="ignore"):  # float16 placeholders of large layers are inf past 65504, by design
-        Parameter.__init__(param, values, dtype)
-    return param
+    return Parameter(values, dtype)  # float16 placeholders of large layers are inf past 65504, by design
