@@ -104,6 +104,15 @@ class Tensor:
         t._where = where if where is not None else user_location(2)
         return t
 
+    @staticmethod
+    def _from_value(backend, value: Any, shape: tuple[int, ...], dtype: DataType,
+                    where: SourceLocation | None = None) -> Tensor:
+        """A tensor holding an existing backend value (no copy, no trace)."""
+        t = Tensor.__new__(Tensor)
+        t.shape, t.dtype, t._node, t._checked = tuple(shape), dtype, None, False
+        t._backend, t._value, t._where = backend, value, where
+        return t
+
     # -- properties ---------------------------------------------------------------------------------
     @property
     def rank(self) -> int:
@@ -207,10 +216,7 @@ def constant_like(value: Any, like: Tensor) -> Tensor:
     """``value`` as a tensor of ``like``'s dtype (Python scalars in binary ops take the tensor's type)."""
     if isinstance(value, Tensor):
         return value
-    t = Tensor.__new__(Tensor)
     array = np.asarray(value, dtype=like.dtype.numpy) if not isinstance(value, np.ndarray) else value
     dtype = like.dtype if not isinstance(value, np.ndarray) else dtypes.from_numpy(array.dtype)
     backend = current_backend()
-    t.shape, t.dtype, t._node, t._checked = tuple(array.shape), dtype, None, False
-    t._backend, t._value, t._where = backend, backend.from_numpy(array, dtype), None
-    return t
+    return Tensor._from_value(backend, backend.from_numpy(array, dtype), array.shape, dtype)

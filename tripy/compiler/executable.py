@@ -228,10 +228,7 @@ class Executable:
         arrays = self._runner.run(inputs, [d.numpy for d in dtypes])
         outputs = []
         for array, dtype in zip(arrays, dtypes):
-            t = Tensor.__new__(Tensor)
-            t.shape, t.dtype, t._node, t._checked, t._where = tuple(array.shape), dtype, None, False, None
-            t._backend, t._value = cuda, array
-            outputs.append(t)
+            outputs.append(Tensor._from_value(cuda, array, array.shape, dtype))
         return outputs
 
     def _graph_dtype(self, value: int):

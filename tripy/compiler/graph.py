@@ -19,7 +19,7 @@ from tripy.compiler.input_info import InputInfo
 from tripy.compiler.symbolic import SymInt, fit_int, resolve
 from tripy.dtypes import DataType
 from tripy.errors import SourceLocation, TripyException, raise_error
-from tripy.trace import Node, topological_order
+from tripy.trace import topological_order
 
 INPUT_PRIM = "input"
 
@@ -134,11 +134,7 @@ class _RawTrace:
 def _placeholder(shape: tuple[int, ...], dtype: DataType, index: int, name: str):
     from tripy.tensor import Tensor
 
-    t = Tensor.__new__(Tensor)
-    t.shape, t.dtype = tuple(shape), dtype
-    node = Node(INPUT_PRIM, (), {"index": index, "name": name})
-    t._node, t._value, t._backend, t._where, t._checked = node, None, None, None, False
-    return t
+    return Tensor._from_node(INPUT_PRIM, (), {"index": index, "name": name}, tuple(shape), dtype)
 
 
 def _trace_once(func: Callable, args: list[Argument], shapes: list[tuple[int, ...]],
