@@ -186,15 +186,6 @@ class CudaBackend(NumpyBackend):
             return self._narrow(cupy.matmul(self._widen(a), self._widen(b)), dt)
         return cupy.matmul(a, b)
 
-    def expand(self, x, *, shape):
-        return cupy.broadcast_to(x, shape)
-
-    def concat(self, *xs, axis):
-        return cupy.concatenate(xs, axis=axis)
-
-    def gather(self, x, indices, *, axis):
-        return cupy.take(x, indices.astype(np.int64), axis=axis)
-
     def cast(self, x, *, dtype):
         src = logical_dtype(x)
         if src is dtype:
@@ -220,16 +211,8 @@ class CudaBackend(NumpyBackend):
             v = v.astype(np.float32)
         return v.astype(target)
 
-    def _scale_for(self, scale, shape, axis):
-        scale = scale if scale.dtype == np.float32 else storage.to_float32(scale)
-        if axis is not None:
-            view = [1] * len(shape)
-            view[axis] = shape[axis]
-            return scale.reshape(view)
-        if scale.ndim == 2:
-            for d in range(2):
-                scale = cupy.repeat(scale, shape[d] // scale.shape[d], axis=d)
-        return scale
+    def _to_float32(self, scale):
+        return scale if scale.dtype == np.float32 else storage.to_float32(scale)
 
     def quantize(self, x, scale, *, dtype, axis):
         kernel = {dtypes.int8: storage.quantize_int8, dtypes.int4: storage.quantize_int4,

@@ -145,8 +145,13 @@ class NumpyBackend(Backend):
                 return x.astype(np.float32).astype(target)
             return x.astype(target)
 
+    def _to_float32(self, scale):
+        """A scale's values as float32 (the CUDA backend converts its raw bfloat16 containers)."""
+        return scale.astype(np.float32)
+
     def _scale_for(self, scale, shape, axis):
-        scale = scale.astype(np.float32)
+        """``scale`` laid out to broadcast against a tensor of ``shape`` (per-channel or block-wise)."""
+        scale = self._to_float32(scale)
         if axis is not None:
             view = [1] * len(shape)
             view[axis] = shape[axis]
