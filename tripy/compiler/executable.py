@@ -224,20 +224,12 @@ class Executable:
             value.eval()
             array = cuda.adopt(value)
             inputs[arg.name] = array if array.flags.c_contiguous else array.copy(order="C")
-        dtypes = [self._graph_dtype(v) for v in self._graph.outputs]
+        dtypes = [self._graph.dtype_of(v) for v in self._graph.outputs]
         arrays = self._runner.run(inputs, [d.numpy for d in dtypes])
         outputs = []
         for array, dtype in zip(arrays, dtypes):
             outputs.append(Tensor._from_value(cuda, array, array.shape, dtype))
         return outputs
-
-    def _graph_dtype(self, value: int):
-        g = self._graph
-        if value < len(g.args):
-            return g.args[value].info.dtype
-        if value < g.first_op_value:
-            return g.constants[value - len(g.args)].dtype
-        return g.ops[value - g.first_op_value].dtype
 
     # -- files ------------------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:

@@ -72,10 +72,13 @@ class Graph:
     def first_op_value(self) -> int:
         return len(self.args) + len(self.constants)
 
-    def value_kind(self, value: int) -> str:
+    def dtype_of(self, value: int):
+        """The data type of value ``value`` (an argument, a constant or an op's result)."""
         if value < len(self.args):
-            return "input"
-        return "constant" if value < self.first_op_value else "op"
+            return self.args[value].info.dtype
+        if value < self.first_op_value:
+            return self.constants[value - len(self.args)].dtype
+        return self.ops[value - self.first_op_value].dtype
 
     def symbol_values(self, shapes: Sequence[Sequence[int]]) -> list[int]:
         """The size of each symbol for actual argument shapes."""

@@ -143,7 +143,7 @@ class NetworkLowering:
                 if method is None:
                     self._fail(f"TensorRT has no lowering for the primitive '{op.prim}'.")
                 try:
-                    out = method([(v, self._dtype_of(i), shapes[i]) for v, i in zip(ins, op.inputs)], **op.attrs)
+                    out = method([(v, self.graph.dtype_of(i), shapes[i]) for v, i in zip(ins, op.inputs)], **op.attrs)
                 except TripyException:
                     raise
                 except Exception as exc:
@@ -153,7 +153,7 @@ class NetworkLowering:
         self._op = None
         seen = set()
         for n, v in enumerate(graph.outputs):
-            out = self._as_itensor(values[v], self._dtype_of(v))
+            out = self._as_itensor(values[v], self.graph.dtype_of(v))
             if v < len(graph.args) or v in seen:
                 out = self._name(self.network.add_identity(out), "output").get_output(0)
             seen.add(v)
@@ -179,14 +179,6 @@ class NetworkLowering:
         op = self._op
         where = [("The operation was made here", op.where)] if op is not None else None
         raise_error(f"tp.compile: {message}", where)
-
-    def _dtype_of(self, value: int) -> DataType:
-        g = self.graph
-        if value < len(g.args):
-            return g.args[value].info.dtype
-        if value < g.first_op_value:
-            return g.constants[value - len(g.args)].dtype
-        return g.ops[value - g.first_op_value].dtype
 
     def _arg_shape(self, a: int) -> tuple:
         info = self.graph.args[a].info
