@@ -38,11 +38,13 @@ class Module:
         assert list(Scale().state_dict()) == ["factor"]
     """
 
+    def _is_parameter_slot(self, name: str) -> bool:
+        """Whether attribute ``name`` holds a parameter, or is a declared parameter that is still unset."""
+        current = self.__dict__.get(name, ...)
+        return isinstance(current, Parameter) or (current is None and name in self._optional_parameters())
+
     def __setattr__(self, name: str, value: Any) -> None:
-        current = self.__dict__.get(name)
-        slot = isinstance(current, Parameter) or (
-            current is None and name in self.__dict__ and name in self._optional_parameters())
-        if slot and value is not None and not isinstance(value, (Parameter, Module)):
+        if value is not None and not isinstance(value, (Parameter, Module)) and self._is_parameter_slot(name):
             # A parameter slot stays a parameter: tensors, arrays, lists and scalars assigned to it convert.
             value = Parameter(value)
         object.__setattr__(self, name, value)
@@ -125,9 +127,7 @@ class Module:
         unexpected, updates = [], []
         for key, value in state_dict.items():
             module, leaf = self._owner(key)
-            if module is None or leaf.startswith("_") or not (
-                    leaf in vars(module) and (isinstance(vars(module)[leaf], Parameter) or (
-                    vars(module)[leaf] is None and leaf in module._optional_parameters()))):
+            if module is None or leaf.startswith("_") or not module._is_parameter_slot(leaf):
                 unexpected.append(key)
                 continue
             current = vars(module)[leaf]
