@@ -7,6 +7,7 @@ guide are skipped, naming the block that failed.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -45,6 +46,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=["tp=tripy", "np=numpy"],
     )
     parser.addini("doc_runner_marker_prefix", "the word that opens region markers", default="Tripy")
+    parser.addini(
+        "doc_runner_library_packages",
+        "top-level packages whose objects are shown under Local Variables",
+        type="args",
+        default=["tripy"],
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -94,14 +101,12 @@ _SETTINGS = pytest.StashKey[Settings]()
 def _settings(config: pytest.Config) -> Settings:
     """The ini options as :class:`Settings`, read once per session (pytest always executes)."""
     if _SETTINGS not in config.stash:
-        config.stash[_SETTINGS] = Settings.from_values(
-            {
-                "timeout": config.getini("doc_runner_timeout"),
-                "pre_imports": config.getini("doc_runner_pre_imports"),
-                "marker_prefix": config.getini("doc_runner_marker_prefix"),
-                "execution_mode": "force",
-            }
-        )
+        values = {
+            f.name: config.getini(f"doc_runner_{f.name}")
+            for f in dataclasses.fields(Settings)
+            if f.name != "execution_mode"
+        }
+        config.stash[_SETTINGS] = Settings.from_values({**values, "execution_mode": "force"})
     return config.stash[_SETTINGS]
 
 
