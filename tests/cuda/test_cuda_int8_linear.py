@@ -187,3 +187,77 @@ def test_fusion_can_be_switched_off(on):
         cb.int8.enabled = True
     np.testing.assert_allclose(fused, plain, rtol=1e-5, atol=1e-5 * np.abs(plain).max())
     assert numpy_backend() is not cb
+
+
+# -- the Hopper kernel with the scales in its epilogue (tripy/backend/cuda/fused_gemm.py) ----------------------
+
+
+def _hopper_kernel():
+    from tripy.backend.cuda import fused_gemm
+
+    kernel = fused_gemm.kernel()
+    if kernel is None:
+        pytest.skip("the fused int8 kernel is built for Hopper (sm_90) GPUs only")
+    return kernel
+
+
+@pytest.mark.parametrize("dtype", [tp.float32, tp.float16, tp.bfloat16])
+@pytest.mark.parametrize("axis", [0, None])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("m", [1, 16, 64, 65, 300])  # both tile configurations (<= 64 rows and more)
+def test_hopper_kernel_matches_the_reference_and_the_cublas_path(on, dtype, axis, bias, m):
+    _hopper_kernel()
+    cb = cuda_backend()
+    x = np.random.default_rng(m).uniform(-2, 2, size=(m, 256)).astype(np.float32)
+    before = _stats()["fused_kernel"]
+    ref, got = _both(lambda: _linear(256, 80, dtype=dtype, axis=axis, bias=bias), x, dtype, on)
+    assert _stats()["fused_kernel"] == before + 1
+    cb.int8.use_fused_kernel = False
+    try:
+        layer = on("cuda", lambda: _linear(256, 80, dtype=dtype, axis=axis, bias=bias))
+        cublas = on("cuda", lambda: layer(tp.Tensor(x, dtype=dtype)).numpy())
+    finally:
+        cb.int8.use_fused_kernel = True
+    assert _stats()["fused_kernel"] == before + 1
+    assert got.dtype == ref.dtype and got.shape == ref.shape == (m, 80)
+    scale = np.abs(ref.astype(np.float32)).max()
+    for other in (ref, cublas):
+        np.testing.assert_allclose(got.astype(np.float32), other.astype(np.float32), rtol=4 * EPS[dtype],
+                                   atol=4 * EPS[dtype] * scale)
+
+
+def test_hopper_kernel_accumulates_exactly_in_int32(on):
+    # Inputs and weights at +-127 with unit scales: sums of 127*127*4096 = 66 million, past float32's 2**24
+    # of exact integers. Accumulated in int32 and scaled once, each output is float32(exact sum).
+    _hopper_kernel()
+    m, k, n = 96, 4096, 64
+    rng = np.random.default_rng(8)
+    x = rng.choice(np.array([-127.0, 127.0], np.float32), size=(m, k))
+    layer_weights = []
+
+    def run():
+        layer = _linear(k, n, axis=0, bias=False, unit_scales=True, seed=9)
+        layer_weights.append(layer.weight.numpy())
+        x[0] = 127.0 * np.sign(layer_weights[0][0])  # row 0 against weight row 0: every product positive
+        return layer(tp.Tensor(x)).numpy()
+
+    before = _stats()["fused_kernel"]
+    got = on("cuda", run)
+    assert _stats()["fused_kernel"] == before + 1
+    exact = x.astype(np.int64) @ layer_weights[0].astype(np.int64).T
+    assert np.abs(exact).max() > 2 ** 24
+    np.testing.assert_array_equal(got, exact.astype(np.float32))
+
+
+@pytest.mark.parametrize("k, n", [(24, 80), (256, 20), (30, 10)])
+def test_unaligned_shapes_keep_the_cublas_path(on, k, n):
+    # The kernel needs K % 16 == 0 and rows of N outputs in whole 16 bytes; other shapes use cuBLAS.
+    _hopper_kernel()
+    x = np.random.default_rng(10).uniform(-2, 2, size=(8, k)).astype(np.float32)
+    stats = _stats()
+    ref, got = _both(lambda: _linear(k, n, dtype=tp.float16), x, tp.float16, on)
+    after = _stats()
+    assert after["fused"] == stats["fused"] + 1 and after["fused_kernel"] == stats["fused_kernel"]
+    scale = np.abs(ref.astype(np.float32)).max()
+    np.testing.assert_allclose(got.astype(np.float32), ref.astype(np.float32), rtol=4 * EPS[tp.float16],
+                               atol=4 * EPS[tp.float16] * scale)

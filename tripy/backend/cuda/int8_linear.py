@@ -5,9 +5,10 @@ The pattern is the one ``tp.Linear`` with ``quant_dtype=tp.int8`` writes (and an
     matmul(dequantize(quantize(x, sx)), permute(dequantize(quantize(w, sw, dim)), (1, 0))) [+ bias]
 
 with a per-tensor ``sx`` and ``sw`` per-tensor or per output channel (``w`` of shape (N, K) with dim 0, or
-(K, N) unpermuted with dim 1). It runs as: one kernel quantizing ``x`` into a zero-padded int8 matrix, one
-cuBLAS int8 x int8 -> int32 GEMM (``cublasGemmEx``, ``CUBLAS_COMPUTE_32I``), one epilogue kernel applying
-``sx * sw[n]`` and the bias. The quantized weight is cached, keyed by the weight value's identity and its
+(K, N) unpermuted with dim 1). It runs as one kernel quantizing ``x`` into an int8 matrix, then, on Hopper
+GPUs where the shapes allow (:mod:`.fused_gemm`), one int8 GEMM whose epilogue applies ``sx * sw[n]`` and the
+bias; elsewhere as one cuBLAS int8 x int8 -> int32 GEMM (``cublasGemmEx``, ``CUBLAS_COMPUTE_32I``) and one
+epilogue kernel. The quantized weight is cached, keyed by the weight value's identity and its
 scale's, and dropped when either is freed. Without ``sx`` (weight-only int8) the input is not quantized,
 so the product stays in floating point: the dequantized weight is what is cached.
 
@@ -29,7 +30,7 @@ import numpy as np
 from cupy_backends.cuda.libs import cublas
 
 from tripy import dtypes
-from tripy.backend.cuda import kernels
+from tripy.backend.cuda import fused_gemm, kernels
 from tripy.backend.cuda.storage import logical_dtype, storage_dtype
 from tripy.trace import topological_order
 
@@ -141,10 +142,17 @@ def match_linear(t) -> LinearPlan | None:
 class _CachedWeight:
     """A quantized (or, for weight-only, dequantized) weight, alive while its weight and scale values are."""
 
-    __slots__ = ("refs", "int8", "scale", "dequantized")
+    __slots__ = ("refs", "int8", "scale", "dequantized", "alpha", "alpha_of")
 
     def __init__(self, refs, int8=None, scale=None, dequantized=None):
         self.refs, self.int8, self.scale, self.dequantized = refs, int8, scale, dequantized
+        self.alpha = self.alpha_of = None
+
+    def alpha_for(self, x_scale):
+        """``x_scale * scale``: the fused kernel's per-channel factor, kept while ``x_scale`` is the same value."""
+        if self.alpha_of is not x_scale:
+            self.alpha, self.alpha_of = self.scale * x_scale, x_scale
+        return self.alpha
 
     def alive(self, weight, scale) -> bool:
         return self.refs[0]() is weight and self.refs[1]() is scale
@@ -157,7 +165,8 @@ class Int8Linear:
         self.backend = backend
         self.cache: dict[tuple, _CachedWeight] = {}
         self.enabled = True  #: set False to evaluate every trace unfused (for comparisons)
-        self.stats = {"fused": 0, "weight_only": 0, "cache_hits": 0, "cache_misses": 0}
+        self.use_fused_kernel = True  #: set False to keep the cuBLAS GEMM + epilogue kernel (for comparisons)
+        self.stats = {"fused": 0, "fused_kernel": 0, "weight_only": 0, "cache_hits": 0, "cache_misses": 0}
         self._one = np.ones((), dtype=np.int32)
         self._zero = np.zeros((), dtype=np.int32)
         self._scratches: dict[tuple, cupy.ndarray] = {}
@@ -262,11 +271,18 @@ class Int8Linear:
         padded_rows = _round_up4(rows)
         x_q = kernels.quantize_rows(x2, _FLOATS[plan.x.dtype], s_x, padded_rows, w_q.shape[1],
                                     out=self._scratch((padded_rows, w_q.shape[1]), np.int8))
-        acc = self.gemm_padded(x_q, w_q, out=self._scratch((padded_rows, w_q.shape[0]), np.int32))
         if bias is not None:
             bias = cupy.ascontiguousarray(bias)
         n = plan.out_shape[-1]
-        out = kernels.epilogue(acc, rows, n, s_x, entry.scale, bias, storage_dtype(out_dtype), _FLOATS[out_dtype])
+        out_name = _FLOATS[out_dtype]
+        fused = fused_gemm.kernel() if self.use_fused_kernel else None
+        if fused is not None and w_q.shape == (n, k) and fused.supports(n, k, out_name):
+            self.stats["fused_kernel"] += 1
+            out = cupy.empty((rows, n), dtype=storage_dtype(out_dtype))
+            fused(x_q, rows, w_q, entry.alpha_for(s_x), bias, out, out_name)
+            return out.reshape(plan.out_shape)
+        acc = self.gemm_padded(x_q, w_q, out=self._scratch((padded_rows, w_q.shape[0]), np.int32))
+        out = kernels.epilogue(acc, rows, n, s_x, entry.scale, bias, storage_dtype(out_dtype), out_name)
         return out.reshape(plan.out_shape)
 
     # -- evaluation ----------------------------------------------------------------------------------
