@@ -3,7 +3,8 @@
 Run on a GPU machine: ``PYTHONPATH=. python benchmarks/int8_linear.py`` (``--quick`` for fewer shapes).
 For each shape (M rows, K in, N out) it prints the time per call and TOPS (2*M*N*K / time) of:
 
-- tripy int8 Linear, input and weight scales (the input quantized in the call, output float16)
+- tripy int8 Linear, input and weight scales (the input quantized in the call, output float16); on Hopper
+  also the same Linear through the path other GPUs take (cuBLAS int32 GEMM, then an epilogue kernel)
 - tripy int8 Linear, weight-only (weight scales only; the product is float16)
 - tripy float16 Linear
 - the raw cuBLAS int8 x int8 -> int32 GEMM alone, on operands quantized beforehand
@@ -24,7 +25,7 @@ import numpy as np
 
 import tripy as tp
 from tripy.backend import get_backend
-from tripy.backend.cuda import kernels
+from tripy.backend.cuda import fused_gemm, kernels
 
 SHAPES = [(8192, 8192, 8192), (4096, 4096, 4096), (512, 768, 2304), (16, 768, 2304)]
 
@@ -90,7 +91,16 @@ def bench_shape(m: int, k: int, n: int, iters: int, torch) -> list[tuple[str, fl
     f16_layer = make_linear(w, None, bias, None)
     rows = []
     stats0 = dict(cb.int8.stats)
-    rows.append(("tripy int8 Linear (x+w scales)", gpu_ms(lambda: int8_layer(xt).eval(), iters), ""))
+    fused0 = cb.int8.stats["fused_kernel"]
+    rows.append(("tripy int8 Linear (x+w scales)", gpu_ms(lambda: int8_layer(xt).eval(), iters),
+                 "Hopper kernel, scales in its epilogue" if cb.int8.stats["fused_kernel"] > fused0 else "cuBLAS path"))
+    if cb.int8.stats["fused_kernel"] > fused0:
+        cb.int8.use_fused_kernel = False
+        try:
+            rows.append(("tripy int8 Linear, cuBLAS + epilogue", gpu_ms(lambda: int8_layer(xt).eval(), iters),
+                         "the path for other GPUs"))
+        finally:
+            cb.int8.use_fused_kernel = True
     rows.append(("tripy int8 Linear (weight-only)", gpu_ms(lambda: wo_layer(xt).eval(), iters), ""))
     rows.append(("tripy float16 Linear", gpu_ms(lambda: f16_layer(xt).eval(), iters), ""))
     assert cb.int8.stats["fused"] > stats0["fused"] and cb.int8.stats["weight_only"] > stats0["weight_only"]
@@ -116,9 +126,15 @@ def bench_shape(m: int, k: int, n: int, iters: int, torch) -> list[tuple[str, fl
         hx, hw = torch.from_dlpack(x), torch.from_dlpack(w)
         rows.append(("torch float16 matmul (x @ w.T)", gpu_ms(lambda: hx @ hw.t(), iters), ""))
 
-    if m * n * k < 2 ** 33:  # small shapes: where the time of one tripy int8 call goes
-        out_ms = gpu_ms(lambda: kernels.quantize_rows(x, "float16", xs, mp, kp), iters)
-        rows.append(("  stage: quantize input kernel", out_ms, "back-to-back launches"))
+    # Where the time of one tripy int8 call goes: its kernels alone, back to back.
+    out_ms = gpu_ms(lambda: kernels.quantize_rows(x, "float16", xs, mp, kp), iters)
+    rows.append(("  stage: quantize input kernel", out_ms, "back-to-back launches"))
+    hopper = fused_gemm.kernel()
+    if hopper is not None and hopper.supports(n, k, "float16"):
+        alpha, out = cupy.asarray(w_scale * np.float32(x_scale)), cupy.empty((m, n), cupy.float16)
+        ms = gpu_ms(lambda: hopper(x_q, m, w_q, alpha, bias, out, "float16"), iters)
+        rows.append(("  stage: Hopper GEMM + scales kernel", ms, f"{2.0 * m * n * k / ms / 1e9:.1f} TOPS"))
+    if m * n * k < 2 ** 33:  # small shapes: the host's share
         acc_full = cb.int8.gemm_padded(x_q, w_q)
         epi = gpu_ms(lambda: kernels.epilogue(acc_full, m, n, xs, w_scale, bias, np.dtype(np.float16),
                                               "float16"), iters)
