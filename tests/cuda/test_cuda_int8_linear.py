@@ -261,3 +261,44 @@ def test_unaligned_shapes_keep_the_cublas_path(on, k, n):
     scale = np.abs(ref.astype(np.float32)).max()
     np.testing.assert_allclose(got.astype(np.float32), ref.astype(np.float32), rtol=4 * EPS[tp.float16],
                                atol=4 * EPS[tp.float16] * scale)
+
+
+def _reference_quantize(x32: np.ndarray, scale: float) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        q = np.rint(x32 / np.float32(scale))
+    return np.where(np.isnan(q), 0, np.clip(q, -128, 127)).astype(np.int8)
+
+
+SCALES = [1 / 127, 0.02, 0.3, 1.0, 7.0, -0.05, 2.0 ** -10, 1e-6, 1e-19, 2e-20, 1e-38, 1e-40, 9e19, 3e38]
+
+
+@pytest.mark.parametrize("dtype", [tp.float16, tp.bfloat16])
+def test_input_quantization_kernel_is_exact_for_every_16_bit_value(dtype):
+    # The linear path quantizes its input without a division per value (a reciprocal and one correction):
+    # it must give rint(x / scale) bit for bit, for every float16/bfloat16 value and scales near and far from 1.
+    from tripy.backend.cuda import kernels
+
+    cb = cuda_backend()
+    bits = np.arange(65536, dtype=np.uint16)
+    x = cb.from_numpy(bits.view(np.float16) if dtype is tp.float16 else bits.view(tp.bfloat16.numpy), dtype)
+    x32 = cb.to_numpy(x, dtype).astype(np.float32)
+    name = "float16" if dtype is tp.float16 else "bfloat16"
+    for scale in SCALES:
+        s = cb.from_numpy(np.float32(scale), tp.float32)
+        got = cb.to_numpy(kernels.quantize_rows(x.reshape(64, 1024), name, s, 64, 1024), tp.int8).ravel()
+        np.testing.assert_array_equal(got, _reference_quantize(x32, scale), err_msg=f"scale {scale}")
+
+
+def test_input_quantization_kernel_is_exact_for_float32():
+    from tripy.backend.cuda import kernels
+
+    cb = cuda_backend()
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.standard_normal(1 << 16).astype(np.float32) * 50,
+                        (rng.integers(-128, 128, 1 << 14) + 0.5).astype(np.float32),  # ties to even
+                        np.array([np.inf, -np.inf, np.nan, 3e38, -3e38, 1e-45, 0.0, -0.0], np.float32)])
+    x = x[: x.size // 8 * 8].reshape(-1, 8)
+    for scale in SCALES:
+        s = cb.from_numpy(np.float32(scale), tp.float32)
+        got = cb.to_numpy(kernels.quantize_rows(cb.from_numpy(x, tp.float32), "float32", s, *x.shape), tp.int8)
+        np.testing.assert_array_equal(got, _reference_quantize(x, scale), err_msg=f"scale {scale}")

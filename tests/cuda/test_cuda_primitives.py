@@ -238,6 +238,19 @@ def test_quantize_rounds_half_to_even_and_saturates():
     assert cb.to_numpy(q8, tp.float8).astype(np.float32).tolist() == [448.0, -448.0]
 
 
+@pytest.mark.parametrize("qdtype", [tp.int8, tp.int4, tp.float8])
+def test_quantize_keeps_subnormal_inputs_and_scales(qdtype):
+    # CuPy compiles kernels with -ftz=true (subnormals flushed to zero); quantize and dequantize must still
+    # divide and multiply like the host: a subnormal bfloat16 input over a subnormal scale is about 0.5 to 60.
+    tiny = np.arange(1, 128, dtype=np.uint16).view(tp.bfloat16.numpy).astype(np.float32)  # bf16 subnormals
+    x = np.concatenate([tiny, -tiny, np.float32([1e-39, 3e-39, 1.0])]).reshape(1, -1)
+    for scale in (np.float32(1e-39), np.float32(9e-39), np.float32(2e-38)):
+        ref, got = run_both("quantize", [x, scale], [tp.float32, tp.float32], dtype=qdtype, axis=None)
+        assert_same(got, ref, qdtype)
+        ref_d, got_d = run_both("dequantize", [ref, scale], [qdtype, tp.float32], dtype=tp.float32, axis=None)
+        assert_same(got_d, ref_d, tp.float32)
+
+
 def test_float8_conversion_matches_ml_dtypes_on_many_values():
     rng = np.random.default_rng(22)
     wide = rng.standard_normal(20000) * 10.0 ** rng.integers(-4, 4, 20000)

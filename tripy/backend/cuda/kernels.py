@@ -61,7 +61,7 @@ extern "C" __global__ void tripy_quantize_rows(const ELEM* x, const float* scale
         if (row < rows && col + j < cols) {
             const ELEM* p = x;
             long long i = row * cols + col + j;
-            v = rintf(LOAD_AT(p, i) / s);
+            v = rintf(tp_div_rn(LOAD_AT(p, i), s));
             v = v != v ? 0.0f : fminf(fmaxf(v, -128.0f), 127.0f);  // NaN quantizes to 0
         }
         packed |= ((unsigned int)(unsigned char)(signed char)(int)v) << (8 * j);
@@ -99,33 +99,41 @@ extern "C" __global__ void tripy_int8_epilogue(const int4* acc, const float* x_s
 # Vectorised forms for rows whose length is a multiple of 8 (quantize) or 4 (epilogue): 16-byte loads and
 # 8- or 16-byte stores. ``UNPACK8`` reads eight floats from element ``8 * t``, ``PACK4`` stores four.
 _QUANTIZE_VEC = r"""
-__device__ __forceinline__ uint2 tp_quantize8(const float* v, float s) {
+__device__ __forceinline__ float tp_divide(float x, float s, float r, bool fast) {
+    /* x / s correctly rounded, without a division per value: with r = 1 / s correctly rounded, x * r is
+       within an ulp of the quotient, fma(-q, s, x) is its exact remainder, and one fma corrects it
+       (Markstein's theorem). Scales far from 1 (remainders near underflow) and huge quotients divide. */
+    if (fast) {
+        float q = tp_mul_rn(x, r);
+        if (fabsf(q) < 1e30f) return tp_fma_rn(tp_fma_rn(-q, s, x), r, q);
+    }
+    return tp_div_rn(x, s);
+}
+__device__ __forceinline__ uint2 tp_quantize8(const float* v, float s, float r, bool fast) {
     unsigned int word[2] = {0u, 0u};
     #pragma unroll
     for (int j = 0; j < 8; ++j) {
-        float r = rintf(v[j] / s);
-        r = r != r ? 0.0f : fminf(fmaxf(r, -128.0f), 127.0f);  // NaN quantizes to 0
-        word[j >> 2] |= ((unsigned int)(unsigned char)(signed char)(int)r) << (8 * (j & 3));
+        float q = rintf(tp_divide(v[j], s, r, fast));
+        q = q != q ? 0.0f : fminf(fmaxf(q, -128.0f), 127.0f);  // NaN quantizes to 0
+        word[j >> 2] |= ((unsigned int)(unsigned char)(signed char)(int)q) << (8 * (j & 3));
     }
     return make_uint2(word[0], word[1]);
 }
 extern "C" __global__ void tripy_quantize_rows_vec(const ELEM* __restrict__ x, const float* __restrict__ scale,
-                                                    uint2* __restrict__ q, long long groups) {
-    /* Two groups of eight values per thread: both loads in flight before the first is used. */
-    long long t0 = ((long long)blockIdx.x * blockDim.x + threadIdx.x) * 2;
-    if (t0 >= groups) return;
-    bool two = t0 + 1 < groups;
+                                                    uint2* __restrict__ q, long long groups, long long half) {
+    /* Groups t and t + half of eight values per thread (each load coalesced across the warp), both loads
+       in flight before the first is used. */
+    long long t0 = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t0 >= half) return;
+    long long t1 = t0 + half;
+    bool two = t1 < groups;
     float va[8], vb[8];
     { long long t = t0; float* v = va; UNPACK8 }
-    if (two) { long long t = t0 + 1; float* v = vb; UNPACK8 }
-    float s = scale[0];
-    uint2 a = tp_quantize8(va, s);
-    if (two) {
-        uint2 b = tp_quantize8(vb, s);
-        ((uint4*)q)[t0 >> 1] = make_uint4(a.x, a.y, b.x, b.y);
-    } else {
-        q[t0] = a;
-    }
+    if (two) { long long t = t1; float* v = vb; UNPACK8 }
+    float s = scale[0], r = tp_div_rn(1.0f, s);
+    bool fast = fabsf(s) > 1e-20f && fabsf(s) < 1e20f;
+    q[t0] = tp_quantize8(va, s, r, fast);
+    if (two) q[t1] = tp_quantize8(vb, s, r, fast);
 }
 """
 
@@ -221,9 +229,9 @@ def quantize_rows(x: cupy.ndarray, dtype_name: str, scale: cupy.ndarray, padded_
     q = cupy.empty((padded_rows, padded_cols), dtype=np.int8) if out is None else out
     if cols % 8 == 0 and cols == padded_cols and rows > 0:
         groups = rows * cols // 8
-        threads = (groups + 1) // 2
-        quantize_rows_vec_kernel(dtype_name)(((threads + _BLOCK - 1) // _BLOCK,), (_BLOCK,),
-                                             (x, scale, q, np.int64(groups)))
+        half = (groups + 1) // 2
+        quantize_rows_vec_kernel(dtype_name)(((half + _BLOCK - 1) // _BLOCK,), (_BLOCK,),
+                                             (x, scale, q, np.int64(groups), np.int64(half)))
         if padded_rows > rows:
             q[rows:] = 0
         return q

@@ -84,6 +84,23 @@ __device__ __forceinline__ unsigned char tp_f32_to_e4m3(float f, bool saturate) 
     return sign | (unsigned char)r;
 }
 __device__ __forceinline__ short tp_wrap_int4(long long v) { return (short)((((int)v & 0xf) ^ 8) - 8); }
+/* IEEE arithmetic that keeps subnormals: CuPy compiles with -ftz=true, which flushes them in C arithmetic,
+   while the NumPy reference keeps them (a bfloat16 input or a scale can be subnormal). */
+__device__ __forceinline__ float tp_div_rn(float a, float b) {
+    float c;
+    asm("div.rn.f32 %0, %1, %2;" : "=f"(c) : "f"(a), "f"(b));
+    return c;
+}
+__device__ __forceinline__ float tp_mul_rn(float a, float b) {
+    float c;
+    asm("mul.rn.f32 %0, %1, %2;" : "=f"(c) : "f"(a), "f"(b));
+    return c;
+}
+__device__ __forceinline__ float tp_fma_rn(float a, float b, float c) {
+    float d;
+    asm("fma.rn.f32 %0, %1, %2, %3;" : "=f"(d) : "f"(a), "f"(b), "f"(c));
+    return d;
+}
 """
 
 #: Overloads for CuPy's element kernels. CuPy's ``float16`` class is complete only in kernels that use it,
@@ -110,14 +127,14 @@ float_to_fp8 = _kernel("X x", "uint8 y", "y = tp_f32_to_e4m3(tp_f32(x), false)",
 float_to_fp8_saturating = _kernel("X x", "uint8 y", "y = tp_f32_to_e4m3(tp_f32(x), true)", "to_fp8_sat")
 wrap_to_int4 = _kernel("X x", "int16 y", "y = tp_wrap_int4((long long)x)", "wrap_int4")
 
-# quantize: clamp(round_half_to_even(x / s)); the division is IEEE float32, as on the host.
+# quantize: clamp(round_half_to_even(x / s)); the division is IEEE float32, subnormals kept, as on the host.
 # NaN quantizes to 0, as in the reference.
 quantize_int8 = _kernel("X x, float32 s", "int8 q",
-                        "float r = rintf(tp_f32(x) / s); "
+                        "float r = rintf(tp_div_rn(tp_f32(x), s)); "
                         "q = r != r ? 0 : (signed char)fminf(fmaxf(r, -128.0f), 127.0f)", "quantize_int8")
 quantize_int4 = _kernel("X x, float32 s", "int16 q",
-                        "float r = rintf(tp_f32(x) / s); "
+                        "float r = rintf(tp_div_rn(tp_f32(x), s)); "
                         "q = r != r ? 0 : (short)fminf(fmaxf(r, -8.0f), 7.0f)", "quantize_int4")
-quantize_fp8 = _kernel("X x, float32 s", "uint8 q", "q = tp_f32_to_e4m3(tp_f32(x) / s, true)", "quantize_fp8")
+quantize_fp8 = _kernel("X x, float32 s", "uint8 q", "q = tp_f32_to_e4m3(tp_div_rn(tp_f32(x), s), true)", "quantize_fp8")
 # dequantize: q * s in float32, rounded once to the output type Y.
-dequantize = _kernel("Q q, float32 s", "Y y", "y = tp_from_f32<Y>(tp_f32(q) * s)", "dequantize")
+dequantize = _kernel("Q q, float32 s", "Y y", "y = tp_from_f32<Y>(tp_mul_rn(tp_f32(q), s))", "dequantize")
