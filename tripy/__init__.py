@@ -30,3 +30,10 @@ dtype = DataType
 __all__ = ["config", "Tensor", "DataType", "dtype", "TripyException", "TripyError", *(d.name for d in _dtypes.ALL),
            *_PUBLIC_API]
 __version__ = "0.1.0"
+
+
+def __doc_runner_environment__() -> dict[str, str]:
+    """Where tripy evaluates now: the backend and its device. doc_runner shows it under each output and
+    keeps stored guide results apart per backend and device."""
+    backend = config._resolved()
+    return {"backend": backend.name, "device": backend.device_description()}

@@ -34,6 +34,10 @@ class Backend(ABC):
     name: str
     device: str
 
+    def device_description(self) -> str:
+        """The device in words, for provenance lines (``cpu``; a GPU backend names the card)."""
+        return "cpu"
+
     # -- values --------------------------------------------------------------------------------------
     @abstractmethod
     def from_numpy(self, array: np.ndarray, dtype: DataType) -> Any:

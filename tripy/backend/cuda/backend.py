@@ -55,6 +55,11 @@ class CudaBackend(NumpyBackend):
     name = "cuda"
     device = "gpu:0"
 
+    def device_description(self) -> str:
+        props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+        name = props["name"]
+        return name.decode() if isinstance(name, bytes) else str(name)
+
     def __init__(self) -> None:
         reason = _unusable_reason()
         if reason is not None:
