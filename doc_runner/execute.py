@@ -15,15 +15,16 @@ import time
 import traceback
 import types
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from doc_runner import display
 from doc_runner.capture import capture_output
 from doc_runner.reader import Block, Guide
 from doc_runner.result import BlockResult, LocalVariable, Status
 from doc_runner.settings import Settings
-from doc_runner.variables import format_variable, select_variables
+from doc_runner.variables import changed_names, format_variable, is_library_object
 
 _counter = itertools.count()
 
@@ -109,9 +110,12 @@ class GuideRun:
     from ``sys.modules`` afterwards. Nothing is shared between two ``GuideRun`` s.
     """
 
-    def __init__(self, guide: Guide, settings: Settings | None = None) -> None:
+    def __init__(self, guide: Guide, settings: Settings | None = None,
+                 describe: Callable[[], dict[str, str]] | None = None) -> None:
         self.guide = guide
         self.settings = settings or Settings()
+        #: called after each executed block: where it ran (see :mod:`doc_runner.environment`)
+        self.describe = describe
         self.module = types.ModuleType(f"doc_runner_guide_{next(_counter)}")
         self.module.__file__ = guide.path
         self.namespace: dict[str, Any] = self.module.__dict__
@@ -165,6 +169,8 @@ class GuideRun:
                 self._execute(block, result)
             finally:
                 result.duration = time.perf_counter() - started
+            if self.describe is not None:
+                result.environment = self.describe()
             if result.status is Status.FAILED:
                 self.failure = result
         self.results[block.line] = result
@@ -200,11 +206,11 @@ class GuideRun:
                 raised = exc
         output = captured.text
         self._judge(block, result, raised, output)
-        if block.code.get("no-output") is not None:
-            result.output = ""
+        result.captured = result.output
+        result.output = display.shown_output(block, result.captured)
         if result.status is Status.PASSED and raised is None:
             try:
-                result.variables = self._variables(block, before)
+                result.variables = self._variables(block, before, result)
             except _VariableError as exc:
                 result.status, result.error, result.error_line = Status.FAILED, str(exc), exc.line
 
@@ -258,30 +264,21 @@ class GuideRun:
         guide_lines = [f.lineno for f in frames if f.filename == self.guide.path and f.lineno]
         return "".join(te.format()), (guide_lines[-1] if guide_lines else block.code_line)
 
-    def _variables(self, block: Block, before: dict[str, Any]) -> list[LocalVariable]:
+    def _variables(self, block: Block, before: dict[str, Any], result: BlockResult) -> list[LocalVariable]:
         assert block.code is not None
-        if "DOC: NO_PRINT_LOCALS" in block.regions:
-            return []
+        packages = self.settings.library_packages
+        result.library_names = [
+            name for name in changed_names(before, self.namespace) if is_library_object(self.namespace[name], packages)
+        ]
+        names = display.wanted_names(block, result.library_names)
         show = block.code.get("print-locals")
-        hide = block.code.get("no-print-locals")
-        if hide is not None and not hide.args:
-            return []
-        if show is not None:
-            missing = [n for n in show.args if n not in self.namespace]
-            if missing:
-                raise _VariableError(
-                    show.line,
-                    f"'# doc: print-locals' names {', '.join(map(repr, missing))}, "
-                    "which is not defined after the block",
-                )
-        names = select_variables(
-            before,
-            self.namespace,
-            self.settings.library_packages,
-            only=show.args if show is not None else None,
-            hide=hide.args if hide is not None else (),
-        )
-        return [format_variable(name, self.namespace[name], self.settings.library_packages) for name in names]
+        missing = [n for n in names if n not in self.namespace]
+        if missing and show is not None:
+            raise _VariableError(
+                show.line,
+                f"'# doc: print-locals' names {', '.join(map(repr, missing))}, which is not defined after the block",
+            )
+        return [format_variable(name, self.namespace[name], packages) for name in names]
 
 
 class _VariableError(Exception):

@@ -9,6 +9,7 @@ from typing import Any
 
 from docutils import nodes
 
+from doc_runner.environment import provenance
 from doc_runner.result import BlockResult, Status
 
 
@@ -87,4 +88,11 @@ def result_nodes(result: BlockResult) -> list[nodes.Node]:
         out.append(output_node(result.output))
     if result.variables:
         out.append(locals_node(result.locals_text))
+    if out and result.environment:
+        out.append(provenance_node(provenance(result.environment)))
     return out
+
+
+def provenance_node(text: str) -> nodes.paragraph:
+    """Where the block ran (backend and device), under what it produced."""
+    return nodes.paragraph(text, text, classes=["doc-runner-provenance"])

@@ -49,6 +49,16 @@ class BlockResult:
     skipped_because: int = 0
     #: wall time of the block, seconds
     duration: float = 0.0
+    #: everything the block printed, kept under ``no-output`` too (``output`` is what is shown)
+    captured: str = ""
+    #: the library objects the block created or rebound (the variables shown by default)
+    library_names: list[str] = dataclasses.field(default_factory=list)
+    #: where it ran: Python, platform, and the library's backend and device (see doc_runner.environment)
+    environment: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: True when these results were read from the store instead of executed
+    cached: bool = False
+    #: why the guide was executed, or why its stored results were used
+    cache_reason: str = ""
 
     @property
     def locals_text(self) -> str:

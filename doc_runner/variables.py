@@ -55,21 +55,3 @@ def format_variable(name: str, value: Any, packages: Iterable[str]) -> LocalVari
     if is_library_module(value, packages):
         text += f"\n\n>>> {name}.state_dict()\n{format_state_dict(value.state_dict())}"
     return LocalVariable(name, text)
-
-
-def select_variables(
-    before: Mapping[str, Any],
-    namespace: Mapping[str, Any],
-    packages: Iterable[str],
-    only: Iterable[str] | None = None,
-    hide: Iterable[str] = (),
-) -> list[str]:
-    """The names to show: ``only`` if given; else new/rebound library objects minus ``hide``."""
-    if only is not None:
-        return list(only)
-    hidden = set(hide)
-    return [
-        name
-        for name in changed_names(before, namespace)
-        if name not in hidden and is_library_object(namespace[name], packages)
-    ]

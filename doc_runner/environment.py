@@ -1,0 +1,108 @@
+"""Where a guide ran (provenance) and what its results depend on (the cache's environment).
+
+A library package may describe its execution environment by defining ``__doc_runner_environment__()`` at
+its top level, returning a ``{str: str}`` mapping; tripy returns its backend and device. doc_runner adds
+the Python version and platform, shows ``backend``/``device`` under every output, and re-executes a guide
+whose environment differs from the one its stored results came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import platform
+import sys
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+#: Folders below the source tree whose modules are not first-party (installed or generated code).
+_NOT_FIRST_PARTY = {".venv", "venv", "_build", "site-packages", "dist-packages", ".tox", ".nox", "build"}
+
+
+def describe(packages: Iterable[str]) -> dict[str, str]:
+    """The environment guides run in: Python, platform, and what each library package reports."""
+    env = {"python": platform.python_version(), "platform": f"{sys.platform}-{platform.machine()}"}
+    for name in packages:
+        try:
+            module = importlib.import_module(name)
+            hook = getattr(module, "__doc_runner_environment__", None)
+            if hook is not None:
+                env.update({str(k): str(v) for k, v in hook().items()})
+        except Exception as exc:  # a library that cannot describe itself is still documented
+            env[f"{name}_error"] = f"{type(exc).__name__}: {exc}"
+    return env
+
+
+def provenance(env: dict[str, str]) -> str:
+    """One line for the page: ``Ran on the numpy backend (cpu)``, or the Python version without a backend."""
+    if "backend" in env:
+        device = f" ({env['device']})" if env.get("device") else ""
+        return f"Ran on the {env['backend']} backend{device}"
+    return f"Ran on Python {env.get('python', platform.python_version())}"
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@cache
+def _first_party(filename: str, root: Path) -> str | None:
+    """``filename`` relative to ``root`` when it is a first-party module there, else None."""
+    if not filename.endswith(".py"):
+        return None
+    path = Path(filename).resolve()
+    if root not in path.parents:
+        return None
+    relative = path.relative_to(root)
+    if _NOT_FIRST_PARTY.intersection(relative.parts):
+        return None
+    return relative.as_posix()
+
+
+def first_party_modules(root: Path) -> list[str]:
+    """Paths, relative to ``root``, of the loaded modules whose files are in the source tree (not in
+    virtual environments or build folders): all that a guide may have run, an over-approximation."""
+    root = Path(root).resolve()
+    found = set()
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        relative = _first_party(filename, root) if isinstance(filename, str) else None
+        if relative is not None and (root / relative).is_file():
+            found.add(relative)
+    return sorted(found)
+
+
+def first_party_files(root: Path) -> dict[str, str]:
+    """``{path relative to root: sha256}`` of :func:`first_party_modules`."""
+    root = Path(root).resolve()
+    return {relative: file_digest(root / relative) for relative in first_party_modules(root)}
+
+
+@cache
+def _distributions_of() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+@cache
+def installed_version(dist: str) -> str | None:
+    """The installed version of a distribution, or None (read once per process: a lookup scans sys.path)."""
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def dependency_versions(first_party: Iterable[str] = ()) -> dict[str, str]:
+    """``{distribution: version}`` of the installed packages whose modules are loaded (stdlib excluded)."""
+    skip = set(sys.stdlib_module_names) | set(first_party)
+    tops = {name.partition(".")[0] for name in list(sys.modules)}
+    versions: dict[str, str] = {}
+    dists = _distributions_of()
+    for top in sorted(tops - skip):
+        for dist in dists.get(top, []):
+            version = installed_version(dist)
+            if version is not None:
+                versions[dist] = version
+    return dict(sorted(versions.items()))
