@@ -96,6 +96,8 @@ def _relpath(config: pytest.Config, path: Path) -> str:
 
 
 _SETTINGS = pytest.StashKey[Settings]()
+#: Settings pytest has no use for: it always executes, and stores nothing.
+_SPHINX_ONLY = {"execution_mode", "cache_dir"}
 
 
 def _settings(config: pytest.Config) -> Settings:
@@ -104,7 +106,7 @@ def _settings(config: pytest.Config) -> Settings:
         values = {
             f.name: config.getini(f"doc_runner_{f.name}")
             for f in dataclasses.fields(Settings)
-            if f.name != "execution_mode"
+            if f.name not in _SPHINX_ONLY
         }
         config.stash[_SETTINGS] = Settings.from_values({**values, "execution_mode": "force"})
     return config.stash[_SETTINGS]

@@ -17,8 +17,9 @@ EXECUTION_MODES = ("auto", "force", "off")
 class Settings:
     """How guides are executed. Field docs are the settings' documentation."""
 
-    #: ``auto`` and ``force``: execute every guide (there is no result cache yet, so the two are the
-    #: same for now); ``off``: render code only, run nothing.
+    #: ``auto``: render a guide's stored results when its code and environment are unchanged, else
+    #: execute it (and store the results); ``force``: execute every guide; ``off``: render code only.
+    #: pytest always executes.
     execution_mode: str = "auto"
     #: Seconds a block may run before it is stopped and reported at its ``file:line``
     #: (0 disables the limit).
@@ -30,6 +31,9 @@ class Settings:
     marker_prefix: str = "Tripy"
     #: Top-level packages whose objects count as library objects under "Local Variables".
     library_packages: tuple[str, ...] = ("tripy",)
+    #: Folder of stored results (Sphinx only): relative to conf.py's folder; empty means
+    #: ``.doc_runner_cache`` beside the output folder (``_build/.doc_runner_cache`` for ``_build/html``).
+    cache_dir: str = ""
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> Settings:

@@ -1,0 +1,192 @@
+"""Stored results of guides, so a guide whose code and environment are unchanged is not executed again.
+
+One JSON file per guide under the cache folder, written atomically (a temporary file, then a rename), with
+a checksum over its contents so a damaged file is noticed and recomputed. What makes stored results
+stale, each with a stated reason: the code that runs (per block: the code as executed, ``allow-exception``,
+``TEST: XFAIL``, the expected output), the settings that change execution, the environment (Python,
+platform, the library's backend and device), the installed versions of the packages that were loaded, and
+the contents of the first-party modules that were loaded. Display-only edits (prose, ``omit`` lines,
+``no-output``, ``print-locals`` choosing among the variables shown before) are re-rendered from the store.
+Only guides whose blocks all passed (or failed as expected) are stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from doc_runner import display
+from doc_runner.directives import CodeLine, LineRole
+from doc_runner.environment import dependency_versions, file_digest, first_party_files, installed_version
+from doc_runner.reader import Block, Guide
+from doc_runner.result import BlockResult, Status
+from doc_runner.settings import Settings
+
+FORMAT = 1
+_STORABLE = {Status.PASSED, Status.XFAILED}
+
+
+def _executed(block: Block) -> list[CodeLine]:
+    assert block.code is not None
+    return [line for line in block.code.lines if line.role in (LineRole.CODE, LineRole.OMIT)]
+
+
+def block_signature(block: Block) -> str:
+    """What decides a block's run: the lines it executes and the directives that judge the run."""
+    assert block.code is not None
+    allowed = block.code.get("allow-exception")
+    parts = [[line.text for line in _executed(block)], allowed.args if allowed is not None else None,
+             block.xfail, block.expected_stdout]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _line_numbers(guide: Guide) -> list[list[int]]:
+    """The guide line of every executed line, block by block (what tracebacks and warnings quote)."""
+    return [[line.line for line in _executed(block)] for block in guide.runnable_blocks]
+
+
+def _settings_key(settings: Settings) -> dict[str, Any]:
+    return {"pre_imports": dict(settings.pre_imports), "library_packages": list(settings.library_packages)}
+
+
+@dataclass
+class Lookup:
+    """The outcome of looking a guide up: its results (a hit) or why it must run (a miss)."""
+
+    results: dict[int, BlockResult] | None
+    reason: str
+
+    @property
+    def hit(self) -> bool:
+        return self.results is not None
+
+
+class GuideCache:
+    """The store in ``directory``; ``root`` is the source tree that first-party module paths are relative to."""
+
+    def __init__(self, directory: Path, root: Path) -> None:
+        self.directory = Path(directory)
+        self.root = Path(root)
+
+    def _file(self, guide: Guide) -> Path:
+        """One file per guide. A Python file holds one guide per docstring: its first block's line tells
+        them apart (a Markdown guide is the whole file, so prose edits above its first block keep its entry)."""
+        identity = guide.path
+        if not guide.path.endswith(".md") and guide.runnable_blocks:
+            identity += f":{guide.runnable_blocks[0].line}"
+        name = hashlib.sha256(identity.encode()).hexdigest()[:32]
+        return self.directory / f"{name}.json"
+
+    def lookup(self, guide: Guide, settings: Settings, environment: dict[str, str]) -> Lookup:
+        """Stored results for ``guide`` if still valid, re-displayed for its current directives."""
+        path = self._file(guide)
+        if not path.exists():
+            return Lookup(None, "no stored results")
+        try:
+            entry = _read(path)
+        except ValueError as exc:
+            return Lookup(None, f"the stored results are damaged ({exc}); running again")
+        reason = self._stale(entry, guide, settings, environment)
+        if reason is not None:
+            return Lookup(None, reason)
+        results: dict[int, BlockResult] = {}
+        for block, data in zip(guide.runnable_blocks, entry["results"], strict=True):
+            stored = BlockResult.from_dict(data)
+            shown = display.redisplay(block, stored, guide.path)
+            if isinstance(shown, str):
+                return Lookup(None, shown)
+            results[block.line] = shown
+        return Lookup(results, "unchanged since the stored run")
+
+    def _stale(self, entry: dict[str, Any], guide: Guide, settings: Settings,
+               environment: dict[str, str]) -> str | None:
+        """Why ``entry`` cannot be used for ``guide`` now, or None."""
+        blocks = guide.runnable_blocks
+        signatures = entry["signatures"]
+        if len(signatures) != len(blocks):
+            return f"the guide now has {len(blocks)} runnable blocks, the stored run had {len(signatures)}"
+        for block, signature in zip(blocks, signatures, strict=True):
+            if block_signature(block) != signature:
+                return f"the code of the block at line {block.line} changed"
+        if entry["settings"] != _settings_key(settings):
+            changed = [k for k, v in _settings_key(settings).items() if entry["settings"].get(k) != v]
+            return f"settings changed: {', '.join(changed)}"
+        for key in sorted(set(entry["environment"]) | set(environment)):
+            old, new = entry["environment"].get(key), environment.get(key)
+            if old != new:
+                return f"the environment changed: {key} {old} -> {new}"
+        for dist, version in entry["dependencies"].items():
+            now = installed_version(dist)
+            if now != version:
+                return f"the package {dist} changed: {version} -> {now or 'not installed'}"
+        for relative, digest in entry["first_party"].items():
+            file = self.root / relative
+            if not file.is_file():
+                return f"the first-party module {relative} is gone"
+            if file_digest(file) != digest:
+                return f"the first-party module {relative} changed"
+        if entry["line_sensitive"] and entry["lines"] != _line_numbers(guide):
+            return "the blocks moved and their stored output mentions guide line numbers"
+        return None
+
+    def store(self, guide: Guide, settings: Settings, environment: dict[str, str],
+              results: dict[int, BlockResult]) -> bool:
+        """Store ``results`` if every block passed (or failed as expected); True if stored."""
+        ordered = [results.get(block.line) for block in guide.runnable_blocks]
+        if not ordered or any(r is None or r.status not in _STORABLE for r in ordered):
+            return False
+        first_party = first_party_files(self.root)
+        tops = {Path(p).parts[0].removesuffix(".py") for p in first_party}
+        data = [r.to_dict() for r in ordered if r is not None]
+        entry = {
+            "guide": guide.path,
+            "signatures": [block_signature(block) for block in guide.runnable_blocks],
+            "settings": _settings_key(settings),
+            "environment": environment,
+            "dependencies": dependency_versions(tops),
+            "first_party": first_party,
+            "lines": _line_numbers(guide),
+            "line_sensitive": any(guide.path in text for r in ordered if r is not None for text in _texts(r)),
+            "results": data,
+        }
+        _write(self._file(guide), entry)
+        return True
+
+
+def _texts(result: BlockResult) -> list[str]:
+    """The texts a result shows, which may quote guide line numbers (warnings, tracebacks)."""
+    return [result.captured, result.output, result.error or "", *(v.text for v in result.variables)]
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """The entry in ``path``; ValueError (with what is wrong) when it is not a whole, valid entry."""
+    try:
+        wrapper = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"unreadable: {exc}") from exc
+    if not isinstance(wrapper, dict) or wrapper.get("format") != FORMAT or "entry" not in wrapper:
+        raise ValueError("not a doc_runner cache entry of this version")
+    body = json.dumps(wrapper["entry"], sort_keys=True)
+    if hashlib.sha256(body.encode()).hexdigest() != wrapper.get("sha256"):
+        raise ValueError("checksum mismatch")
+    return wrapper["entry"]  # type: ignore[no-any-return]
+
+
+def _write(path: Path, entry: dict[str, Any]) -> None:
+    """Write ``entry`` to ``path`` atomically: readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = json.dumps(entry, sort_keys=True)
+    wrapper = {"format": FORMAT, "sha256": hashlib.sha256(body.encode()).hexdigest(), "entry": entry}
+    fd, temporary = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(wrapper, handle, sort_keys=True)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
