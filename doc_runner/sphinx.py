@@ -3,8 +3,11 @@
 Enable with ``extensions = ["myst_parser", "doc_runner"]``. Settings (all optional):
 
 ``doc_runner_execution_mode``
-    ``"auto"`` (default) or ``"force"``: execute every guide (no result cache exists yet, so both run
-    everything); ``"off"``: render code only.
+    ``"auto"`` (default): render a guide's stored results when its code and environment are unchanged,
+    else execute it and store the results; ``"force"``: execute every guide; ``"off"``: render code only.
+``doc_runner_cache_dir``
+    Folder of stored results, relative to ``conf.py``'s folder (default: ``.doc_runner_cache`` beside the
+    output folder).
 ``doc_runner_timeout``
     Seconds one block may run before it is stopped and reported (default 60; 0: none).
 ``doc_runner_pre_imports``
@@ -16,6 +19,10 @@ Enable with ``extensions = ["myst_parser", "doc_runner"]``. Settings (all option
 
 A failing block is reported as a warning at ``guide.md:LINE`` (an error under ``-W``)
 with its code and a traceback through the guide's lines, and the build fails at its end.
+
+Every output says where it ran (backend and device). The build ends with an execution report, per guide
+and block (time, stored or executed and why, device, failures), as the page ``doc_runner_report.html``
+and as ``doc_runner_report.json`` in the output folder.
 """
 
 from __future__ import annotations
@@ -23,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import itertools
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +42,10 @@ from sphinx.errors import ExtensionError
 from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 
-from doc_runner import render
+from doc_runner import execution_report, render
+from doc_runner.cache import GuideCache, Lookup
 from doc_runner.docstrings import find_code_blocks, read_docstring_guides
+from doc_runner.environment import describe, first_party_modules
 from doc_runner.errors import GuideError
 from doc_runner.execute import GuideRun
 from doc_runner.reader import Block, Guide, read_guide
@@ -84,31 +92,47 @@ def _display_path(srcdir: str | Path, path: Path) -> str:
         return str(path)
 
 
+#: The store's folder per source folder, set when the builder starts (parallel readers inherit it).
+_CACHE_DIRECTORIES: dict[str, Path] = {}
+
+
 def _run(guide: Guide, settings: Settings, env: BuildEnvironment) -> dict[int, BlockResult]:
+    """The guide's results: stored ones when still valid (``auto``), else a fresh run (then stored)."""
     if not guide.runnable_blocks:
         return {}
-    with GuideRun(guide, settings) as run:
-        results = {block.line: run.run(block) for block in guide.runnable_blocks}
-    if settings.execution_mode != "off":
-        _note_first_party_dependencies(env)
+    if settings.execution_mode == "off":
+        with GuideRun(guide, settings) as run:
+            return {block.line: run.run(block) for block in guide.runnable_blocks}
+    environment = describe(settings.library_packages)
+    store = GuideCache(_CACHE_DIRECTORIES.get(str(env.srcdir), Path(env.srcdir) / ".doc_runner_cache"), env.srcdir)
+    if settings.execution_mode == "auto":
+        lookup = store.lookup(guide, settings, environment)
+    else:
+        lookup = Lookup(None, "doc_runner_execution_mode is 'force'")
+    if lookup.results is not None:
+        results = lookup.results
+        for result in results.values():
+            result.cached, result.cache_reason = True, lookup.reason
+    else:
+        with GuideRun(guide, settings, lambda: describe(settings.library_packages)) as run:
+            results = {block.line: run.run(block) for block in guide.runnable_blocks}
+        for result in results.values():
+            result.cache_reason = lookup.reason
+        try:
+            store.store(guide, settings, environment, results)
+        except OSError as exc:
+            logger.warning(f"could not store the results of {guide.path}: {exc}", type="doc_runner",
+                           subtype="cache")
+    _note_first_party_dependencies(env)
+    execution_report.record(env, guide, results)
     return results
 
 
 def _note_first_party_dependencies(env: BuildEnvironment) -> None:
-    """Make Sphinx re-read the document when a first-party module it may have run changes.
-
-    Every loaded module whose file lies in the source tree counts (outside virtual
-    environments and build folders): an over-approximation, so outputs are never stale.
-    """
+    """Make Sphinx re-read the document when a first-party module it may have run changes."""
     root = Path(env.srcdir).resolve()
-    skip = {".venv", "venv", "_build", "site-packages", ".tox"}
-    for module in list(sys.modules.values()):
-        filename = getattr(module, "__file__", None)
-        if not filename or not filename.endswith(".py"):
-            continue
-        path = Path(filename).resolve()
-        if root in path.parents and not skip.intersection(path.relative_to(root).parts):
-            env.note_dependency(str(path))
+    for relative in first_party_modules(root):
+        env.note_dependency(str(root / relative))
 
 
 def _not_run_reason(block: Block) -> str | None:
@@ -271,12 +295,21 @@ def _add_static(app: Sphinx) -> None:
 
 def _purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
     _failures(env).pop(docname, None)
+    execution_report.purge(env, docname)
 
 
 def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
     for docname, messages in _failures(other).items():
         if docname in docnames:
             _failures(env)[docname] = messages
+    execution_report.merge(env, docnames, other)
+
+
+def _builder_inited(app: Sphinx) -> None:
+    _add_static(app)
+    configured = app.config.doc_runner_cache_dir
+    directory = Path(app.confdir) / configured if configured else Path(app.outdir).parent / ".doc_runner_cache"
+    _CACHE_DIRECTORIES[str(app.srcdir)] = directory
 
 
 def _outdated(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]) -> list[str]:
@@ -285,7 +318,10 @@ def _outdated(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[
 
 
 def _finished(app: Sphinx, exception: BaseException | None) -> None:
-    """Fail the build (exit status 1) when a block failed, even without ``-W``."""
+    """Write the execution report; fail the build (exit status 1) when a block failed, even without ``-W``."""
+    if exception is None and app.env is not None and app.builder.format == "html":
+        path = execution_report.write_json(app.env, Path(app.outdir))
+        logger.info(f"doc_runner execution report: {path} and {Path(app.outdir) / execution_report.PAGE}.html")
     failures = _failures(app.env) if app.env is not None else {}
     if exception is None and failures:
         lines = [f"  {message}" for messages in failures.values() for message in messages]
@@ -302,6 +338,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("doc_runner_pre_imports", dict(defaults.pre_imports), "env", dict)
     app.add_config_value("doc_runner_marker_prefix", defaults.marker_prefix, "env", str)
     app.add_config_value("doc_runner_library_packages", defaults.library_packages, "env", (tuple, list))
+    app.add_config_value("doc_runner_cache_dir", defaults.cache_dir, "", str)
     passthrough = (render.visit_passthrough, render.depart_passthrough)
     others = {name: passthrough for name in ("latex", "text", "man", "texinfo")}
     app.add_node(render.details, html=(render.visit_details_html, render.depart_details_html), **others)
@@ -309,7 +346,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_transform(ExecuteGuide)
     app.add_directive("doc-runner-result", ResultDirective)
     app.connect("autodoc-process-docstring", process_docstring)
-    app.connect("builder-inited", _add_static)
+    app.connect("builder-inited", _builder_inited)
+    app.connect("html-collect-pages", execution_report.collect_page)
     app.add_css_file("doc_runner.css")
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)

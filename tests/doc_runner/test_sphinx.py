@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import shutil
 import sys
 import textwrap
@@ -298,3 +300,83 @@ def test_a_block_inside_an_admonition_runs_and_renders_there(tmp_path):
     assert build.status == 0, build.warnings.getvalue()
     note = build.soup().select_one("div.admonition.note")
     assert note.select_one("div.doc-runner-output pre").get_text() == "in the note\n"
+
+
+# -- stored results, provenance, execution report ---------------------------------------------------------------
+
+STORED = """\
+# Stored
+
+```py
+t = tp.ones((2,))
+print("made t")
+```
+
+```py
+# doc: no-print-locals
+print("second")
+```
+"""
+
+
+def _report(build: Build) -> dict:
+    return json.loads((build.outdir / "doc_runner_report.json").read_text(encoding="utf-8"))
+
+
+def _rendered(build: Build) -> list[str]:
+    soup = build.soup()
+    return [node.get_text() for node in soup.select("div.doc-runner-output pre, details.doc-runner-locals pre")]
+
+
+def test_every_output_says_where_it_ran(tmp_path):
+    build = Build(project(tmp_path, STORED))
+    lines = [p.get_text() for p in build.soup().select("p.doc-runner-provenance")]
+    assert len(lines) == 2  # one under each block that shows something
+    assert all(re.fullmatch(r"Ran on the (numpy|cuda) backend \(.+\)", line) for line in lines), lines
+
+
+def test_a_second_build_renders_stored_results_and_the_report_says_so(tmp_path):
+    src = project(tmp_path, STORED)
+    first = Build(src)
+    (one,), first_html = _report(first)["guides"], _rendered(first)
+    second = Build(src)  # a fresh environment: Sphinx reads every document again
+    assert first.status == second.status == 0
+    assert _rendered(second) == first_html and "made t\n" in first_html
+    (two,) = _report(second)["guides"]
+    assert (one["cached"], one["reason"]) == (False, "no stored results")
+    assert (two["cached"], two["reason"]) == (True, "unchanged since the stored run")
+    assert [b["line"] for b in two["blocks"]] == [3, 8] and {b["status"] for b in two["blocks"]} == {"passed"}
+    assert _report(second)["summary"]["guides_from_store"] == 1
+    rows = [tr.get_text(" | ", strip=True) for tr in second.soup("doc_runner_report").select("table tbody tr")]
+    assert len(rows) == 2 and all("stored (unchanged since the stored run)" in row for row in rows), rows
+    (src / "index.md").write_text(STORED.replace('print("second")', 'print("changed")'), encoding="utf-8")
+    third = Build(src)
+    (guide,) = _report(third)["guides"]
+    assert (guide["cached"], guide["reason"]) == (False, "the code of the block at line 8 changed")
+    assert "changed\n" in _rendered(third)
+
+
+def test_force_executes_every_guide(tmp_path):
+    src = project(tmp_path, STORED)
+    Build(src)
+    forced = Build(src, 'doc_runner_execution_mode = "force"\n')
+    (guide,) = _report(forced)["guides"]
+    assert (guide["cached"], guide["reason"]) == (False, "doc_runner_execution_mode is 'force'")
+
+
+def test_the_report_lists_failures_and_expected_failures(built, tmp_path):
+    statuses = [b["status"] for g in _report(built)["guides"] for b in g["blocks"]]
+    assert "xfailed" in statuses and "passed" in statuses
+    failing = Build(project(tmp_path, "# T\n\n```py\nraise RuntimeError('broken here')\n```\n"))
+    (guide,) = _report(failing)["guides"]
+    assert guide["blocks"][0]["status"] == "failed"
+    assert guide["blocks"][0]["error"] == "RuntimeError: broken here"
+    assert _report(failing)["summary"]["failed"] == 1
+
+
+def test_the_store_lives_beside_the_output_or_where_configured(tmp_path):
+    src = project(tmp_path, STORED)
+    Build(src)
+    assert list((src / "_build" / ".doc_runner_cache").glob("*.json"))
+    Build(src, 'doc_runner_cache_dir = "elsewhere"\n')
+    assert list((src / "elsewhere").glob("*.json"))

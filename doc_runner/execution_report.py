@@ -1,0 +1,115 @@
+"""The execution report of a Sphinx build: per guide and block, time, stored or executed (and why),
+where it ran, and failures. Kept in the build environment (so parallel reads merge it and unchanged
+documents keep theirs), written at the end as ``doc_runner_report.json`` and the page
+``doc_runner_report.html``."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sphinx.application import Sphinx
+from sphinx.environment import BuildEnvironment
+
+from doc_runner.environment import provenance
+from doc_runner.reader import Guide
+from doc_runner.result import BlockResult
+
+PAGE = "doc_runner_report"
+
+
+def _entries(env: BuildEnvironment) -> dict[str, list[dict[str, Any]]]:
+    if not hasattr(env, "doc_runner_report"):
+        env.doc_runner_report = {}  # type: ignore[attr-defined]
+    return env.doc_runner_report  # type: ignore[attr-defined,no-any-return]
+
+
+def record(env: BuildEnvironment, guide: Guide, results: dict[int, BlockResult]) -> None:
+    """Add one guide's run (or its stored results) to the report of the document being read."""
+    ordered = [results[block.line] for block in guide.runnable_blocks if block.line in results]
+    if not ordered:
+        return
+    first = ordered[0]
+    _entries(env).setdefault(env.docname, []).append({
+        "guide": guide.path,
+        "document": env.docname,
+        "cached": first.cached,
+        "reason": first.cache_reason,
+        "ran_on": provenance(first.environment) if first.environment else "",
+        "seconds": round(sum(r.duration for r in ordered), 4),
+        "blocks": [
+            {
+                "line": r.line,
+                "status": r.status.value,
+                "seconds": round(r.duration, 4),
+                "ran_on": provenance(r.environment) if r.environment else "",
+                "error": (r.error or "").strip().splitlines()[-1] if r.error else None,
+            }
+            for r in ordered
+        ],
+    })
+
+
+def purge(env: BuildEnvironment, docname: str) -> None:
+    _entries(env).pop(docname, None)
+
+
+def merge(env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
+    for docname, guides in _entries(other).items():
+        if docname in docnames:
+            _entries(env)[docname] = guides
+
+
+def guides(env: BuildEnvironment) -> list[dict[str, Any]]:
+    """Every guide's record, in document order."""
+    return [guide for docname in sorted(_entries(env)) for guide in _entries(env)[docname]]
+
+
+def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    blocks = [b for g in records for b in g["blocks"]]
+    return {
+        "guides": len(records),
+        "guides_from_store": sum(g["cached"] for g in records),
+        "blocks": len(blocks),
+        "failed": sum(b["status"] == "failed" for b in blocks),
+        "seconds_executed": round(sum(g["seconds"] for g in records if not g["cached"]), 3),
+    }
+
+
+def write_json(env: BuildEnvironment, outdir: Path) -> Path:
+    records = guides(env)
+    path = outdir / f"{PAGE}.json"
+    path.write_text(json.dumps({"summary": summary(records), "guides": records}, indent=1), encoding="utf-8")
+    return path
+
+
+def page_html(records: list[dict[str, Any]]) -> str:
+    """The report as an HTML fragment: a summary line and one table row per block."""
+    esc = html.escape
+    total = summary(records)
+    parts = [
+        "<h1>Execution report</h1>",
+        f"<p>{total['guides']} guides ({total['guides_from_store']} from stored results), {total['blocks']} "
+        f"blocks, {total['failed']} failed; {total['seconds_executed']} s executing.</p>",
+        '<table class="docutils align-default doc-runner-report"><thead><tr><th>guide</th><th>block</th>'
+        "<th>status</th><th>seconds</th><th>results</th><th>ran on</th></tr></thead><tbody>",
+    ]
+    for guide in records:
+        where = "stored" if guide["cached"] else "executed"
+        for block in guide["blocks"]:
+            status = esc(block["status"]) + (f": {esc(block['error'])}" if block["error"] else "")
+            parts.append(
+                f"<tr><td>{esc(guide['guide'])}</td><td>{block['line']}</td><td>{status}</td>"
+                f"<td>{block['seconds']:.3f}</td><td>{where} ({esc(guide['reason'])})</td>"
+                f"<td>{esc(block['ran_on'])}</td></tr>"
+            )
+    parts.append("</tbody></table>")
+    return "\n".join(parts)
+
+
+def collect_page(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """``html-collect-pages``: the report as a page of the site, in its theme."""
+    yield PAGE, {"title": "Execution report", "body": page_html(guides(app.env))}, "page.html"
