@@ -253,6 +253,10 @@ def test_parallel_build_renders_every_guide(tmp_path):
     assert build.status == 0, build.warnings.getvalue()
     for name in "ab":
         assert build.soup(name).select_one("div.doc-runner-output pre").get_text() == f"{name} ran\n"
+    # Parallel readers each keep their part of the report; the main process merges them.
+    assert sorted(g["guide"] for g in _report(build)["guides"]) == ["a.md", "b.md"]
+    again = Build(src, parallel=2)
+    assert [g["cached"] for g in _report(again)["guides"]] == [True, True]
 
 
 def test_the_seed_guide_builds_with_outputs_and_locals(tmp_path, seed_guide_path):
