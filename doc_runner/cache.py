@@ -73,6 +73,21 @@ class GuideCache:
         self.directory = Path(directory)
         self.root = Path(root)
 
+    def entry_name(self, guide: Guide) -> str:
+        """The file name of ``guide``'s entry."""
+        return self._file(guide).name
+
+    def prune(self, keep: set[str]) -> list[str]:
+        """Delete the entries not named in ``keep`` (guides gone or moved) and temporary files left by
+        interrupted writes; return the names deleted. Call it when no build is writing."""
+        if not self.directory.is_dir():
+            return []
+        gone = [p for p in self.directory.iterdir()
+                if (p.suffix == ".json" and p.name not in keep) or p.name.endswith(".tmp")]
+        for path in gone:
+            path.unlink(missing_ok=True)
+        return sorted(p.name for p in gone)
+
     def _file(self, guide: Guide) -> Path:
         """One file per guide. A Python file holds one guide per docstring: its first block's line tells
         them apart (a Markdown guide is the whole file, so prose edits above its first block keep its entry)."""

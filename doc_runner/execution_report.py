@@ -27,8 +27,9 @@ def _entries(env: BuildEnvironment) -> dict[str, list[dict[str, Any]]]:
     return env.doc_runner_report  # type: ignore[attr-defined,no-any-return]
 
 
-def record(env: BuildEnvironment, guide: Guide, results: dict[int, BlockResult]) -> None:
-    """Add one guide's run (or its stored results) to the report of the document being read."""
+def record(env: BuildEnvironment, guide: Guide, results: dict[int, BlockResult], store_entry: str = "") -> None:
+    """Add one guide's run (or its stored results) to the report of the document being read;
+    ``store_entry`` names its entry in the result store."""
     ordered = [results[block.line] for block in guide.runnable_blocks if block.line in results]
     if not ordered:
         return
@@ -40,6 +41,7 @@ def record(env: BuildEnvironment, guide: Guide, results: dict[int, BlockResult])
         "reason": first.cache_reason,
         "ran_on": provenance(first.environment) if first.environment else "",
         "seconds": round(sum(r.duration for r in ordered), 4),
+        "store_entry": store_entry,
         "blocks": [
             {
                 "line": r.line,

@@ -104,7 +104,7 @@ def _run(guide: Guide, settings: Settings, env: BuildEnvironment) -> dict[int, B
         with GuideRun(guide, settings) as run:
             return {block.line: run.run(block) for block in guide.runnable_blocks}
     environment = describe(settings.library_packages)
-    store = GuideCache(_CACHE_DIRECTORIES.get(str(env.srcdir), Path(env.srcdir) / ".doc_runner_cache"), env.srcdir)
+    store = _store(env)
     if settings.execution_mode == "auto":
         lookup = store.lookup(guide, settings, environment)
     else:
@@ -124,8 +124,12 @@ def _run(guide: Guide, settings: Settings, env: BuildEnvironment) -> dict[int, B
             logger.warning(f"could not store the results of {guide.path}: {exc}", type="doc_runner",
                            subtype="cache")
     _note_first_party_dependencies(env)
-    execution_report.record(env, guide, results)
+    execution_report.record(env, guide, results, store.entry_name(guide))
     return results
+
+
+def _store(env: BuildEnvironment) -> GuideCache:
+    return GuideCache(_CACHE_DIRECTORIES.get(str(env.srcdir), Path(env.srcdir) / ".doc_runner_cache"), env.srcdir)
 
 
 def _note_first_party_dependencies(env: BuildEnvironment) -> None:
@@ -322,6 +326,10 @@ def _finished(app: Sphinx, exception: BaseException | None) -> None:
     if exception is None and app.env is not None and app.builder.format == "html":
         path = execution_report.write_json(app.env, Path(app.outdir))
         logger.info(f"doc_runner execution report: {path} and {Path(app.outdir) / execution_report.PAGE}.html")
+    if exception is None and app.env is not None and app.config.doc_runner_execution_mode != "off":
+        # Entries of guides that no document runs any more (removed, renamed, or moved docstrings).
+        keep = {g["store_entry"] for g in execution_report.guides(app.env) if g.get("store_entry")}
+        _store(app.env).prune(keep)
     failures = _failures(app.env) if app.env is not None else {}
     if exception is None and failures:
         lines = [f"  {message}" for messages in failures.values() for message in messages]

@@ -384,3 +384,19 @@ def test_the_store_lives_beside_the_output_or_where_configured(tmp_path):
     assert list((src / "_build" / ".doc_runner_cache").glob("*.json"))
     Build(src, 'doc_runner_cache_dir = "elsewhere"\n')
     assert list((src / "elsewhere").glob("*.json"))
+
+
+def test_entries_of_guides_no_document_runs_are_pruned(tmp_path):
+    src = project(tmp_path, "# Index\n\n```{toctree}\na\nb\n```\n")
+    for name in "ab":
+        (src / f"{name}.md").write_text(f"# {name}\n\n```py\nprint('{name}')\n```\n", encoding="utf-8")
+    Build(src)
+    store = src / "_build" / ".doc_runner_cache"
+    assert len(list(store.glob("*.json"))) == 2
+    (store / "leftover.json.tmp").write_text("{", encoding="utf-8")  # an interrupted write
+    (src / "b.md").unlink()
+    (src / "index.md").write_text("# Index\n\n```{toctree}\na\n```\n", encoding="utf-8")
+    build = Build(src, fresh=False)
+    assert build.status == 0, build.warnings.getvalue()
+    (entry,) = store.iterdir()
+    assert [g["store_entry"] for g in _report(build)["guides"]] == [entry.name]
