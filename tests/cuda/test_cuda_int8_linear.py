@@ -302,3 +302,61 @@ def test_input_quantization_kernel_is_exact_for_float32():
         s = cb.from_numpy(np.float32(scale), tp.float32)
         got = cb.to_numpy(kernels.quantize_rows(cb.from_numpy(x, tp.float32), "float32", s, *x.shape), tp.int8)
         np.testing.assert_array_equal(got, _reference_quantize(x, scale), err_msg=f"scale {scale}")
+
+
+def test_hopper_kernel_reads_the_input_scale_of_each_call(on):
+    # The kernel's per-channel factor sx * sw[n] is formed on every call: a new input scale on the same
+    # layer (same cached weight) must give the new result.
+    _hopper_kernel()
+    x = np.random.default_rng(12).uniform(-2, 2, size=(70, 256)).astype(np.float32)
+
+    def run(scales):
+        layer = _linear(256, 264, dtype=tp.float16, axis=0)  # 264 outputs: several N tiles
+        outs = []
+        for sx in scales:
+            layer.input_scale = tp.Parameter(np.float32(sx))
+            outs.append(layer(tp.Tensor(x, dtype=tp.float16)).numpy().astype(np.float32))
+        return outs
+
+    before = _stats()["fused_kernel"]
+    got = on("cuda", lambda: run([0.02, 0.05, 0.02]))
+    ref = on("numpy", lambda: run([0.02, 0.05, 0.02]))
+    assert _stats()["fused_kernel"] == before + 3
+    for g, r in zip(got, ref, strict=True):
+        np.testing.assert_allclose(g, r, rtol=4 * EPS[tp.float16], atol=4 * EPS[tp.float16] * np.abs(r).max())
+    assert not np.allclose(got[0], got[1])
+
+
+def test_inputs_not_on_16_byte_boundaries_are_quantized_right(on):
+    # A view starting 2 bytes into its buffer (float16): the vector loads need a 16-byte start, so it is copied.
+    import cupy
+
+    _hopper_kernel()
+    host = np.random.default_rng(13).uniform(-2, 2, size=(8 * 256 + 1,)).astype(np.float16)
+    view = cupy.asarray(host)[1:].reshape(8, 256)
+    assert view.data.ptr % 16 != 0
+    got = on("cuda", lambda: _linear(256, 64, dtype=tp.float16)(tp.Tensor(view)).numpy().astype(np.float32))
+    ref = on("numpy", lambda: _linear(256, 64, dtype=tp.float16)(
+        tp.Tensor(host[1:].reshape(8, 256), dtype=tp.float16)).numpy().astype(np.float32))
+    np.testing.assert_allclose(got, ref, rtol=4 * EPS[tp.float16], atol=4 * EPS[tp.float16] * np.abs(ref).max())
+
+
+def test_a_failing_hopper_kernel_falls_back_to_cublas(on, monkeypatch):
+    from tripy.backend.cuda import fused_gemm
+
+    kernel = _hopper_kernel()
+    cb = cuda_backend()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("fused int8 kernel failed with code 4001")
+
+    monkeypatch.setattr(fused_gemm, "kernel", lambda: broken)
+    broken.supports = kernel.supports
+    x = np.random.default_rng(14).uniform(-2, 2, size=(8, 256)).astype(np.float32)
+    try:
+        with pytest.warns(RuntimeWarning, match="using cuBLAS from now on"):
+            got = on("cuda", lambda: _linear(256, 64)(tp.Tensor(x)).numpy())
+        ref = on("numpy", lambda: _linear(256, 64)(tp.Tensor(x)).numpy())
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+    finally:
+        cb.int8._fused_failed = False

@@ -30,6 +30,8 @@ LIBRARY = _DIR / "lib" / "libtripy_int8_linear_sm90.so"
 OUT_KINDS = {"float16": 0, "bfloat16": 1, "float32": 2}
 #: Rows from which the large-tile kernel is used (the library's kSmallRows + 1).
 _SMALL_ROWS = 64
+#: The CUDA runtime linked into the library (13.0): the driver must support at least this version.
+_CUDA_RUNTIME = 13000
 
 
 def source_digest() -> str:
@@ -69,9 +71,12 @@ class FusedInt8Linear:
             return 0, 0
         import cupy
 
-        buf = getattr(self._workspaces, "buf", None)
+        # One workspace per thread and stream: kernels of one stream run in order, so each may reuse it.
+        buffers = self._workspaces.__dict__.setdefault("by_stream", {})
+        stream = cupy.cuda.get_current_stream().ptr
+        buf = buffers.get(stream)
         if buf is None or buf.nbytes < size:
-            buf = self._workspaces.buf = cupy.empty(size, dtype=np.uint8)
+            buf = buffers[stream] = cupy.empty(size, dtype=np.uint8)
         return buf.data.ptr, buf.nbytes
 
     def __call__(self, a: cupy.ndarray, rows: int, w: cupy.ndarray, alpha: cupy.ndarray, bias: cupy.ndarray | None,
@@ -99,6 +104,8 @@ def kernel() -> FusedInt8Linear | None:
 
     device = cupy.cuda.Device()
     if device.compute_capability != "90":  # sm_90a machine code: Hopper only
+        return None
+    if cupy.cuda.runtime.driverGetVersion() < _CUDA_RUNTIME:  # the static runtime needs a CUDA 13 driver
         return None
     lib = ctypes.CDLL(str(LIBRARY))
     lib.tripy_int8_linear_source.restype = ctypes.c_char_p

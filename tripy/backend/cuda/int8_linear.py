@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -142,17 +143,10 @@ def match_linear(t) -> LinearPlan | None:
 class _CachedWeight:
     """A quantized (or, for weight-only, dequantized) weight, alive while its weight and scale values are."""
 
-    __slots__ = ("refs", "int8", "scale", "dequantized", "alpha", "alpha_of")
+    __slots__ = ("refs", "int8", "scale", "dequantized")
 
     def __init__(self, refs, int8=None, scale=None, dequantized=None):
         self.refs, self.int8, self.scale, self.dequantized = refs, int8, scale, dequantized
-        self.alpha = self.alpha_of = None
-
-    def alpha_for(self, x_scale):
-        """``x_scale * scale``: the fused kernel's per-channel factor, kept while ``x_scale`` is the same value."""
-        if self.alpha_of is not x_scale:
-            self.alpha, self.alpha_of = self.scale * x_scale, x_scale
-        return self.alpha
 
     def alive(self, weight, scale) -> bool:
         return self.refs[0]() is weight and self.refs[1]() is scale
@@ -166,6 +160,7 @@ class Int8Linear:
         self.cache: dict[tuple, _CachedWeight] = {}
         self.enabled = True  #: set False to evaluate every trace unfused (for comparisons)
         self.use_fused_kernel = True  #: set False to keep the cuBLAS GEMM + epilogue kernel (for comparisons)
+        self._fused_failed = False  #: the fused kernel failed once (it is not tried again)
         self.stats = {"fused": 0, "fused_kernel": 0, "weight_only": 0, "cache_hits": 0, "cache_misses": 0}
         self._one = np.ones((), dtype=np.int32)
         self._zero = np.zeros((), dtype=np.int32)
@@ -267,20 +262,28 @@ class Int8Linear:
         s_x = get(id(plan.x_scale))
         s_x = s_x if s_x.dtype == _F32 else backend._scale_for(s_x, (), None)
         w_q = entry.int8
-        x2 = cupy.ascontiguousarray(x.reshape(rows, k))
+        x2 = _aligned(x.reshape(rows, k))
         padded_rows = _round_up4(rows)
         x_q = kernels.quantize_rows(x2, _FLOATS[plan.x.dtype], s_x, padded_rows, w_q.shape[1],
                                     out=self._scratch((padded_rows, w_q.shape[1]), np.int8))
         if bias is not None:
-            bias = cupy.ascontiguousarray(bias)
+            bias = _aligned(bias)
         n = plan.out_shape[-1]
         out_name = _FLOATS[out_dtype]
-        fused = fused_gemm.kernel() if self.use_fused_kernel else None
+        fused = fused_gemm.kernel() if self.use_fused_kernel and not self._fused_failed else None
         if fused is not None and w_q.shape == (n, k) and fused.supports(n, k, out_name):
-            self.stats["fused_kernel"] += 1
             out = cupy.empty((rows, n), dtype=storage_dtype(out_dtype))
-            fused(x_q, rows, w_q, entry.alpha_for(s_x), bias, out, out_name)
-            return out.reshape(plan.out_shape)
+            # sx * sw[n], on this call's stream (sx may be a shared buffer that changes between calls).
+            alpha = cupy.multiply(entry.scale, s_x, out=self._scratch((1, n), np.float32).reshape(n))
+            try:
+                fused(x_q, rows, w_q, alpha, bias, out, out_name)
+            except RuntimeError as exc:  # e.g. a driver older than the library's CUDA runtime: stay on cuBLAS
+                self._fused_failed = True
+                warnings.warn(f"tripy: the Hopper int8 kernel failed ({exc}); using cuBLAS from now on",
+                              RuntimeWarning, stacklevel=2)
+            else:
+                self.stats["fused_kernel"] += 1
+                return out.reshape(plan.out_shape)
         acc = self.gemm_padded(x_q, w_q, out=self._scratch((padded_rows, w_q.shape[0]), np.int32))
         out = kernels.epilogue(acc, rows, n, s_x, entry.scale, bias, storage_dtype(out_dtype), out_name)
         return out.reshape(plan.out_shape)
@@ -358,6 +361,12 @@ def _reraise(backend, tensor, exc: Exception):
         raise exc
     where = f"\n  made at: {tensor._where}" if tensor._where else ""
     raise TripyException(f"{backend.name} backend failed running '{tensor._node.prim}': {exc}{where}") from exc
+
+
+def _aligned(a: cupy.ndarray) -> cupy.ndarray:
+    """``a`` C-contiguous and starting on 16 bytes (the kernels load 16-byte vectors; a view may not)."""
+    a = cupy.ascontiguousarray(a)
+    return a if a.data.ptr % 16 == 0 else a.copy()
 
 
 def _padded(a: cupy.ndarray, rows: int, cols: int) -> cupy.ndarray:
