@@ -3,11 +3,11 @@
 One JSON file per guide under the cache folder, written atomically (a temporary file, then a rename), with
 a checksum over its contents so a damaged file is noticed and recomputed. What makes stored results
 stale, each with a stated reason: the code that runs (per block: the code as executed, ``allow-exception``,
-``TEST: XFAIL``, the expected output), the settings that change execution, the environment (Python,
-platform, the library's backend and device), the installed versions of the packages that were loaded, and
-the contents of the first-party modules that were loaded. Display-only edits (prose, ``omit`` lines,
-``no-output``, ``print-locals`` choosing among the variables shown before) are re-rendered from the store.
-Only guides whose blocks all passed (or failed as expected) are stored.
+``TEST: XFAIL``, the expected output), the variables each block shows (printing evaluates lazy values), the
+settings that change execution, the environment (Python, platform, the library's backend and device), the
+installed versions of the packages that were loaded, and the contents of the first-party modules that were
+loaded. Display-only edits (prose, ``omit`` lines, ``no-output``) are re-rendered from the store. Only
+guides whose blocks all passed (or failed as expected) are stored; a failed run removes the entry.
 """
 
 from __future__ import annotations
@@ -16,13 +16,20 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from doc_runner import display
 from doc_runner.directives import CodeLine, LineRole
-from doc_runner.environment import dependency_versions, file_digest, first_party_files, installed_version
+from doc_runner.environment import (
+    dependency_versions,
+    file_digest,
+    first_party_files,
+    installed_version,
+    seen_digest,
+)
 from doc_runner.reader import Block, Guide
 from doc_runner.result import BlockResult, Status
 from doc_runner.settings import Settings
@@ -36,13 +43,19 @@ def _executed(block: Block) -> list[CodeLine]:
     return [line for line in block.code.lines if line.role in (LineRole.CODE, LineRole.OMIT)]
 
 
-def block_signature(block: Block) -> str:
-    """What decides a block's run: the lines it executes and the directives that judge the run."""
+def block_signature(block: Block) -> list[str]:
+    """What decides a block's run, as two digests: the lines it executes with the directives that judge
+    the run, and which variables it shows (printing a variable evaluates it, which a lazy library may do
+    only then, so the choice can change what this block and later ones print)."""
     assert block.code is not None
-    allowed = block.code.get("allow-exception")
-    parts = [[line.text for line in _executed(block)], allowed.args if allowed is not None else None,
-             block.xfail, block.expected_stdout]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+    def args(name: str) -> list[str] | None:
+        directive = block.code.get(name) if block.code is not None else None
+        return list(directive.args) if directive is not None else None
+
+    code = [[line.text for line in _executed(block)], args("allow-exception"), block.xfail, block.expected_stdout]
+    shown = [args("print-locals"), args("no-print-locals"), "DOC: NO_PRINT_LOCALS" in block.regions]
+    return [hashlib.sha256(json.dumps(part).encode()).hexdigest() for part in (code, shown)]
 
 
 def _line_numbers(guide: Guide) -> list[list[int]]:
@@ -51,7 +64,8 @@ def _line_numbers(guide: Guide) -> list[list[int]]:
 
 
 def _settings_key(settings: Settings) -> dict[str, Any]:
-    return {"pre_imports": dict(settings.pre_imports), "library_packages": list(settings.library_packages)}
+    return {"pre_imports": dict(settings.pre_imports), "library_packages": list(settings.library_packages),
+            "timeout": settings.timeout}
 
 
 @dataclass
@@ -60,6 +74,8 @@ class Lookup:
 
     results: dict[int, BlockResult] | None
     reason: str
+    #: on a hit, the first-party files (relative to the source tree) the stored run loaded
+    first_party: tuple[str, ...] = ()
 
     @property
     def hit(self) -> bool:
@@ -71,27 +87,39 @@ class GuideCache:
 
     def __init__(self, directory: Path, root: Path) -> None:
         self.directory = Path(directory)
-        self.root = Path(root)
+        self.root = Path(root).resolve()
 
     def entry_name(self, guide: Guide) -> str:
         """The file name of ``guide``'s entry."""
         return self._file(guide).name
 
     def prune(self, keep: set[str]) -> list[str]:
-        """Delete the entries not named in ``keep`` (guides gone or moved) and temporary files left by
-        interrupted writes; return the names deleted. Call it when no build is writing."""
-        if not self.directory.is_dir():
+        """Delete this source tree's entries not named in ``keep`` (guides gone or moved) and temporary
+        files an interrupted write left over an hour ago; return the names deleted. Entries of other
+        source trees sharing the folder are left alone."""
+        gone = []
+        try:
+            candidates = list(self.directory.iterdir()) if self.directory.is_dir() else []
+            for path in candidates:
+                if path.name.endswith(".tmp"):
+                    if time.time() - path.stat().st_mtime > 3600:
+                        gone.append(path)
+                elif path.suffix == ".json" and path.name not in keep:
+                    try:
+                        if _read(path).get("source") == str(self.root):
+                            gone.append(path)
+                    except (ValueError, AttributeError):
+                        continue
+            for path in gone:
+                path.unlink(missing_ok=True)
+        except OSError:
             return []
-        gone = [p for p in self.directory.iterdir()
-                if (p.suffix == ".json" and p.name not in keep) or p.name.endswith(".tmp")]
-        for path in gone:
-            path.unlink(missing_ok=True)
         return sorted(p.name for p in gone)
 
     def _file(self, guide: Guide) -> Path:
         """One file per guide. A Python file holds one guide per docstring: its first block's line tells
         them apart (a Markdown guide is the whole file, so prose edits above its first block keep its entry)."""
-        identity = guide.path
+        identity = f"{self.root}:{guide.path}"
         if not guide.path.endswith(".md") and guide.runnable_blocks:
             identity += f":{guide.runnable_blocks[0].line}"
         name = hashlib.sha256(identity.encode()).hexdigest()[:32]
@@ -104,19 +132,34 @@ class GuideCache:
             return Lookup(None, "no stored results")
         try:
             entry = _read(path)
-        except ValueError as exc:
-            return Lookup(None, f"the stored results are damaged ({exc}); running again")
-        reason = self._stale(entry, guide, settings, environment)
-        if reason is not None:
-            return Lookup(None, reason)
-        results: dict[int, BlockResult] = {}
-        for block, data in zip(guide.runnable_blocks, entry["results"], strict=True):
-            stored = BlockResult.from_dict(data)
-            shown = display.redisplay(block, stored, guide.path)
-            if isinstance(shown, str):
-                return Lookup(None, shown)
-            results[block.line] = shown
-        return Lookup(results, "unchanged since the stored run")
+            reason = self._stale(entry, guide, settings, environment)
+            if reason is not None:
+                return Lookup(None, reason)
+            stored = [BlockResult.from_dict(data) for data in entry["results"]]
+            first_party = tuple(entry["first_party"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return Lookup(None, f"the stored results are damaged ({_problem(exc)}); running again")
+        results = {block.line: display.redisplay(block, result, guide.path)
+                   for block, result in zip(guide.runnable_blocks, stored, strict=True)}
+        return Lookup(results, "unchanged since the stored run", first_party)
+
+    def check(self, name: str, settings: Settings, environment: dict[str, str]) -> str | None:
+        """Why the entry ``name`` is stale whatever its guide's text (settings, environment, packages,
+        first-party modules), or None; a missing or damaged entry is stale too."""
+        path = self.directory / name
+        if not path.exists():
+            return "no stored results"
+        try:
+            return self._stale_outside(_read(path), settings, environment)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            return f"the stored results are damaged ({_problem(exc)})"
+
+    def forget(self, guide: Guide) -> None:
+        """Delete ``guide``'s entry (its last run failed: the next build must run it again)."""
+        try:
+            self._file(guide).unlink(missing_ok=True)
+        except OSError:
+            pass
 
     def _stale(self, entry: dict[str, Any], guide: Guide, settings: Settings,
                environment: dict[str, str]) -> str | None:
@@ -125,9 +168,21 @@ class GuideCache:
         signatures = entry["signatures"]
         if len(signatures) != len(blocks):
             return f"the guide now has {len(blocks)} runnable blocks, the stored run had {len(signatures)}"
-        for block, signature in zip(blocks, signatures, strict=True):
-            if block_signature(block) != signature:
+        for block, (code, shown) in zip(blocks, signatures, strict=True):
+            now_code, now_shown = block_signature(block)
+            if now_code != code:
                 return f"the code of the block at line {block.line} changed"
+            if now_shown != shown:
+                return f"the variables the block at line {block.line} shows changed (showing one evaluates it)"
+        reason = self._stale_outside(entry, settings, environment)
+        if reason is not None:
+            return reason
+        if entry["line_sensitive"] and entry["lines"] != _line_numbers(guide):
+            return "the blocks moved and their stored output mentions guide line numbers"
+        return None
+
+    def _stale_outside(self, entry: dict[str, Any], settings: Settings, environment: dict[str, str]) -> str | None:
+        """Why ``entry`` is stale for reasons outside its guide's text, or None."""
         if entry["settings"] != _settings_key(settings):
             changed = [k for k, v in _settings_key(settings).items() if entry["settings"].get(k) != v]
             return f"settings changed: {', '.join(changed)}"
@@ -145,8 +200,6 @@ class GuideCache:
                 return f"the first-party module {relative} is gone"
             if file_digest(file) != digest:
                 return f"the first-party module {relative} changed"
-        if entry["line_sensitive"] and entry["lines"] != _line_numbers(guide):
-            return "the blocks moved and their stored output mentions guide line numbers"
         return None
 
     def store(self, guide: Guide, settings: Settings, environment: dict[str, str],
@@ -154,11 +207,16 @@ class GuideCache:
         """Store ``results`` if every block passed (or failed as expected); True if stored."""
         ordered = [results.get(block.line) for block in guide.runnable_blocks]
         if not ordered or any(r is None or r.status not in _STORABLE for r in ordered):
+            self.forget(guide)
             return False
         first_party = first_party_files(self.root)
+        if any(seen_digest(self.root / relative) != digest for relative, digest in first_party.items()):
+            self.forget(guide)  # a module was edited after it was loaded: results of the old code
+            return False
         tops = {Path(p).parts[0].removesuffix(".py") for p in first_party}
         data = [r.to_dict() for r in ordered if r is not None]
         entry = {
+            "source": str(self.root),
             "guide": guide.path,
             "signatures": [block_signature(block) for block in guide.runnable_blocks],
             "settings": _settings_key(settings),
@@ -171,6 +229,11 @@ class GuideCache:
         }
         _write(self._file(guide), entry)
         return True
+
+
+def _problem(exc: Exception) -> str:
+    """What is wrong with an entry: _read's message, or the unexpected shape an older version left."""
+    return str(exc) if type(exc) is ValueError else f"{type(exc).__name__}: {exc}"
 
 
 def _texts(result: BlockResult) -> list[str]:

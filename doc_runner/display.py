@@ -1,7 +1,7 @@
 """What a block shows, decided by its current display directives: shared by fresh runs and stored results.
 
-A run keeps what it printed (``captured``) and the printouts of the variables it showed; which of those
-appear is decided here, so display-only edits re-render stored results without executing the guide.
+A run keeps what it printed (``captured``) apart from what is shown, so display-only edits (``no-output``,
+``omit`` lines, prose) re-render stored results without executing the guide.
 """
 
 from __future__ import annotations
@@ -32,14 +32,8 @@ def shown_output(block: Block, captured: str) -> str:
     return "" if block.code.get("no-output") is not None else captured
 
 
-def redisplay(block: Block, stored: BlockResult, path: str) -> BlockResult | str:
-    """``stored`` as ``block`` shows it now, or why it cannot be (a variable it now shows was not kept)."""
-    available = {variable.name: variable for variable in stored.variables}
-    names = wanted_names(block, stored.library_names)
-    missing = [name for name in names if name not in available]
-    if missing:
-        return (f"the block at line {block.line} now shows {', '.join(map(repr, missing))}, "
-                "which the stored run did not keep")
+def redisplay(block: Block, stored: BlockResult, path: str) -> BlockResult:
+    """``stored`` as ``block`` shows it now: its current line, code as shown, and output. The variables
+    are the stored ones: which variables a block shows is part of its signature in the store."""
     return dataclasses.replace(stored, path=path, line=block.line, code=block.shown_source,
-                               output=shown_output(block, stored.captured),
-                               variables=[available[name] for name in names])
+                               output=shown_output(block, stored.captured))

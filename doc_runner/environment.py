@@ -47,6 +47,25 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+_SEEN: dict[str, str] = {}
+
+
+def seen_digest(path: Path) -> str:
+    """The digest ``path`` had when this process first looked (a module edited since then was loaded as
+    its old text); :func:`remember_first_party` looks at the modules loaded when a build starts."""
+    key = str(path)
+    if key not in _SEEN:
+        _SEEN[key] = file_digest(path)
+    return _SEEN[key]
+
+
+def remember_first_party(root: Path) -> None:
+    """Note the digests of the first-party modules loaded now (call when a build starts)."""
+    root = Path(root).resolve()
+    for relative in first_party_modules(root):
+        seen_digest(root / relative)
+
+
 @cache
 def _first_party(filename: str, root: Path) -> str | None:
     """``filename`` relative to ``root`` when it is a first-party module there, else None."""

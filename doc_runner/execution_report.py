@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,12 @@ from doc_runner.reader import Guide
 from doc_runner.result import BlockResult
 
 PAGE = "doc_runner_report"
+#: Identifies the build that read a document (documents an incremental build did not read keep theirs).
+_RUN = {"id": ""}
+
+
+def start_run() -> None:
+    _RUN["id"] = f"{time.time():.6f}"
 
 
 def _entries(env: BuildEnvironment) -> dict[str, list[dict[str, Any]]]:
@@ -42,6 +49,7 @@ def record(env: BuildEnvironment, guide: Guide, results: dict[int, BlockResult],
         "ran_on": provenance(first.environment) if first.environment else "",
         "seconds": round(sum(r.duration for r in ordered), 4),
         "store_entry": store_entry,
+        "run": _RUN["id"],
         "blocks": [
             {
                 "line": r.line,
@@ -65,9 +73,14 @@ def merge(env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) ->
             _entries(env)[docname] = guides
 
 
+def by_document(env: BuildEnvironment) -> dict[str, list[dict[str, Any]]]:
+    return _entries(env)
+
+
 def guides(env: BuildEnvironment) -> list[dict[str, Any]]:
-    """Every guide's record, in document order."""
-    return [guide for docname in sorted(_entries(env)) for guide in _entries(env)[docname]]
+    """Every guide's record, in document order; ``this_build`` says whether this build read it."""
+    records = [guide for docname in sorted(_entries(env)) for guide in _entries(env)[docname]]
+    return [{**g, "this_build": g.get("run") == _RUN["id"]} for g in records]
 
 
 def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -77,7 +90,8 @@ def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
         "guides_from_store": sum(g["cached"] for g in records),
         "blocks": len(blocks),
         "failed": sum(b["status"] == "failed" for b in blocks),
-        "seconds_executed": round(sum(g["seconds"] for g in records if not g["cached"]), 3),
+        "guides_from_earlier_builds": sum(not g["this_build"] for g in records),
+        "seconds_executed": round(sum(g["seconds"] for g in records if not g["cached"] and g["this_build"]), 3),
     }
 
 
@@ -94,13 +108,14 @@ def page_html(records: list[dict[str, Any]]) -> str:
     total = summary(records)
     parts = [
         "<h1>Execution report</h1>",
-        f"<p>{total['guides']} guides ({total['guides_from_store']} from stored results), {total['blocks']} "
+        f"<p>{total['guides']} guides ({total['guides_from_store']} from stored results, "
+        f"{total['guides_from_earlier_builds']} in documents this build did not read again), {total['blocks']} "
         f"blocks, {total['failed']} failed; {total['seconds_executed']} s executing.</p>",
         '<table class="docutils align-default doc-runner-report"><thead><tr><th>guide</th><th>block</th>'
         "<th>status</th><th>seconds</th><th>results</th><th>ran on</th></tr></thead><tbody>",
     ]
     for guide in records:
-        where = "stored" if guide["cached"] else "executed"
+        where = ("stored" if guide["cached"] else "executed") + ("" if guide["this_build"] else ", earlier build")
         for block in guide["blocks"]:
             status = esc(block["status"]) + (f": {esc(block['error'])}" if block["error"] else "")
             parts.append(

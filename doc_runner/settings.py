@@ -32,7 +32,7 @@ class Settings:
     #: Top-level packages whose objects count as library objects under "Local Variables".
     library_packages: tuple[str, ...] = ("tripy",)
     #: Folder of stored results (Sphinx only): relative to conf.py's folder; empty means
-    #: ``.doc_runner_cache`` beside the output folder (``_build/.doc_runner_cache`` for ``_build/html``).
+    #: ``doc_runner_cache`` in Sphinx's doctree folder.
     cache_dir: str = ""
 
     @classmethod

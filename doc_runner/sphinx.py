@@ -6,8 +6,8 @@ Enable with ``extensions = ["myst_parser", "doc_runner"]``. Settings (all option
     ``"auto"`` (default): render a guide's stored results when its code and environment are unchanged,
     else execute it and store the results; ``"force"``: execute every guide; ``"off"``: render code only.
 ``doc_runner_cache_dir``
-    Folder of stored results, relative to ``conf.py``'s folder (default: ``.doc_runner_cache`` beside the
-    output folder).
+    Folder of stored results, relative to ``conf.py``'s folder (default: ``doc_runner_cache`` in Sphinx's
+    doctree folder).
 ``doc_runner_timeout``
     Seconds one block may run before it is stopped and reported (default 60; 0: none).
 ``doc_runner_pre_imports``
@@ -45,7 +45,7 @@ from sphinx.util import logging
 from doc_runner import execution_report, render
 from doc_runner.cache import GuideCache, Lookup
 from doc_runner.docstrings import find_code_blocks, read_docstring_guides
-from doc_runner.environment import describe, first_party_modules
+from doc_runner.environment import describe, first_party_modules, remember_first_party
 from doc_runner.errors import GuideError
 from doc_runner.execute import GuideRun
 from doc_runner.reader import Block, Guide, read_guide
@@ -113,6 +113,9 @@ def _run(guide: Guide, settings: Settings, env: BuildEnvironment) -> dict[int, B
         results = lookup.results
         for result in results.values():
             result.cached, result.cache_reason = True, lookup.reason
+        root = Path(env.srcdir).resolve()
+        for relative in lookup.first_party:  # nothing ran, but these still decide the page
+            env.note_dependency(str(root / relative))
     else:
         with GuideRun(guide, settings, lambda: describe(settings.library_packages)) as run:
             results = {block.line: run.run(block) for block in guide.runnable_blocks}
@@ -129,7 +132,7 @@ def _run(guide: Guide, settings: Settings, env: BuildEnvironment) -> dict[int, B
 
 
 def _store(env: BuildEnvironment) -> GuideCache:
-    return GuideCache(_CACHE_DIRECTORIES.get(str(env.srcdir), Path(env.srcdir) / ".doc_runner_cache"), env.srcdir)
+    return GuideCache(_CACHE_DIRECTORIES.get(str(env.srcdir), Path(env.doctreedir) / "doc_runner_cache"), env.srcdir)
 
 
 def _note_first_party_dependencies(env: BuildEnvironment) -> None:
@@ -312,13 +315,32 @@ def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildE
 def _builder_inited(app: Sphinx) -> None:
     _add_static(app)
     configured = app.config.doc_runner_cache_dir
-    directory = Path(app.confdir) / configured if configured else Path(app.outdir).parent / ".doc_runner_cache"
+    directory = Path(app.confdir) / configured if configured else Path(app.doctreedir) / "doc_runner_cache"
     _CACHE_DIRECTORIES[str(app.srcdir)] = directory
+    remember_first_party(Path(app.srcdir))
+    execution_report.start_run()
 
 
 def _outdated(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]) -> list[str]:
-    # Re-read guides that failed last time, so an unchanged failing guide fails again.
-    return [d for d in _failures(env) if d in env.found_docs]
+    """Documents to read again although their files did not change: those whose guides failed last time
+    (an unchanged failing guide fails again), and those whose stored results went stale for reasons
+    outside the document (environment, packages, first-party modules, settings, a lost store entry)."""
+    outdated = {d for d in _failures(env) if d in env.found_docs}
+    settings = settings_from_config(app.config)
+    if settings.execution_mode == "off":
+        return sorted(outdated)
+    store, environment = _store(env), None
+    for docname, guides in execution_report.by_document(env).items():
+        if docname in outdated or docname not in env.found_docs:
+            continue
+        for guide in guides:
+            if not guide.get("store_entry"):
+                continue
+            environment = environment or describe(settings.library_packages)
+            if store.check(guide["store_entry"], settings, environment) is not None:
+                outdated.add(docname)
+                break
+    return sorted(outdated)
 
 
 def _finished(app: Sphinx, exception: BaseException | None) -> None:

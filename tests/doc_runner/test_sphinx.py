@@ -378,10 +378,10 @@ def test_the_report_lists_failures_and_expected_failures(built, tmp_path):
     assert _report(failing)["summary"]["failed"] == 1
 
 
-def test_the_store_lives_beside_the_output_or_where_configured(tmp_path):
+def test_the_store_lives_with_the_doctrees_or_where_configured(tmp_path):
     src = project(tmp_path, STORED)
     Build(src)
-    assert list((src / "_build" / ".doc_runner_cache").glob("*.json"))
+    assert list((src / "_build" / "doctrees" / "doc_runner_cache").glob("*.json"))
     Build(src, 'doc_runner_cache_dir = "elsewhere"\n')
     assert list((src / "elsewhere").glob("*.json"))
 
@@ -391,12 +391,76 @@ def test_entries_of_guides_no_document_runs_are_pruned(tmp_path):
     for name in "ab":
         (src / f"{name}.md").write_text(f"# {name}\n\n```py\nprint('{name}')\n```\n", encoding="utf-8")
     Build(src)
-    store = src / "_build" / ".doc_runner_cache"
+    store = src / "_build" / "doctrees" / "doc_runner_cache"
     assert len(list(store.glob("*.json"))) == 2
-    (store / "leftover.json.tmp").write_text("{", encoding="utf-8")  # an interrupted write
+    (store / "leftover.json.tmp").write_text("{", encoding="utf-8")  # an interrupted write, long ago
+    os.utime(store / "leftover.json.tmp", (time.time() - 7200, time.time() - 7200))
+    (store / "another-project.json").write_text("{}", encoding="utf-8")  # not ours: left alone
     (src / "b.md").unlink()
     (src / "index.md").write_text("# Index\n\n```{toctree}\na\n```\n", encoding="utf-8")
     build = Build(src, fresh=False)
     assert build.status == 0, build.warnings.getvalue()
-    (entry,) = store.iterdir()
+    (entry,) = [p for p in store.iterdir() if p.name != "another-project.json"]
     assert [g["store_entry"] for g in _report(build)["guides"]] == [entry.name]
+    assert (store / "another-project.json").exists()
+
+
+def test_a_hit_executes_nothing(tmp_path):
+    runs = tmp_path / "runs.txt"
+    code = f"with open({str(runs)!r}, 'a') as f:\n    print('ran', file=f)\nprint('done')"
+    src = project(tmp_path, f"```py\n{code}\n```\n")
+    Build(src)
+    again = Build(src)
+    assert runs.read_text().count("ran") == 1
+    assert again.soup().select_one("div.doc-runner-output pre").get_text() == "done\n"
+
+
+def test_a_module_imported_by_the_guide_stays_watched_after_a_hit(tmp_path):
+    guide = "Intro.\n\n```py\nimport helper_watched\nprint('value', helper_watched.VALUE)\n```\n"
+    src = project(tmp_path, guide)
+    helper = src / "helper_watched.py"
+    helper.write_text("VALUE = 1\n", encoding="utf-8")
+    conf_extra = f"import sys\nsys.path.insert(0, {str(src)!r})\n"
+    try:
+        Build(src, conf_extra)
+        (src / "index.md").write_text(guide.replace("Intro.", "A longer intro."), encoding="utf-8")
+        hit = Build(src, conf_extra, fresh=False)  # prose only: from the store, nothing imported
+        assert _report(hit)["guides"][0]["cached"]
+        sys.modules.pop("helper_watched", None)
+        helper.write_text("VALUE = 2\n", encoding="utf-8")
+        os.utime(helper, (time.time() + 5, time.time() + 5))
+        again = Build(src, conf_extra, fresh=False)
+        assert again.soup().select_one("div.doc-runner-output pre").get_text() == "value 2\n"
+    finally:
+        sys.modules.pop("helper_watched", None)
+
+
+def test_a_failed_run_removes_the_stored_results(tmp_path):
+    data = tmp_path / "data.txt"
+    src = project(tmp_path, f"```py\nprint(open({str(data)!r}).read())\n```\n")
+    data.write_text("one", encoding="utf-8")
+    assert Build(src).status == 0
+    data.unlink()
+    assert Build(src, 'doc_runner_execution_mode = "force"\n').status == 1
+    after = Build(src)
+    assert after.status == 1 and "FileNotFoundError" in after.warnings.getvalue()
+
+
+def test_an_environment_change_reads_the_guide_again(tmp_path, monkeypatch):
+    src = project(tmp_path, "```py\nprint('hello')\n```\n")
+    (src / "envlib_for_test").mkdir()
+    (src / "envlib_for_test" / "__init__.py").write_text(
+        "import os\n\ndef __doc_runner_environment__():\n    return {'backend': os.environ['ENVLIB_BACKEND']}\n",
+        encoding="utf-8")
+    conf_extra = f"import sys\nsys.path.insert(0, {str(src)!r})\ndoc_runner_library_packages = ['envlib_for_test']\n"
+    monkeypatch.setenv("ENVLIB_BACKEND", "first")
+    try:
+        first = Build(src, conf_extra)
+        assert first.soup().select_one("p.doc-runner-provenance").get_text() == "Ran on the first backend"
+        monkeypatch.setenv("ENVLIB_BACKEND", "second")
+        again = Build(src, conf_extra, fresh=False)  # nothing in the source changed
+        assert again.soup().select_one("p.doc-runner-provenance").get_text() == "Ran on the second backend"
+        (guide,) = _report(again)["guides"]
+        assert guide["reason"] == "the environment changed: backend first -> second" and guide["this_build"]
+    finally:
+        sys.modules.pop("envlib_for_test", None)
