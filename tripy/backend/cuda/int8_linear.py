@@ -264,17 +264,19 @@ class Int8Linear:
         w_q = entry.int8
         x2 = _aligned(x.reshape(rows, k))
         padded_rows = _round_up4(rows)
-        x_q = kernels.quantize_rows(x2, _FLOATS[plan.x.dtype], s_x, padded_rows, w_q.shape[1],
-                                    out=self._scratch((padded_rows, w_q.shape[1]), np.int8))
         if bias is not None:
             bias = _aligned(bias)
         n = plan.out_shape[-1]
         out_name = _FLOATS[out_dtype]
         fused = fused_gemm.kernel() if self.use_fused_kernel and not self._fused_failed else None
+        x_q_buffer = self._scratch((padded_rows, w_q.shape[1]), np.int8)
         if fused is not None and w_q.shape == (n, k) and fused.supports(n, k, out_name):
             out = cupy.empty((rows, n), dtype=storage_dtype(out_dtype))
-            # sx * sw[n], on this call's stream (sx may be a shared buffer that changes between calls).
-            alpha = cupy.multiply(entry.scale, s_x, out=self._scratch((1, n), np.float32).reshape(n))
+            # The kernel's sx * sw[n], written by the quantize kernel on this call's stream (sx may be a
+            # shared buffer that changes between calls, so it is formed every time).
+            alpha = self._scratch((1, n), np.float32).reshape(n)
+            x_q = kernels.quantize_rows(x2, _FLOATS[plan.x.dtype], s_x, padded_rows, k, out=x_q_buffer,
+                                        alpha=(entry.scale, alpha))
             try:
                 fused(x_q, rows, w_q, alpha, bias, out, out_name)
             except RuntimeError as exc:  # e.g. a driver older than the library's CUDA runtime: stay on cuBLAS
@@ -284,6 +286,7 @@ class Int8Linear:
             else:
                 self.stats["fused_kernel"] += 1
                 return out.reshape(plan.out_shape)
+        x_q = kernels.quantize_rows(x2, _FLOATS[plan.x.dtype], s_x, padded_rows, w_q.shape[1], out=x_q_buffer)
         acc = self.gemm_padded(x_q, w_q, out=self._scratch((padded_rows, w_q.shape[0]), np.int32))
         out = kernels.epilogue(acc, rows, n, s_x, entry.scale, bias, storage_dtype(out_dtype), out_name)
         return out.reshape(plan.out_shape)

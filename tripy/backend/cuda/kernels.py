@@ -120,10 +120,15 @@ __device__ __forceinline__ uint2 tp_quantize8(const float* v, float s, float r, 
     return make_uint2(word[0], word[1]);
 }
 extern "C" __global__ void tripy_quantize_rows_vec(const ELEM* __restrict__ x, const float* __restrict__ scale,
-                                                    uint2* __restrict__ q, long long groups, long long half) {
+                                                    uint2* __restrict__ q, long long groups, long long half,
+                                                    const float* __restrict__ w_scale, float* __restrict__ alpha,
+                                                    long long n_alpha) {
     /* Groups t and t + half of eight values per thread (each load coalesced across the warp), both loads
-       in flight before the first is used. */
+       in flight before the first is used. With n_alpha > 0 the threads also write the fused GEMM's
+       per-channel factors alpha[n] = w_scale[n] * scale (one launch fewer per call). */
     long long t0 = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    for (long long i = t0; i < n_alpha; i += (long long)gridDim.x * blockDim.x)
+        alpha[i] = tp_mul_rn(w_scale[i], scale[0]);
     if (t0 >= half) return;
     long long t1 = t0 + half;
     bool two = t1 < groups;
@@ -223,18 +228,27 @@ _BLOCK = 256
 
 
 def quantize_rows(x: cupy.ndarray, dtype_name: str, scale: cupy.ndarray, padded_rows: int,
-                  padded_cols: int, out: cupy.ndarray | None = None) -> cupy.ndarray:
-    """``clamp(rint(x / scale))`` of a contiguous 2-D ``x`` as int8, zero-padded to the given shape."""
+                  padded_cols: int, out: cupy.ndarray | None = None,
+                  alpha: tuple[cupy.ndarray, cupy.ndarray] | None = None) -> cupy.ndarray:
+    """``clamp(rint(x / scale))`` of a contiguous 2-D ``x`` as int8, zero-padded to the given shape.
+
+    ``alpha=(w_scale, into)`` also writes ``into[n] = w_scale[n] * scale`` (float32, N elements), in the same
+    launch where the rows allow; the padding rows are then left as they are (the caller reads only ``rows``).
+    """
     rows, cols = x.shape
     q = cupy.empty((padded_rows, padded_cols), dtype=np.int8) if out is None else out
     if cols % 8 == 0 and cols == padded_cols and rows > 0:
         groups = rows * cols // 8
         half = (groups + 1) // 2
+        w_scale, into = alpha if alpha is not None else (scale, q)
         quantize_rows_vec_kernel(dtype_name)(((half + _BLOCK - 1) // _BLOCK,), (_BLOCK,),
-                                             (x, scale, q, np.int64(groups), np.int64(half)))
-        if padded_rows > rows:
+                                             (x, scale, q, np.int64(groups), np.int64(half), w_scale, into,
+                                              np.int64(into.size if alpha is not None else 0)))
+        if padded_rows > rows and alpha is None:
             q[rows:] = 0
         return q
+    if alpha is not None:
+        cupy.multiply(alpha[0], scale, out=alpha[1])
     words = padded_rows * padded_cols // 4
     quantize_rows_kernel(dtype_name)(((words + _BLOCK - 1) // _BLOCK,), (_BLOCK,),
                                      (x, scale, q, np.int64(rows), np.int64(cols), np.int64(padded_rows),
