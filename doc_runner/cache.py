@@ -238,7 +238,7 @@ def _problem(exc: Exception) -> str:
 
 def _texts(result: BlockResult) -> list[str]:
     """The texts a result shows, which may quote guide line numbers (warnings, tracebacks)."""
-    return [result.captured, result.output, result.error or "", *(v.text for v in result.variables)]
+    return [result.captured, result.error or "", *(v.text for v in result.variables)]  # output is part of captured
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -210,7 +210,7 @@ class GuideRun:
         result.output = display.shown_output(block, result.captured)
         if result.status is Status.PASSED and raised is None:
             try:
-                result.variables = self._variables(block, before, result)
+                result.variables = self._variables(block, before)
             except _VariableError as exc:
                 result.status, result.error, result.error_line = Status.FAILED, str(exc), exc.line
 
@@ -264,13 +264,11 @@ class GuideRun:
         guide_lines = [f.lineno for f in frames if f.filename == self.guide.path and f.lineno]
         return "".join(te.format()), (guide_lines[-1] if guide_lines else block.code_line)
 
-    def _variables(self, block: Block, before: dict[str, Any], result: BlockResult) -> list[LocalVariable]:
+    def _variables(self, block: Block, before: dict[str, Any]) -> list[LocalVariable]:
         assert block.code is not None
         packages = self.settings.library_packages
-        result.library_names = [
-            name for name in changed_names(before, self.namespace) if is_library_object(self.namespace[name], packages)
-        ]
-        names = display.wanted_names(block, result.library_names)
+        made = [n for n in changed_names(before, self.namespace) if is_library_object(self.namespace[n], packages)]
+        names = display.wanted_names(block, made)
         show = block.code.get("print-locals")
         missing = [n for n in names if n not in self.namespace]
         if missing and show is not None:

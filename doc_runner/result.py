@@ -51,8 +51,6 @@ class BlockResult:
     duration: float = 0.0
     #: everything the block printed, kept under ``no-output`` too (``output`` is what is shown)
     captured: str = ""
-    #: the library objects the block created or rebound (the variables shown by default)
-    library_names: list[str] = dataclasses.field(default_factory=list)
     #: where it ran: Python, platform, and the library's backend and device (see doc_runner.environment)
     environment: dict[str, str] = dataclasses.field(default_factory=dict)
     #: True when these results were read from the store instead of executed

@@ -51,7 +51,7 @@ class FusedInt8Linear:
         lib.tripy_int8_linear_workspace.restype = ctypes.c_int
         lib.tripy_int8_linear_workspace.argtypes = [*[ctypes.c_int] * 5, ctypes.POINTER(ctypes.c_size_t)]
         self._workspace_bytes: dict[tuple, int] = {}
-        self._workspaces = threading.local()
+        self._workspaces: dict[tuple[int, int], cupy.ndarray] = {}
 
     @staticmethod
     def supports(n: int, k: int, out_dtype_name: str) -> bool:
@@ -72,11 +72,10 @@ class FusedInt8Linear:
         import cupy
 
         # One workspace per thread and stream: kernels of one stream run in order, so each may reuse it.
-        buffers = self._workspaces.__dict__.setdefault("by_stream", {})
-        stream = cupy.cuda.get_current_stream().ptr
-        buf = buffers.get(stream)
+        where = (threading.get_ident(), cupy.cuda.get_current_stream().ptr)
+        buf = self._workspaces.get(where)
         if buf is None or buf.nbytes < size:
-            buf = buffers[stream] = cupy.empty(size, dtype=np.uint8)
+            buf = self._workspaces[where] = cupy.empty(size, dtype=np.uint8)
         return buf.data.ptr, buf.nbytes
 
     def __call__(self, a: cupy.ndarray, rows: int, w: cupy.ndarray, alpha: cupy.ndarray, bias: cupy.ndarray | None,
