@@ -11,14 +11,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import NUMPY_ONLY
 
 import doc_runner.cache
 from doc_runner.cache import GuideCache
 from doc_runner.execute import GuideRun
 from doc_runner.reader import read_guide
 from doc_runner.result import Status
+from doc_runner.settings import Settings
 
+NUMPY_ONLY = Settings(pre_imports={"np": "numpy"}, timeout=10)
 ENV = {"python": "3", "backend": "numpy", "device": "cpu"}
 
 GUIDE = """\
@@ -136,7 +137,7 @@ def test_environment_and_settings_changes_run_again(store):
     store.run_and_store(GUIDE)
     found = store.lookup(GUIDE, env={**ENV, "backend": "cuda", "device": "NVIDIA H200"})
     assert not found.hit and found.reason == "the environment changed: backend numpy -> cuda"
-    other = NUMPY_ONLY.__class__(pre_imports={"np": "numpy", "tp": "tripy"}, timeout=10)
+    other = Settings(pre_imports={"np": "numpy", "tp": "tripy"}, timeout=10)
     found = store.lookup(GUIDE, settings=other)
     assert not found.hit and found.reason == "settings changed: pre_imports"
 
