@@ -20,15 +20,20 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[docs,test,browser,tensorrt,examples]'
 	touch $@
 
-.PHONY: docs test lint clean
+.PHONY: docs test check lint clean
 docs: $(DOCS_STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html . _build/html
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
-lint: $(TEST_STAMP)
+# The contributors' gate (CI runs it too): lint, formatting and types.
+check: $(TEST_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+lint: check
 
 clean:
 	rm -rf _build .pytest_cache

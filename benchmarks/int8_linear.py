@@ -65,8 +65,9 @@ def host_us(fn, iters: int) -> float:
 def make_linear(w: cupy.ndarray, w_scale: cupy.ndarray, bias: cupy.ndarray, x_scale: float | None) -> tp.Linear:
     n, k = w.shape
     quant = w_scale is not None
-    layer = tp.Linear(k, n, dtype=tp.float16, quant_dtype=tp.int8 if quant else None,
-                      weight_quant_dim=0 if quant else None)
+    layer = tp.Linear(
+        k, n, dtype=tp.float16, quant_dtype=tp.int8 if quant else None, weight_quant_dim=0 if quant else None
+    )
     layer.weight = tp.Parameter(w)  # DLPack: no copy
     layer.bias = tp.Parameter(bias)
     if quant:
@@ -92,13 +93,23 @@ def bench_shape(m: int, k: int, n: int, iters: int, torch) -> list[tuple[str, fl
     rows = []
     stats0 = dict(cb.int8.stats)
     fused0 = cb.int8.stats["fused_kernel"]
-    rows.append(("tripy int8 Linear (x+w scales)", gpu_ms(lambda: int8_layer(xt).eval(), iters),
-                 "Hopper kernel, scales in its epilogue" if cb.int8.stats["fused_kernel"] > fused0 else "cuBLAS path"))
+    rows.append(
+        (
+            "tripy int8 Linear (x+w scales)",
+            gpu_ms(lambda: int8_layer(xt).eval(), iters),
+            "Hopper kernel, scales in its epilogue" if cb.int8.stats["fused_kernel"] > fused0 else "cuBLAS path",
+        )
+    )
     if cb.int8.stats["fused_kernel"] > fused0:
         cb.int8.use_fused_kernel = False
         try:
-            rows.append(("tripy int8 Linear, cuBLAS + epilogue", gpu_ms(lambda: int8_layer(xt).eval(), iters),
-                         "the path for other GPUs"))
+            rows.append(
+                (
+                    "tripy int8 Linear, cuBLAS + epilogue",
+                    gpu_ms(lambda: int8_layer(xt).eval(), iters),
+                    "the path for other GPUs",
+                )
+            )
         finally:
             cb.int8.use_fused_kernel = True
     rows.append(("tripy int8 Linear (weight-only)", gpu_ms(lambda: wo_layer(xt).eval(), iters), ""))
@@ -134,14 +145,14 @@ def bench_shape(m: int, k: int, n: int, iters: int, torch) -> list[tuple[str, fl
         alpha, out = cupy.asarray(w_scale * np.float32(x_scale)), cupy.empty((m, n), cupy.float16)
         ms = gpu_ms(lambda: hopper(x_q, m, w_q, alpha, bias, out, "float16"), iters)
         rows.append(("  stage: Hopper GEMM + scales kernel", ms, f"{2.0 * m * n * k / ms / 1e9:.1f} TOPS"))
-    if m * n * k < 2 ** 33:  # small shapes: the host's share
+    if m * n * k < 2**33:  # small shapes: the host's share
         acc_full = cb.int8.gemm_padded(x_q, w_q)
-        epi = gpu_ms(lambda: kernels.epilogue(acc_full, m, n, xs, w_scale, bias, np.dtype(np.float16),
-                                              "float16"), iters)
+        epi = gpu_ms(
+            lambda: kernels.epilogue(acc_full, m, n, xs, w_scale, bias, np.dtype(np.float16), "float16"), iters
+        )
         rows.append(("  stage: epilogue kernel", epi, "back-to-back launches"))
         rows.append(("  host: build the trace (forward)", host_us(lambda: int8_layer(xt), iters) / 1e3, "CPU"))
-        rows.append(("  host: build + evaluate (no sync)", host_us(lambda: int8_layer(xt).eval(), iters) / 1e3,
-                     "CPU"))
+        rows.append(("  host: build + evaluate (no sync)", host_us(lambda: int8_layer(xt).eval(), iters) / 1e3, "CPU"))
     return rows
 
 
@@ -155,8 +166,10 @@ def main() -> None:
     except ImportError:
         torch = None
     props = cupy.cuda.runtime.getDeviceProperties(0)
-    print(f"device: {props['name'].decode()}, CuPy {cupy.__version__}"
-          + (f", torch {torch.__version__}" if torch is not None else ""))
+    print(
+        f"device: {props['name'].decode()}, CuPy {cupy.__version__}"
+        + (f", torch {torch.__version__}" if torch is not None else "")
+    )
     # Half a second of matrix products first, so the first shape is timed at working clocks too.
     warm = cupy.ones((4096, 4096), dtype=cupy.float16)
     t0 = time.perf_counter()
@@ -165,7 +178,7 @@ def main() -> None:
         cupy.cuda.Device().synchronize()
     summary = {}
     for m, k, n in SHAPES[1:] if args.quick else SHAPES:
-        iters = 20 if m * n * k >= 2 ** 36 else 200
+        iters = 20 if m * n * k >= 2**36 else 200
         print(f"\nM={m} K={k} N={n}  ({iters} calls each)")
         print(f"  {'case':<40} {'ms/call':>10} {'TOPS':>9}")
         rows = bench_shape(m, k, n, iters, torch)
@@ -178,8 +191,10 @@ def main() -> None:
     for shape, times in summary.items():
         raw, int8 = times["raw cuBLAS int8 GEMM (int32 out)"], times["tripy int8 Linear (x+w scales)"]
         f16 = times["tripy float16 Linear"]
-        print(f"\n{shape}: tripy int8 Linear = {raw / int8:.1%} of the raw int8 GEMM's speed, "
-              f"{f16 / int8:.2f}x tripy float16 Linear")
+        print(
+            f"\n{shape}: tripy int8 Linear = {raw / int8:.1%} of the raw int8 GEMM's speed, "
+            f"{f16 / int8:.2f}x tripy float16 Linear"
+        )
 
 
 if __name__ == "__main__":

@@ -40,15 +40,22 @@ CONFIGS = {
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda" if torch.cuda.is_available() else "cpu",
-                        help="where transformers runs; tripy uses its cuda backend on 'cuda', numpy on 'cpu'")
+    parser.add_argument(
+        "--device",
+        choices=["cuda", "cpu"],
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="where transformers runs; tripy uses its cuda backend on 'cuda', numpy on 'cpu'",
+    )
     parser.add_argument("--config", choices=sorted(CONFIGS), default="gpt2", help="model size (gpt2 = 124M)")
     parser.add_argument("--batch-sizes", default="1,16", help="comma-separated batch sizes")
     parser.add_argument("--prompt-len", type=int, default=32)
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--warmup-tokens", type=int, default=4)
-    parser.add_argument("--variants", default="transformers-fp16,tripy-fp16,tripy-int8-weight-only",
-                        help="comma-separated subset of the variants to run")
+    parser.add_argument(
+        "--variants",
+        default="transformers-fp16,tripy-fp16,tripy-int8-weight-only",
+        help="comma-separated subset of the variants to run",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     return parser.parse_args(argv)
 
@@ -71,8 +78,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     hf_config = GPT2Config(**CONFIGS[args.config], bos_token_id=0, eos_token_id=0, pad_token_id=0)
     hf_fp32 = GPT2LMHeadModel(hf_config).eval()
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
-    prompts = {b: np.random.default_rng(b).integers(1, hf_config.vocab_size, (b, args.prompt_len), dtype=np.int32)
-               for b in batch_sizes}
+    prompts = {
+        b: np.random.default_rng(b).integers(1, hf_config.vocab_size, (b, args.prompt_len), dtype=np.int32)
+        for b in batch_sizes
+    }
 
     def transformers_fp16() -> Callable[[np.ndarray, int], object]:
         model = copy.deepcopy(hf_fp32).to(device=args.device, dtype=torch.float16)
@@ -80,8 +89,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         def run(ids: np.ndarray, n: int) -> object:
             ids_t = torch.from_numpy(ids).long().to(args.device)
             with torch.no_grad():
-                return model.generate(ids_t, attention_mask=torch.ones_like(ids_t), max_new_tokens=n,
-                                      min_new_tokens=n, do_sample=False)
+                return model.generate(
+                    ids_t, attention_mask=torch.ones_like(ids_t), max_new_tokens=n, min_new_tokens=n, do_sample=False
+                )
+
         return run
 
     def tripy_model(quant_mode: str | None) -> Callable[[np.ndarray, int], object]:
@@ -97,8 +108,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         try:
             import modelopt.torch.quantization  # noqa: F401
         except ImportError:
-            print("nvidia-modelopt is not installed: weight amax computed directly (same as its max calibration)",
-                  file=sys.stderr)
+            print(
+                "nvidia-modelopt is not installed: weight amax computed directly (same as its max calibration)",
+                file=sys.stderr,
+            )
             state = {}
             for key, value in hf_fp32.state_dict().items():
                 if key.endswith(LINEAR_WEIGHTS):
@@ -109,8 +122,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
         batches = random_calibration_batches(hf_config.vocab_size, num_batches=1, seq_len=args.prompt_len)
         return calibrate(copy.deepcopy(hf_fp32), "int8-weight-only", batches)
 
-    builders = {"transformers-fp16": transformers_fp16, "tripy-fp16": lambda: tripy_model(None),
-                "tripy-int8-weight-only": lambda: tripy_model("int8-weight-only")}
+    builders = {
+        "transformers-fp16": transformers_fp16,
+        "tripy-fp16": lambda: tripy_model(None),
+        "tripy-int8-weight-only": lambda: tripy_model("int8-weight-only"),
+    }
     results = []
     for variant in args.variants.split(","):
         print(f"[{variant}] preparing...", file=sys.stderr, flush=True)
@@ -118,15 +134,23 @@ def main(argv: list[str] | None = None) -> list[dict]:
         for batch in batch_sizes:
             run(prompts[batch], args.warmup_tokens)
             seconds = timed(lambda batch=batch, run=run: run(prompts[batch], args.new_tokens), sync)
-            results.append({"variant": variant, "batch": batch, "prompt_len": args.prompt_len,
-                            "new_tokens": args.new_tokens, "seconds": seconds,
-                            "tokens_per_s": batch * args.new_tokens / seconds})
-            print(f"[{variant}] batch {batch}: {results[-1]['tokens_per_s']:.1f} tokens/s", file=sys.stderr,
-                  flush=True)
+            results.append(
+                {
+                    "variant": variant,
+                    "batch": batch,
+                    "prompt_len": args.prompt_len,
+                    "new_tokens": args.new_tokens,
+                    "seconds": seconds,
+                    "tokens_per_s": batch * args.new_tokens / seconds,
+                }
+            )
+            print(f"[{variant}] batch {batch}: {results[-1]['tokens_per_s']:.1f} tokens/s", file=sys.stderr, flush=True)
 
     device = torch.cuda.get_device_name() if args.device == "cuda" else platform.processor() or platform.machine()
-    print(f"\nGPT-2 ({args.config}: {CONFIGS[args.config]}), random weights, greedy with KV cache, "
-          f"prompt {args.prompt_len} tokens, {args.new_tokens} new tokens")
+    print(
+        f"\nGPT-2 ({args.config}: {CONFIGS[args.config]}), random weights, greedy with KV cache, "
+        f"prompt {args.prompt_len} tokens, {args.new_tokens} new tokens"
+    )
     print(f"device: {device}; tripy backend: {tp.config.backend}; torch {torch.__version__}\n")
     print(f"| {'variant':<24} | {'batch':>5} | {'seconds':>8} | {'tokens/s':>9} |")
     print(f"|{'-' * 26}|{'-' * 7}|{'-' * 10}|{'-' * 11}|")

@@ -116,8 +116,11 @@ def cases(gpt2_layers: int):
     yield "quantized Linear (seed guide)", _quantized_linear(True), [tp.InputInfo((3, 4), tp.float32)]
     yield "weight-only int8 Linear", _quantized_linear(False), [tp.InputInfo((3, 4), tp.float32)]
     linear = tp.Linear(8, 4)
-    yield "dynamic-batch Linear+softmax", (lambda x: tp.softmax(linear(x), dim=-1)), [
-        tp.InputInfo(((1, 4, 16), 8), tp.float32)]
+    yield (
+        "dynamic-batch Linear+softmax",
+        (lambda x: tp.softmax(linear(x), dim=-1)),
+        [tp.InputInfo(((1, 4, 16), 8), tp.float32)],
+    )
     yield "GPT-2 attention (embed 16)", _Attention(), [tp.InputInfo(((1, 2, 4), (1, 8, 16), 16), tp.float32)]
     yield "nanoGPT block 768, float32", _gpt2_block(None), [dynamic_seq]
     yield "nanoGPT block 768, int8 weight-only", _gpt2_block("int8-weight-only"), [dynamic_seq]

@@ -64,8 +64,11 @@ def _line_numbers(guide: Guide) -> list[list[int]]:
 
 
 def _settings_key(settings: Settings) -> dict[str, Any]:
-    return {"pre_imports": dict(settings.pre_imports), "library_packages": list(settings.library_packages),
-            "timeout": settings.timeout}
+    return {
+        "pre_imports": dict(settings.pre_imports),
+        "library_packages": list(settings.library_packages),
+        "timeout": settings.timeout,
+    }
 
 
 @dataclass
@@ -139,8 +142,10 @@ class GuideCache:
             first_party = tuple(entry["first_party"])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return Lookup(None, f"the stored results are damaged ({_problem(exc)}); running again")
-        results = {block.line: display.redisplay(block, result, guide.path)
-                   for block, result in zip(guide.runnable_blocks, stored, strict=True)}
+        results = {
+            block.line: display.redisplay(block, result, guide.path)
+            for block, result in zip(guide.runnable_blocks, stored, strict=True)
+        }
         return Lookup(results, "unchanged since the stored run", first_party)
 
     def check(self, name: str, settings: Settings, environment: dict[str, str]) -> str | None:
@@ -161,8 +166,9 @@ class GuideCache:
         except OSError:
             pass
 
-    def _stale(self, entry: dict[str, Any], guide: Guide, settings: Settings,
-               environment: dict[str, str]) -> str | None:
+    def _stale(
+        self, entry: dict[str, Any], guide: Guide, settings: Settings, environment: dict[str, str]
+    ) -> str | None:
         """Why ``entry`` cannot be used for ``guide`` now, or None."""
         blocks = guide.runnable_blocks
         signatures = entry["signatures"]
@@ -202,8 +208,9 @@ class GuideCache:
                 return f"the first-party module {relative} changed"
         return None
 
-    def store(self, guide: Guide, settings: Settings, environment: dict[str, str],
-              results: dict[int, BlockResult]) -> bool:
+    def store(
+        self, guide: Guide, settings: Settings, environment: dict[str, str], results: dict[int, BlockResult]
+    ) -> bool:
         """Store ``results`` if every block passed (or failed as expected); True if stored."""
         ordered = [results.get(block.line) for block in guide.runnable_blocks]
         if not ordered or any(r is None or r.status not in _STORABLE for r in ordered):

@@ -35,5 +35,6 @@ def shown_output(block: Block, captured: str) -> str:
 def redisplay(block: Block, stored: BlockResult, path: str) -> BlockResult:
     """``stored`` as ``block`` shows it now: its current line, code as shown, and output. The variables
     are the stored ones: which variables a block shows is part of its signature in the store."""
-    return dataclasses.replace(stored, path=path, line=block.line, code=block.shown_source,
-                               output=shown_output(block, stored.captured))
+    return dataclasses.replace(
+        stored, path=path, line=block.line, code=block.shown_source, output=shown_output(block, stored.captured)
+    )

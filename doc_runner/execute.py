@@ -110,8 +110,9 @@ class GuideRun:
     from ``sys.modules`` afterwards. Nothing is shared between two ``GuideRun`` s.
     """
 
-    def __init__(self, guide: Guide, settings: Settings | None = None,
-                 describe: Callable[[], dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, guide: Guide, settings: Settings | None = None, describe: Callable[[], dict[str, str]] | None = None
+    ) -> None:
         self.guide = guide
         self.settings = settings or Settings()
         #: called after each executed block: where it ran (see :mod:`doc_runner.environment`)

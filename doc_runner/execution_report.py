@@ -41,26 +41,28 @@ def record(env: BuildEnvironment, guide: Guide, results: dict[int, BlockResult],
     if not ordered:
         return
     first = ordered[0]
-    _entries(env).setdefault(env.docname, []).append({
-        "guide": guide.path,
-        "document": env.docname,
-        "cached": first.cached,
-        "reason": first.cache_reason,
-        "ran_on": provenance(first.environment) if first.environment else "",
-        "seconds": round(sum(r.duration for r in ordered), 4),
-        "store_entry": store_entry,
-        "run": _RUN["id"],
-        "blocks": [
-            {
-                "line": r.line,
-                "status": r.status.value,
-                "seconds": round(r.duration, 4),
-                "ran_on": provenance(r.environment) if r.environment else "",
-                "error": (r.error or "").strip().splitlines()[-1] if r.error else None,
-            }
-            for r in ordered
-        ],
-    })
+    _entries(env).setdefault(env.docname, []).append(
+        {
+            "guide": guide.path,
+            "document": env.docname,
+            "cached": first.cached,
+            "reason": first.cache_reason,
+            "ran_on": provenance(first.environment) if first.environment else "",
+            "seconds": round(sum(r.duration for r in ordered), 4),
+            "store_entry": store_entry,
+            "run": _RUN["id"],
+            "blocks": [
+                {
+                    "line": r.line,
+                    "status": r.status.value,
+                    "seconds": round(r.duration, 4),
+                    "ran_on": provenance(r.environment) if r.environment else "",
+                    "error": (r.error or "").strip().splitlines()[-1] if r.error else None,
+                }
+                for r in ordered
+            ],
+        }
+    )
 
 
 def purge(env: BuildEnvironment, docname: str) -> None:

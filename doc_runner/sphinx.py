@@ -124,8 +124,7 @@ def _run(guide: Guide, settings: Settings, env: BuildEnvironment) -> dict[int, B
         try:
             store.store(guide, settings, environment, results)
         except OSError as exc:
-            logger.warning(f"could not store the results of {guide.path}: {exc}", type="doc_runner",
-                           subtype="cache")
+            logger.warning(f"could not store the results of {guide.path}: {exc}", type="doc_runner", subtype="cache")
     _note_first_party_dependencies(env)
     execution_report.record(env, guide, results, store.entry_name(guide))
     return results

@@ -22,8 +22,14 @@ sys.path.insert(0, str(ROOT))
 
 from tripy.backend.cuda.fused_gemm import LIBRARY, SOURCE, source_digest  # noqa: E402
 
-WHEELS = ["nvidia-cuda-nvcc==13.0.88", "nvidia-cuda-cccl==13.0.85", "nvidia-cuda-runtime==13.0.96",
-          "nvidia-cuda-crt==13.0.88", "nvidia-nvvm==13.0.88", "nvidia-cutlass==4.2.0.0"]
+WHEELS = [
+    "nvidia-cuda-nvcc==13.0.88",
+    "nvidia-cuda-cccl==13.0.85",
+    "nvidia-cuda-runtime==13.0.96",
+    "nvidia-cuda-crt==13.0.88",
+    "nvidia-nvvm==13.0.88",
+    "nvidia-cutlass==4.2.0.0",
+]
 
 
 def toolchain(cache: Path) -> tuple[Path, Path]:
@@ -33,8 +39,10 @@ def toolchain(cache: Path) -> tuple[Path, Path]:
         return cuda, cutlass
     wheels = cache / "wheels"
     print(f"fetching {', '.join(WHEELS)} into {wheels}", flush=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-                    "-d", str(wheels), *WHEELS], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(wheels), *WHEELS],
+        check=True,
+    )
     for wheel in sorted(wheels.glob("*.whl")):
         with zipfile.ZipFile(wheel) as zf:
             names = [n for n in zf.namelist() if n.startswith(("nvidia/", "cutlass_library/source/include/"))]
@@ -53,10 +61,25 @@ def main() -> int:
     args = parser.parse_args()
     cuda, cutlass = toolchain(args.cache)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    command = [str(cuda / "bin" / "nvcc"), "-std=c++17", "-O3", "-DNDEBUG", "--expt-relaxed-constexpr",
-               "-gencode=arch=compute_90a,code=sm_90a", "-shared", "-Xcompiler", "-fPIC", "-cudart", "static",
-               f"-L{cuda / 'lib'}", f"-I{cutlass}", f'-DTRIPY_SOURCE_SHA256="{source_digest()}"',
-               str(SOURCE), "-o", str(args.output)]
+    command = [
+        str(cuda / "bin" / "nvcc"),
+        "-std=c++17",
+        "-O3",
+        "-DNDEBUG",
+        "--expt-relaxed-constexpr",
+        "-gencode=arch=compute_90a,code=sm_90a",
+        "-shared",
+        "-Xcompiler",
+        "-fPIC",
+        "-cudart",
+        "static",
+        f"-L{cuda / 'lib'}",
+        f"-I{cutlass}",
+        f'-DTRIPY_SOURCE_SHA256="{source_digest()}"',
+        str(SOURCE),
+        "-o",
+        str(args.output),
+    ]
     print(f"compiling {SOURCE.relative_to(ROOT)} (several minutes)", flush=True)
     start = time.perf_counter()
     subprocess.run(command, check=True)

@@ -27,8 +27,16 @@ globals().update(_PUBLIC_API)
 
 dtype = DataType
 
-__all__ = ["config", "Tensor", "DataType", "dtype", "TripyException", "TripyError", *(d.name for d in _dtypes.ALL),
-           *_PUBLIC_API]
+__all__ = [
+    "config",
+    "Tensor",
+    "DataType",
+    "dtype",
+    "TripyException",
+    "TripyError",
+    *(d.name for d in _dtypes.ALL),
+    *_PUBLIC_API,
+]
 __version__ = "0.1.0"
 
 

@@ -28,8 +28,10 @@ class Config:
         if name not in BACKENDS:
             from tripy.errors import TripyException
 
-            raise TripyException(f"Unknown backend {name!r} in the environment variable TRIPY_BACKEND: expected "
-                                 f"one of {BACKENDS}.{_suggestion(name)}")
+            raise TripyException(
+                f"Unknown backend {name!r} in the environment variable TRIPY_BACKEND: expected "
+                f"one of {BACKENDS}.{_suggestion(name)}"
+            )
         self.backend = name
 
     @property
@@ -42,8 +44,9 @@ class Config:
         if name not in BACKENDS:
             from tripy.errors import raise_error
 
-            raise_error(f"Unknown backend {name!r} for `tp.config.backend`: expected one of {BACKENDS}."
-                        f"{_suggestion(name)}")
+            raise_error(
+                f"Unknown backend {name!r} for `tp.config.backend`: expected one of {BACKENDS}.{_suggestion(name)}"
+            )
         self._backend_name = name
         self._backend = None
 

@@ -32,9 +32,11 @@ def _host_array(data: Any, dtype: DataType | None) -> np.ndarray:
         if array.dtype == np.float64 and dtype is None:
             array = array.astype(np.float32)
         elif array.dtype == np.int64 and dtype is None:
-            if array.size and not (-2 ** 31 <= array.min() and array.max() < 2 ** 31):
-                raise_error("`data` of tp.Tensor holds Python ints beyond the int32 range, and Python ints become "
-                            "int32: pass dtype=tp.int64.")
+            if array.size and not (-(2**31) <= array.min() and array.max() < 2**31):
+                raise_error(
+                    "`data` of tp.Tensor holds Python ints beyond the int32 range, and Python ints become "
+                    "int32: pass dtype=tp.int64."
+                )
             array = array.astype(np.int32)  # Python ints become int32, as in Tripy
     if dtype is None:
         dtype = dtypes.from_numpy(array.dtype)
@@ -96,8 +98,14 @@ class Tensor:
 
     # -- construction from a trace ------------------------------------------------------------------
     @staticmethod
-    def _from_node(prim: str, inputs: tuple[Tensor, ...], attrs: dict, shape: tuple[int, ...],
-                   dtype: DataType, where: SourceLocation | None = None) -> Tensor:
+    def _from_node(
+        prim: str,
+        inputs: tuple[Tensor, ...],
+        attrs: dict,
+        shape: tuple[int, ...],
+        dtype: DataType,
+        where: SourceLocation | None = None,
+    ) -> Tensor:
         t = Tensor.__new__(Tensor)
         t.shape, t.dtype = shape, dtype
         t._node, t._value, t._backend, t._checked = Node(prim, inputs, attrs), None, None, False
@@ -105,8 +113,9 @@ class Tensor:
         return t
 
     @staticmethod
-    def _from_value(backend, value: Any, shape: tuple[int, ...], dtype: DataType,
-                    where: SourceLocation | None = None) -> Tensor:
+    def _from_value(
+        backend, value: Any, shape: tuple[int, ...], dtype: DataType, where: SourceLocation | None = None
+    ) -> Tensor:
         """A tensor holding an existing backend value (no copy, no trace)."""
         t = Tensor.__new__(Tensor)
         t.shape, t.dtype, t._node, t._checked = tuple(shape), dtype, None, False

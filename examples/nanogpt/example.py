@@ -47,8 +47,9 @@ class Progress:
         filled = self.width * done // self.total
         bar = "#" * filled + "." * (self.width - filled)
         end = "\n" if done == self.total else ""
-        print(f"\rgenerating [{bar}] {done}/{self.total} tokens, {rate:.1f} steps/s", end=end, file=sys.stderr,
-              flush=True)
+        print(
+            f"\rgenerating [{bar}] {done}/{self.total} tokens, {rate:.1f} steps/s", end=end, file=sys.stderr, flush=True
+        )
 
 
 def build_hf_model(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -71,8 +72,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source.add_argument("--input-text", help="the prompt (needs the model's tokenizer, so not with --offline)")
     source.add_argument("--input-ids", help="the prompt as comma-separated token ids")
     parser.add_argument("--max-new-tokens", type=int, default=20)
-    parser.add_argument("--quant-mode", choices=sorted(QUANT_MODES), default=None,
-                        help="calibrate with ModelOpt and run quantized Linears")
+    parser.add_argument(
+        "--quant-mode",
+        choices=sorted(QUANT_MODES),
+        default=None,
+        help="calibrate with ModelOpt and run quantized Linears",
+    )
     parser.add_argument("--dtype", choices=["float32", "float16"], default="float32")
     parser.add_argument("--temperature", type=float, default=0.8, help="0 means greedy decoding")
     parser.add_argument("--top-k", type=int, default=50)
@@ -110,11 +115,20 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.redirect_stdout(sys.stderr):  # ModelOpt reports on stdout; keep stdout for the result
             hf_model = calibrate(hf_model, args.quant_mode, batches)
         load_quant_weights_from_hf(model, hf_model)
-    status(f"Loaded weights into the tripy model in {time.perf_counter() - start:.1f} s "
-           f"(device: {model.transformer.wte.weight.device}, dtype: {args.dtype}, quant_mode: {args.quant_mode}).")
+    status(
+        f"Loaded weights into the tripy model in {time.perf_counter() - start:.1f} s "
+        f"(device: {model.transformer.wte.weight.device}, dtype: {args.dtype}, quant_mode: {args.quant_mode})."
+    )
 
-    tokens = generate(model, [prompt], args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
-                      seed=args.seed, on_token=Progress(args.max_new_tokens))[0].tolist()
+    tokens = generate(
+        model,
+        [prompt],
+        args.max_new_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        seed=args.seed,
+        on_token=Progress(args.max_new_tokens),
+    )[0].tolist()
     print(tokenizer.decode(tokens) if tokenizer is not None else ",".join(map(str, tokens)))
     return 0
 

@@ -58,8 +58,9 @@ class GPTConfig:
         if self.n_embd % self.n_head:
             raise ValueError(f"GPTConfig: n_embd={self.n_embd} is not divisible by n_head={self.n_head}.")
         if self.quant_mode is not None and self.quant_mode not in QUANT_MODES:
-            raise ValueError(f"GPTConfig: unknown quant_mode {self.quant_mode!r}; expected one of "
-                             f"{', '.join(QUANT_MODES)} or None.")
+            raise ValueError(
+                f"GPTConfig: unknown quant_mode {self.quant_mode!r}; expected one of {', '.join(QUANT_MODES)} or None."
+            )
 
     @property
     def mlp_hidden(self) -> int:
@@ -98,8 +99,13 @@ def _linear(config: GPTConfig, in_features: int, out_features: int) -> tp.Linear
     spec = config.quant
     if spec is None:
         return tp.Linear(in_features, out_features, dtype=config.dtype)
-    return PreScaledLinear(in_features, out_features, dtype=config.dtype, quant_dtype=spec.quant_dtype,
-                           weight_quant_dim=spec.weight_quant_dim)
+    return PreScaledLinear(
+        in_features,
+        out_features,
+        dtype=config.dtype,
+        quant_dtype=spec.quant_dtype,
+        weight_quant_dim=spec.weight_quant_dim,
+    )
 
 
 class LayerNorm32(tp.LayerNorm):
@@ -125,8 +131,9 @@ class CausalSelfAttention(tp.Module):
         batch, seq, _ = x.shape
         return tp.transpose(tp.reshape(x, (batch, seq, self.n_head, self.n_embd // self.n_head)), 1, 2)
 
-    def forward(self, x: tp.Tensor, past: tuple[tp.Tensor, tp.Tensor] | None = None,
-                use_cache: bool = False) -> tuple[tp.Tensor, tuple[tp.Tensor, tp.Tensor] | None]:
+    def forward(
+        self, x: tp.Tensor, past: tuple[tp.Tensor, tp.Tensor] | None = None, use_cache: bool = False
+    ) -> tuple[tp.Tensor, tuple[tp.Tensor, tp.Tensor] | None]:
         batch, seq, _ = x.shape
         qkv = self.c_attn(x)
         if use_cache:
@@ -170,8 +177,9 @@ class Block(tp.Module):
         self.ln_2 = LayerNorm32(config.n_embd, config.layer_norm_epsilon)
         self.mlp = MLP(config)
 
-    def forward(self, x: tp.Tensor, past: tuple[tp.Tensor, tp.Tensor] | None = None,
-                use_cache: bool = False) -> tuple[tp.Tensor, tuple[tp.Tensor, tp.Tensor] | None]:
+    def forward(
+        self, x: tp.Tensor, past: tuple[tp.Tensor, tp.Tensor] | None = None, use_cache: bool = False
+    ) -> tuple[tp.Tensor, tuple[tp.Tensor, tp.Tensor] | None]:
         attn_out, present = self.attn(self.ln_1(x), past, use_cache)
         x = x + attn_out
         return x + self.mlp(self.ln_2(x)), present
@@ -199,8 +207,9 @@ class GPT(tp.Module):
         self.config = config
         self.transformer = Transformer(config)
 
-    def forward(self, idx: tp.Tensor, past: KVCache | None = None,
-                use_cache: bool = False) -> tp.Tensor | tuple[tp.Tensor, KVCache]:
+    def forward(
+        self, idx: tp.Tensor, past: KVCache | None = None, use_cache: bool = False
+    ) -> tp.Tensor | tuple[tp.Tensor, KVCache]:
         batch, seq = idx.shape
         past_len = 0 if past is None else past[0][0].shape[2]
         if past_len + seq > self.config.block_size:
@@ -217,9 +226,16 @@ class GPT(tp.Module):
         return (logits, presents) if use_cache else logits
 
 
-def generate(model: GPT, ids: Sequence[Sequence[int]] | np.ndarray, max_new_tokens: int, temperature: float = 0.0,
-             top_k: int | None = None, seed: int | None = None, use_cache: bool = True,
-             on_token: Callable[[int, np.ndarray], None] | None = None) -> np.ndarray:
+def generate(
+    model: GPT,
+    ids: Sequence[Sequence[int]] | np.ndarray,
+    max_new_tokens: int,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    seed: int | None = None,
+    use_cache: bool = True,
+    on_token: Callable[[int, np.ndarray], None] | None = None,
+) -> np.ndarray:
     """Extend each row of ``ids`` (batch, seq) by ``max_new_tokens`` tokens and return all of them.
 
     ``temperature`` 0 picks the most likely token (greedy); otherwise tokens are sampled from the softmax
@@ -231,8 +247,10 @@ def generate(model: GPT, ids: Sequence[Sequence[int]] | np.ndarray, max_new_toke
     if tokens.ndim != 2:
         raise ValueError(f"generate: `ids` must be 2-D (batch, seq), but it has shape {tokens.shape}.")
     if tokens.shape[1] + max_new_tokens > model.config.block_size:
-        raise ValueError(f"generate: {tokens.shape[1]} prompt tokens + {max_new_tokens} new tokens exceed "
-                         f"block_size={model.config.block_size}.")
+        raise ValueError(
+            f"generate: {tokens.shape[1]} prompt tokens + {max_new_tokens} new tokens exceed "
+            f"block_size={model.config.block_size}."
+        )
     rng = np.random.default_rng(seed)
     past: KVCache | None = None
     for step in range(max_new_tokens):

@@ -54,22 +54,24 @@ def modelopt_config(quant_mode: str) -> dict[str, Any]:
     return config
 
 
-def random_calibration_batches(vocab_size: int, num_batches: int = 2, batch_size: int = 4, seq_len: int = 16,
-                               seed: int = 0) -> list[torch.Tensor]:
+def random_calibration_batches(
+    vocab_size: int, num_batches: int = 2, batch_size: int = 4, seq_len: int = 16, seed: int = 0
+) -> list[torch.Tensor]:
     """Batches of random token ids: enough to calibrate a random-weight model offline."""
     generator = torch.Generator().manual_seed(seed)
     return [torch.randint(0, vocab_size, (batch_size, seq_len), generator=generator) for _ in range(num_batches)]
 
 
-def text_calibration_batches(tokenizer: Any, texts: Sequence[str] = CALIBRATION_TEXTS, batch_size: int = 4,
-                             max_length: int = 64) -> list[torch.Tensor]:
+def text_calibration_batches(
+    tokenizer: Any, texts: Sequence[str] = CALIBRATION_TEXTS, batch_size: int = 4, max_length: int = 64
+) -> list[torch.Tensor]:
     """``texts`` tokenized into equal-length batches (each text cut or repeated to ``max_length`` tokens)."""
     rows = []
     for text in texts:
         ids = tokenizer(text)["input_ids"]
         ids = (ids * (max_length // max(len(ids), 1) + 1))[:max_length]
         rows.append(torch.tensor(ids))
-    return [torch.stack(rows[i:i + batch_size]) for i in range(0, len(rows), batch_size)]
+    return [torch.stack(rows[i : i + batch_size]) for i in range(0, len(rows), batch_size)]
 
 
 def calibrate(hf_model: torch.nn.Module, quant_mode: str, batches: Iterable[torch.Tensor]) -> torch.nn.Module:

@@ -12,7 +12,7 @@ ALL = [tp.float32, tp.float16, tp.bfloat16, tp.float8, tp.int4, tp.int8, tp.int3
 FLOATS = [tp.float32, tp.float16, tp.bfloat16, tp.float8]
 INTS = [tp.int4, tp.int8, tp.int32, tp.int64]
 #: Relative tolerance of one rounding to each float type.
-EPS = {tp.float32: 2.0 ** -23, tp.float16: 2.0 ** -10, tp.bfloat16: 2.0 ** -7, tp.float8: 2.0 ** -3}
+EPS = {tp.float32: 2.0**-23, tp.float16: 2.0**-10, tp.bfloat16: 2.0**-7, tp.float8: 2.0**-3}
 
 
 def numpy_backend():

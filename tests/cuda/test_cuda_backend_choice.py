@@ -23,8 +23,9 @@ def test_forced_cuda_without_a_gpu_is_a_clear_error(monkeypatch, restore_backend
     monkeypatch.setattr(cuda_module, "_unusable_reason", lambda: "CUDA reports no device")
     monkeypatch.delitem(backends._instances, "cuda", raising=False)
     tp.config.backend = "cuda"
-    with pytest.raises(TripyException, match="'cuda' backend was requested.*no GPU is usable: CUDA reports no "
-                                             "device") as info:
+    with pytest.raises(
+        TripyException, match="'cuda' backend was requested.*no GPU is usable: CUDA reports no device"
+    ) as info:
         tp.Tensor([1.0])
     assert "tp.config.backend = 'numpy'" in str(info.value)
     assert __file__ in str(info.value)  # points at the user's line

@@ -11,7 +11,8 @@ def test_library_is_built_from_the_current_source():
     data = fused_gemm.LIBRARY.read_bytes()
     assert data[:4] == b"\x7fELF", "not a shared object"
     assert fused_gemm.source_digest().encode() in data, (
-        f"{fused_gemm.LIBRARY.name} is stale: rebuild it with python tools/build_int8_linear.py")
+        f"{fused_gemm.LIBRARY.name} is stale: rebuild it with python tools/build_int8_linear.py"
+    )
 
 
 def test_library_exports_the_functions_the_loader_calls():

@@ -94,8 +94,9 @@ def test_fused_linear_matches_the_reference(on, dtype, axis, shape):
     assert _stats()["fused"] == before + 1
     assert got.dtype == ref.dtype and got.shape == ref.shape == (*shape[:-1], 48)
     scale = np.abs(ref.astype(np.float32)).max()
-    np.testing.assert_allclose(got.astype(np.float32), ref.astype(np.float32), rtol=4 * EPS[dtype],
-                               atol=4 * EPS[dtype] * scale)
+    np.testing.assert_allclose(
+        got.astype(np.float32), ref.astype(np.float32), rtol=4 * EPS[dtype], atol=4 * EPS[dtype] * scale
+    )
 
 
 @pytest.mark.parametrize("dtype", [tp.float32, tp.float16])
@@ -115,8 +116,9 @@ def test_weight_only_int8_matches_the_reference_and_caches_the_weight(on, dtype)
     assert after["cache_hits"] >= before["cache_hits"] + 1
     np.testing.assert_array_equal(first, second)
     scale = np.abs(ref.astype(np.float32)).max()
-    np.testing.assert_allclose(first.astype(np.float32), ref.astype(np.float32), rtol=8 * EPS[dtype],
-                               atol=8 * EPS[dtype] * scale)
+    np.testing.assert_allclose(
+        first.astype(np.float32), ref.astype(np.float32), rtol=8 * EPS[dtype], atol=8 * EPS[dtype] * scale
+    )
 
 
 def test_quantized_weight_is_cached_and_released(on):
@@ -222,8 +224,9 @@ def test_hopper_kernel_matches_the_reference_and_the_cublas_path(on, dtype, axis
     assert got.dtype == ref.dtype and got.shape == ref.shape == (m, 80)
     scale = np.abs(ref.astype(np.float32)).max()
     for other in (ref, cublas):
-        np.testing.assert_allclose(got.astype(np.float32), other.astype(np.float32), rtol=4 * EPS[dtype],
-                                   atol=4 * EPS[dtype] * scale)
+        np.testing.assert_allclose(
+            got.astype(np.float32), other.astype(np.float32), rtol=4 * EPS[dtype], atol=4 * EPS[dtype] * scale
+        )
 
 
 def test_hopper_kernel_accumulates_exactly_in_int32(on):
@@ -245,7 +248,7 @@ def test_hopper_kernel_accumulates_exactly_in_int32(on):
     got = on("cuda", run)
     assert _stats()["fused_kernel"] == before + 1
     exact = x.astype(np.int64) @ layer_weights[0].astype(np.int64).T
-    assert np.abs(exact).max() > 2 ** 24
+    assert np.abs(exact).max() > 2**24
     np.testing.assert_array_equal(got, exact.astype(np.float32))
 
 
@@ -259,8 +262,9 @@ def test_unaligned_shapes_keep_the_cublas_path(on, k, n):
     after = _stats()
     assert after["fused"] == stats["fused"] + 1 and after["fused_kernel"] == stats["fused_kernel"]
     scale = np.abs(ref.astype(np.float32)).max()
-    np.testing.assert_allclose(got.astype(np.float32), ref.astype(np.float32), rtol=4 * EPS[tp.float16],
-                               atol=4 * EPS[tp.float16] * scale)
+    np.testing.assert_allclose(
+        got.astype(np.float32), ref.astype(np.float32), rtol=4 * EPS[tp.float16], atol=4 * EPS[tp.float16] * scale
+    )
 
 
 def _reference_quantize(x32: np.ndarray, scale: float) -> np.ndarray:
@@ -269,7 +273,7 @@ def _reference_quantize(x32: np.ndarray, scale: float) -> np.ndarray:
     return np.where(np.isnan(q), 0, np.clip(q, -128, 127)).astype(np.int8)
 
 
-SCALES = [1 / 127, 0.02, 0.3, 1.0, 7.0, -0.05, 2.0 ** -10, 1e-6, 1e-19, 2e-20, 1e-38, 1e-40, 9e19, 3e38]
+SCALES = [1 / 127, 0.02, 0.3, 1.0, 7.0, -0.05, 2.0**-10, 1e-6, 1e-19, 2e-20, 1e-38, 1e-40, 9e19, 3e38]
 
 
 @pytest.mark.parametrize("dtype", [tp.float16, tp.bfloat16])
@@ -294,9 +298,13 @@ def test_input_quantization_kernel_is_exact_for_float32():
 
     cb = cuda_backend()
     rng = np.random.default_rng(11)
-    x = np.concatenate([rng.standard_normal(1 << 16).astype(np.float32) * 50,
-                        (rng.integers(-128, 128, 1 << 14) + 0.5).astype(np.float32),  # ties to even
-                        np.array([np.inf, -np.inf, np.nan, 3e38, -3e38, 1e-45, 0.0, -0.0], np.float32)])
+    x = np.concatenate(
+        [
+            rng.standard_normal(1 << 16).astype(np.float32) * 50,
+            (rng.integers(-128, 128, 1 << 14) + 0.5).astype(np.float32),  # ties to even
+            np.array([np.inf, -np.inf, np.nan, 3e38, -3e38, 1e-45, 0.0, -0.0], np.float32),
+        ]
+    )
     x = x[: x.size // 8 * 8].reshape(-1, 8)
     for scale in SCALES:
         s = cb.from_numpy(np.float32(scale), tp.float32)
@@ -336,8 +344,14 @@ def test_inputs_not_on_16_byte_boundaries_are_quantized_right(on):
     view = cupy.asarray(host)[1:].reshape(8, 256)
     assert view.data.ptr % 16 != 0
     got = on("cuda", lambda: _linear(256, 64, dtype=tp.float16)(tp.Tensor(view)).numpy().astype(np.float32))
-    ref = on("numpy", lambda: _linear(256, 64, dtype=tp.float16)(
-        tp.Tensor(host[1:].reshape(8, 256), dtype=tp.float16)).numpy().astype(np.float32))
+    ref = on(
+        "numpy",
+        lambda: (
+            _linear(256, 64, dtype=tp.float16)(tp.Tensor(host[1:].reshape(8, 256), dtype=tp.float16))
+            .numpy()
+            .astype(np.float32)
+        ),
+    )
     np.testing.assert_allclose(got, ref, rtol=4 * EPS[tp.float16], atol=4 * EPS[tp.float16] * np.abs(ref).max())
 
 

@@ -16,9 +16,35 @@ import tripy as tp
 
 pytestmark = pytest.mark.gpu
 
-SPECIAL = np.array([0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.49, 7.5, -8.5, 100.7, -300.2, 447.0, 449.0,
-                    460.0, 470.0, 1e4, -1e4, 1e-3, 2.0 ** -10, 3 * 2.0 ** -11, np.inf, -np.inf, np.nan],
-                   dtype=np.float32)
+SPECIAL = np.array(
+    [
+        0.0,
+        -0.0,
+        0.5,
+        -0.5,
+        1.5,
+        2.5,
+        -2.5,
+        3.49,
+        7.5,
+        -8.5,
+        100.7,
+        -300.2,
+        447.0,
+        449.0,
+        460.0,
+        470.0,
+        1e4,
+        -1e4,
+        1e-3,
+        2.0**-10,
+        3 * 2.0**-11,
+        np.inf,
+        -np.inf,
+        np.nan,
+    ],
+    dtype=np.float32,
+)
 
 
 @pytest.mark.parametrize("dtype", ALL)
@@ -43,7 +69,7 @@ def test_cast_is_exact(src, dst):
             big = np.abs(values.astype(np.float32)) > 1e9
             values = values[finite & ~big]
         if dst in (tp.int32, tp.int64):
-            values = values[np.abs(values.astype(np.float32)) < 2 ** 31]
+            values = values[np.abs(values.astype(np.float32)) < 2**31]
     else:
         values = sample((40,), src, seed=2, low=-300, high=300)
     ref, got = run_both("cast", [values], [src], dtype=dst)
@@ -130,16 +156,14 @@ def test_reduce(dtype, op, axes, keepdim):
         assert_same(got, ref, dtype)
     else:  # summation order differs: allow a few roundings of the sum of magnitudes
         atol = values.size * 6 * EPS[tp.float32] * 4
-        np.testing.assert_allclose(got.astype(np.float64), ref.astype(np.float64), rtol=2 * EPS[dtype],
-                                   atol=atol)
+        np.testing.assert_allclose(got.astype(np.float64), ref.astype(np.float64), rtol=2 * EPS[dtype], atol=atol)
 
 
 @pytest.mark.parametrize("keepdim", [False, True])
 @pytest.mark.parametrize("dtype", [d for d in ALL if d != tp.bool])
 def test_argmax(dtype, keepdim):
     rng = np.random.default_rng(16)
-    values = numpy_backend().cast(np.stack([rng.permutation(7) for _ in range(5)]).astype(np.float32) - 3,
-                                  dtype=dtype)
+    values = numpy_backend().cast(np.stack([rng.permutation(7) for _ in range(5)]).astype(np.float32) - 3, dtype=dtype)
     for axis in (0, 1):  # along axis 0 the values tie: both take the first
         ref, got = run_both("argmax", [values], [dtype], axis=axis, keepdim=keepdim)
         assert_same(got, ref, tp.int32)
@@ -209,8 +233,12 @@ def _scales(kind: str, shape, dtype_scale=tp.float32):
 
 
 # Block-wise scales exist for int4 only.
-QUANT_LAYOUTS = [(q, k) for q in (tp.int8, tp.int4, tp.float8) for k in ("tensor", "channel", "block")
-                 if k != "block" or q == tp.int4]
+QUANT_LAYOUTS = [
+    (q, k)
+    for q in (tp.int8, tp.int4, tp.float8)
+    for k in ("tensor", "channel", "block")
+    if k != "block" or q == tp.int4
+]
 
 
 @pytest.mark.parametrize("qdtype,kind", QUANT_LAYOUTS)
@@ -233,8 +261,7 @@ def test_quantize_rounds_half_to_even_and_saturates():
     one = cb.from_numpy(np.float32(1.0), tp.float32)
     q = cb.quantize(cb.from_numpy(x, tp.float32), one, dtype=tp.int8, axis=None)
     assert cb.to_numpy(q, tp.int8).tolist() == [0, 2, 2, 0, -2, -2, 127, 127, -128, -128, 127]
-    q8 = cb.quantize(cb.from_numpy(np.array([500.0, -1e6], np.float32), tp.float32), one, dtype=tp.float8,
-                     axis=None)
+    q8 = cb.quantize(cb.from_numpy(np.array([500.0, -1e6], np.float32), tp.float32), one, dtype=tp.float8, axis=None)
     assert cb.to_numpy(q8, tp.float8).astype(np.float32).tolist() == [448.0, -448.0]
 
 

@@ -77,7 +77,11 @@ def test_unchanged_guide_is_rendered_from_the_store(store):
     for line, result in fresh.items():
         again = found.results[line]
         assert (again.output, again.variables, again.code, again.status) == (
-            result.output, result.variables, result.code, result.status)
+            result.output,
+            result.variables,
+            result.code,
+            result.status,
+        )
 
 
 def test_first_lookup_says_there_is_nothing_stored(store):
@@ -98,7 +102,8 @@ def test_prose_edits_move_blocks_without_executing(store):
 def test_display_only_directives_re_render(store):
     store.run_and_store(GUIDE)
     edited = GUIDE.replace("# doc: print-locals a b", "# doc: print-locals a b\n# doc: no-output").replace(
-        'print("a is", a)', 'print("a is", a)  # doc: omit')
+        'print("a is", a)', 'print("a is", a)  # doc: omit'
+    )
     found = store.lookup(edited)
     assert found.hit
     first = found.results[store.guide(edited).runnable_blocks[0].line]
@@ -122,9 +127,12 @@ def test_choosing_other_variables_runs_again(store, directive):
     [
         (lambda t: t.replace("c = a * 2", "c = a * 3"), "the code of the block at line 12 changed"),
         (lambda t: t + "\n```py\nd = 1\n```\n", "the guide now has 3 runnable blocks, the stored run had 2"),
-        (lambda t: t.replace("```py\nc = a", "<!-- Tripy: TEST: XFAIL Start -->\n```py\nc = a").replace(
-            "print(c)\n```\n", "print(c)\n```\n<!-- Tripy: TEST: XFAIL End -->\n"),
-         "the code of the block at line 13 changed"),
+        (
+            lambda t: t.replace("```py\nc = a", "<!-- Tripy: TEST: XFAIL Start -->\n```py\nc = a").replace(
+                "print(c)\n```\n", "print(c)\n```\n<!-- Tripy: TEST: XFAIL End -->\n"
+            ),
+            "the code of the block at line 13 changed",
+        ),
     ],
 )
 def test_code_edits_run_again_with_the_reason(store, edit, reason):

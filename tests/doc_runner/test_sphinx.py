@@ -451,7 +451,8 @@ def test_an_environment_change_reads_the_guide_again(tmp_path, monkeypatch):
     (src / "envlib_for_test").mkdir()
     (src / "envlib_for_test" / "__init__.py").write_text(
         "import os\n\ndef __doc_runner_environment__():\n    return {'backend': os.environ['ENVLIB_BACKEND']}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     conf_extra = f"import sys\nsys.path.insert(0, {str(src)!r})\ndoc_runner_library_packages = ['envlib_for_test']\n"
     monkeypatch.setenv("ENVLIB_BACKEND", "first")
     try:

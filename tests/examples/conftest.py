@@ -17,8 +17,17 @@ from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
 
 #: n_embd=128 gives int4 block-wise scales of 1 block (c_attn, c_fc: 128 inputs) and 4 blocks (mlp.c_proj:
 #: 512 inputs) per row; the larger initializer range gives logits with clear winners for greedy decoding.
-HF_CONFIG = {"n_layer": 2, "n_head": 4, "n_embd": 128, "vocab_size": 256, "n_positions": 64,
-             "initializer_range": 0.1, "bos_token_id": 0, "eos_token_id": 0, "pad_token_id": 0}
+HF_CONFIG = {
+    "n_layer": 2,
+    "n_head": 4,
+    "n_embd": 128,
+    "vocab_size": 256,
+    "n_positions": 64,
+    "initializer_range": 0.1,
+    "bos_token_id": 0,
+    "eos_token_id": 0,
+    "pad_token_id": 0,
+}
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +71,9 @@ def checkpoint_dir(hf_model, tmp_path_factory) -> str:
 
     words = sorted({w for text in CALIBRATION_TEXTS for w in re.findall(r"\w+|[^\w\s]", text)})
     assert len(words) < HF_CONFIG["vocab_size"]
-    tokenizer = Tokenizer(models.WordLevel(vocab={"<unk>": 0, **{w: i + 1 for i, w in enumerate(words)}},
-                                           unk_token="<unk>"))
+    tokenizer = Tokenizer(
+        models.WordLevel(vocab={"<unk>": 0, **{w: i + 1 for i, w in enumerate(words)}}, unk_token="<unk>")
+    )
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     tokenizer.decoder = decoders.WordPiece()
     path = tmp_path_factory.mktemp("gpt2-checkpoint")

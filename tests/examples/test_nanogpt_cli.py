@@ -69,7 +69,18 @@ def test_benchmark_runs_small_on_cpu(capsys, tmp_path):
 
 
 def test_example_generates_text_from_a_checkpoint(capsys, checkpoint_dir):
-    out, err = run_example(capsys, "--model", checkpoint_dir, "--input-text", "The quick brown fox",
-                           "--max-new-tokens", "3", "--temperature", "0", "--quant-mode", "int8")
+    out, err = run_example(
+        capsys,
+        "--model",
+        checkpoint_dir,
+        "--input-text",
+        "The quick brown fox",
+        "--max-new-tokens",
+        "3",
+        "--temperature",
+        "0",
+        "--quant-mode",
+        "int8",
+    )
     assert out.startswith("The quick brown fox")  # new ids past the tokenizer's ~100 words decode to nothing
     assert f"Loading '{checkpoint_dir}'" in err and "3/3 tokens" in err

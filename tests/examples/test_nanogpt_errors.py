@@ -151,7 +151,10 @@ def test_int4_blocks_that_do_not_tile_the_weight_are_refused():
     hf_model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=4, n_embd=192, vocab_size=64, n_positions=16)).eval()
     calibrated = calibrate(hf_model, "int4-weight-only", random_calibration_batches(64, num_batches=1))
     model = GPT(config_from_hf(hf_model.config, quant_mode="int4-weight-only"))
-    with pytest.raises(CheckpointError, match=r"transformer\.h\.0\.attn\.c_attn\.weight_quantizer\._amax: "
-                                              r"transformer\.h\.0\.attn\.c_attn has 192 inputs, not a multiple of "
-                                              r"the int4 block size 128"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"transformer\.h\.0\.attn\.c_attn\.weight_quantizer\._amax: "
+        r"transformer\.h\.0\.attn\.c_attn has 192 inputs, not a multiple of "
+        r"the int4 block size 128",
+    ):
         load_quant_weights_from_hf(model, calibrated)

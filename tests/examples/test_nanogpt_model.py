@@ -59,7 +59,7 @@ def test_kv_cache_step_matches_full_forward(hf_model, token_ids):
     full = model(ids).numpy()
     prefix_logits, past = model(ids[:, :9], use_cache=True)
     for i in range(9, 12):
-        step_logits, past = model(ids[:, i:i + 1], past, use_cache=True)
+        step_logits, past = model(ids[:, i : i + 1], past, use_cache=True)
         np.testing.assert_allclose(step_logits.numpy()[:, 0], full[:, i], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(prefix_logits.numpy(), full[:, :9], rtol=1e-5, atol=1e-5)
 
@@ -67,8 +67,9 @@ def test_kv_cache_step_matches_full_forward(hf_model, token_ids):
 @pytest.mark.parametrize("use_cache", [True, False])
 def test_greedy_generation_matches_transformers(hf_model, token_ids, use_cache):
     prompt = token_ids[:, :5]
-    expected = hf_model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=12,
-                                 min_new_tokens=12, do_sample=False).numpy()
+    expected = hf_model.generate(
+        prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=12, min_new_tokens=12, do_sample=False
+    ).numpy()
     tokens = generate(tripy_gpt(hf_model), prompt.numpy(), 12, use_cache=use_cache)
     assert tokens.tolist() == expected.tolist()
     assert len(set(tokens[0, 5:].tolist())) > 3  # a real sequence, not one token repeated

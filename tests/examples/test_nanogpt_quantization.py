@@ -88,8 +88,11 @@ def test_modelopt_config_leaves_layernorm_inputs_unquantized(calibrated):
     import modelopt.torch.quantization as mtq
 
     assert modelopt_config("int8")["quant_cfg"][:-1] == mtq.INT8_DEFAULT_CFG["quant_cfg"]
-    enabled = [name for name, module in calibrated("int8").named_modules()
-               if name.endswith("quantizer") and getattr(module, "is_enabled", False)]
+    enabled = [
+        name
+        for name, module in calibrated("int8").named_modules()
+        if name.endswith("quantizer") and getattr(module, "is_enabled", False)
+    ]
     assert len(enabled) == 16 and all(".attn.c_" in n or ".mlp.c_" in n for n in enabled)
     with pytest.raises(ValueError, match="unknown quant_mode 'int3'"):
         modelopt_config("int3")

@@ -15,16 +15,35 @@ import ml_dtypes
 import numpy as np
 
 _NUMPY_TYPES = {
-    "FLOAT": np.float32, "HALF": np.float16, "BF16": ml_dtypes.bfloat16, "FP8": ml_dtypes.float8_e4m3fn,
-    "INT4": ml_dtypes.int4, "INT8": np.int8, "INT32": np.int32, "INT64": np.int64, "BOOL": np.bool_,
+    "FLOAT": np.float32,
+    "HALF": np.float16,
+    "BF16": ml_dtypes.bfloat16,
+    "FP8": ml_dtypes.float8_e4m3fn,
+    "INT4": ml_dtypes.int4,
+    "INT8": np.int8,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "BOOL": np.bool_,
 }
 _QUANT_RANGE = {"INT8": (-128, 127), "INT4": (-8, 7), "FP8": (-448.0, 448.0)}
 _LAYER_CLASSES = {
-    "CONSTANT": "IConstantLayer", "QUANTIZE": "IQuantizeLayer", "DEQUANTIZE": "IDequantizeLayer",
-    "MATRIX_MULTIPLY": "IMatrixMultiplyLayer", "ELEMENTWISE": "IElementWiseLayer", "UNARY": "IUnaryLayer",
-    "ACTIVATION": "IActivationLayer", "SHUFFLE": "IShuffleLayer", "SLICE": "ISliceLayer",
-    "CONCATENATION": "IConcatenationLayer", "GATHER": "IGatherLayer", "CAST": "ICastLayer", "REDUCE": "IReduceLayer",
-    "TOPK": "ITopKLayer", "SELECT": "ISelectLayer", "FILL": "IFillLayer", "SHAPE": "IShapeLayer",
+    "CONSTANT": "IConstantLayer",
+    "QUANTIZE": "IQuantizeLayer",
+    "DEQUANTIZE": "IDequantizeLayer",
+    "MATRIX_MULTIPLY": "IMatrixMultiplyLayer",
+    "ELEMENTWISE": "IElementWiseLayer",
+    "UNARY": "IUnaryLayer",
+    "ACTIVATION": "IActivationLayer",
+    "SHUFFLE": "IShuffleLayer",
+    "SLICE": "ISliceLayer",
+    "CONCATENATION": "IConcatenationLayer",
+    "GATHER": "IGatherLayer",
+    "CAST": "ICastLayer",
+    "REDUCE": "IReduceLayer",
+    "TOPK": "ITopKLayer",
+    "SELECT": "ISelectLayer",
+    "FILL": "IFillLayer",
+    "SHAPE": "IShapeLayer",
     "IDENTITY": "IIdentityLayer",
 }
 
@@ -122,9 +141,19 @@ class NetworkInterpreter:
         op = _name(layer.op)
         integer = a.dtype.kind in "iu"
         fn = {
-            "SUM": np.add, "SUB": np.subtract, "PROD": np.multiply, "MAX": np.maximum, "MIN": np.minimum,
-            "POW": np.power, "FLOOR_DIV": np.floor_divide, "AND": np.logical_and, "OR": np.logical_or,
-            "XOR": np.logical_xor, "EQUAL": np.equal, "GREATER": np.greater, "LESS": np.less,
+            "SUM": np.add,
+            "SUB": np.subtract,
+            "PROD": np.multiply,
+            "MAX": np.maximum,
+            "MIN": np.minimum,
+            "POW": np.power,
+            "FLOOR_DIV": np.floor_divide,
+            "AND": np.logical_and,
+            "OR": np.logical_or,
+            "XOR": np.logical_xor,
+            "EQUAL": np.equal,
+            "GREATER": np.greater,
+            "LESS": np.less,
             "DIV": (lambda x, y: np.trunc(x / y).astype(x.dtype)) if integer else np.true_divide,
         }[op]
         return [fn(a, b)]
@@ -134,8 +163,15 @@ class NetworkInterpreter:
 
         x = _wide(self.input(layer, 0))
         fn = {
-            "EXP": np.exp, "LOG": np.log, "SQRT": np.sqrt, "RECIP": np.reciprocal, "ABS": np.abs,
-            "NEG": np.negative, "SIN": np.sin, "COS": np.cos, "NOT": np.logical_not,
+            "EXP": np.exp,
+            "LOG": np.log,
+            "SQRT": np.sqrt,
+            "RECIP": np.reciprocal,
+            "ABS": np.abs,
+            "NEG": np.negative,
+            "SIN": np.sin,
+            "COS": np.cos,
+            "NOT": np.logical_not,
             "ERF": np.vectorize(math.erf, otypes=[np.float64]),
         }[_name(layer.op)]
         return [fn(x)]
@@ -159,8 +195,9 @@ class NetworkInterpreter:
 
     def eval_slice(self, layer):
         x = self.input(layer, 0)
-        start, size, stride = (self.input(layer, j) if layer.num_inputs > j and layer.get_input(j) is not None
-                               else None for j in (1, 2, 3))
+        start, size, stride = (
+            self.input(layer, j) if layer.num_inputs > j and layer.get_input(j) is not None else None for j in (1, 2, 3)
+        )
         start = tuple(layer.start) if start is None else tuple(int(v) for v in start)
         size = tuple(layer.shape) if size is None else tuple(int(v) for v in size)
         stride = tuple(layer.stride) if stride is None else tuple(int(v) for v in stride)

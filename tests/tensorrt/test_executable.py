@@ -149,8 +149,11 @@ def exe():
 
 def test_call_with_wrong_shape_names_the_argument(exe):
     y = tp.ones((2, 4))
-    with pytest.raises(tp.TripyException, match=r"Argument `y` .* has shape \(2, 4\), but it was compiled for "
-                       r"shapes \(1..8, 3\)") as info:
+    with pytest.raises(
+        tp.TripyException,
+        match=r"Argument `y` .* has shape \(2, 4\), but it was compiled for "
+        r"shapes \(1..8, 3\)",
+    ) as info:
         exe(tp.ones((2, 3)), y)
     assert "`y` was created at" in str(info.value) and "y = tp.ones((2, 4))" in str(info.value)
     with pytest.raises(tp.TripyException, match=r"Argument `x` .* has shape \(9, 3\)"):
@@ -238,8 +241,11 @@ def test_tensorrt_rtx_refuses_hopper_and_says_so(trt, monkeypatch):
         pytest.skip("the refusal of compute capability 9.0 is TensorRT-RTX's")
     exe = compile_quietly(scaled_sum, ARGS)
     monkeypatch.setitem(__import__("sys").modules, "cupy", _FakeCupy(b"NVIDIA H100 80GB HBM3", 9, 0))
-    with pytest.raises(EngineUnavailable, match=r"does not run engines on NVIDIA H100 80GB HBM3 \(compute "
-                       r"capability 9.0\); it supports 8.0, 8.6, 8.9 and 12.x"):
+    with pytest.raises(
+        EngineUnavailable,
+        match=r"does not run engines on NVIDIA H100 80GB HBM3 \(compute "
+        r"capability 9.0\); it supports 8.0, 8.6, 8.9 and 12.x",
+    ):
         EngineRunner(trt, exe.engine)
     hopper = tp.Executable(exe.graph, exe.engine, exe.engine_tensorrt)
     assert hopper.backend == "numpy" and "compute capability 9.0" in hopper.fallback_reason

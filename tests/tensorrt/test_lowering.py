@@ -29,9 +29,11 @@ CASES = {
     "not": (lambda x: ~(x > 1.0), "UNARY"),
     "arithmetic": (lambda x: (x + 1.0) * 2.0 - x / 3.0, "ELEMENTWISE"),
     "floor-div-mod": (lambda x: x // 2.0 + x % 2.0, "ELEMENTWISE"),
-    "pow-max-min": (lambda x: tp.maximum(tp.minimum(x ** 2.0, 3.0), 1.0), "ELEMENTWISE"),
-    "comparisons": (lambda x: tp.where((x == 1.0) | (x != 2.0) & (x < 3.0) | (x <= 0.0) & (x > -1.0) | (x >= 5.0),
-                                       x, 0.0), "SELECT"),
+    "pow-max-min": (lambda x: tp.maximum(tp.minimum(x**2.0, 3.0), 1.0), "ELEMENTWISE"),
+    "comparisons": (
+        lambda x: tp.where((x == 1.0) | (x != 2.0) & (x < 3.0) | (x <= 0.0) & (x > -1.0) | (x >= 5.0), x, 0.0),
+        "SELECT",
+    ),
     "reduce": (lambda x: tp.sum(x, dim=1) + tp.max(x, dim=1) + tp.min(x, dim=1) + tp.prod(x, dim=1), "REDUCE"),
     "mean-var": (lambda x: tp.mean(x, dim=0, keepdim=True) + tp.var(x, dim=1, keepdim=True), "REDUCE"),
     "argmax-argmin": (lambda x: tp.argmax(x, dim=1) + tp.argmin(x, dim=1, keepdim=False), "TOPK"),
@@ -46,16 +48,28 @@ CASES = {
     "split-concat": (lambda x: tp.concatenate(list(reversed(tp.split(x, 3, dim=1))), dim=1), "CONCATENATION"),
     "stack": (lambda x: tp.stack([x, x * 2.0], dim=0), "CONCATENATION"),
     "gather": (lambda x: tp.gather(x, 1, tp.Tensor([0, 2, -1])), "GATHER"),
-    "casts": (lambda x: tp.cast(tp.cast(tp.cast(x, tp.int32), tp.float16), tp.float32)
-              + tp.cast(tp.cast(x, tp.bfloat16), tp.float32) + tp.cast(tp.cast(x, tp.bool), tp.float32), "CAST"),
+    "casts": (
+        lambda x: (
+            tp.cast(tp.cast(tp.cast(x, tp.int32), tp.float16), tp.float32)
+            + tp.cast(tp.cast(x, tp.bfloat16), tp.float32)
+            + tp.cast(tp.cast(x, tp.bool), tp.float32)
+        ),
+        "CAST",
+    ),
     "float8-cast": (lambda x: tp.cast(tp.cast(x, tp.float8), tp.float32), "QUANTIZE"),
     "int8-cast": (lambda x: tp.cast(tp.cast(x, tp.int8), tp.float32), "CAST"),
     "iota-full": (lambda x: x + tp.iota(x.shape, dim=1) + tp.full(x.shape, 2.0), "FILL"),
     "tril-triu": (lambda x: tp.tril(x) + tp.triu(x, 1), "SELECT"),
-    "quantize-per-channel": (lambda x: tp.dequantize(tp.quantize(x, tp.full((6,), 0.5), tp.int8, dim=1),
-                                                     tp.full((6,), 0.5), tp.float32, dim=1), "QUANTIZE"),
-    "quantize-float16": (lambda x: tp.dequantize(tp.quantize(tp.cast(x, tp.float16), 0.5, tp.int8), 0.5,
-                                                 tp.float16), "DEQUANTIZE"),
+    "quantize-per-channel": (
+        lambda x: tp.dequantize(
+            tp.quantize(x, tp.full((6,), 0.5), tp.int8, dim=1), tp.full((6,), 0.5), tp.float32, dim=1
+        ),
+        "QUANTIZE",
+    ),
+    "quantize-float16": (
+        lambda x: tp.dequantize(tp.quantize(tp.cast(x, tp.float16), 0.5, tp.int8), 0.5, tp.float16),
+        "DEQUANTIZE",
+    ),
 }
 
 

@@ -36,8 +36,10 @@ def small_gpt(nanogpt, mode):
     config = nanogpt.GPTConfig(vocab_size=64, block_size=32, n_layer=2, n_head=2, n_embd=32, quant_mode=mode)
     model = nanogpt.GPT(config)
     rng = np.random.default_rng(0)
-    model.load_state_dict({k: (rng.standard_normal(p.shape) * 0.1).astype(np.float32)
-                           for k, p in model.state_dict().items()}, strict=False)
+    model.load_state_dict(
+        {k: (rng.standard_normal(p.shape) * 0.1).astype(np.float32) for k, p in model.state_dict().items()},
+        strict=False,
+    )
     for _, sub in model.named_modules():
         if isinstance(sub, tp.Linear) and sub.quant_dtype is not None:
             if sub.quant_dtype == tp.int4:  # block-wise: blocks of 16 input features
@@ -62,10 +64,12 @@ def test_small_gpt2_compiles(trt, nanogpt, mode):
     if mode is None:
         assert not dequantized
     else:
-        stored = {layers[layer["inputs"][0]]["dtypes"][0] for layer in dequantized
-                  if layers[layer["inputs"][0]]["type"] == "CONSTANT"}
-        assert stored == {{"int8-weight-only": "INT8", "int8": "INT8", "int4-weight-only": "INT4",
-                           "fp8": "FP8"}[mode]}
+        stored = {
+            layers[layer["inputs"][0]]["dtypes"][0]
+            for layer in dequantized
+            if layers[layer["inputs"][0]]["type"] == "CONSTANT"
+        }
+        assert stored == {{"int8-weight-only": "INT8", "int8": "INT8", "int4-weight-only": "INT4", "fp8": "FP8"}[mode]}
         assert ("QUANTIZE" in kinds(layers)) == (mode in ("int8", "fp8"))
     for seq in (1, 16):
         ids = tp.Tensor((np.arange(seq, dtype=np.int32) * 7 % 64).reshape(1, seq))

@@ -45,8 +45,9 @@ def test_reshape_flatten_and_mask_sizes_are_symbolic():
 
     graph = trace(f, tp.InputInfo(((1, 2, 4), (1, 8, 16), 4), tp.float32))
     assert graph.symbols == [((0, 0),), ((0, 1),)]
-    (reshape,) = [op for op in graph.ops if op.prim == "reshape" and len(op.attrs["shape"]) == 2
-                  and op.attrs["shape"][1] == 4]
+    (reshape,) = [
+        op for op in graph.ops if op.prim == "reshape" and len(op.attrs["shape"]) == 2 and op.attrs["shape"][1] == 4
+    ]
     batch_times_seq = SymInt(Fraction(1), ((0, 1), (1, 1)))
     assert reshape.attrs["shape"] == (batch_times_seq, 4)
     assert resolve(reshape.attrs["shape"], [3, 5]) == (15, 4)

@@ -21,8 +21,25 @@ from tripy.trace import topological_order
 #: Unary ops of the ``unary`` primitive.
 UNARY_OPS = ("neg", "exp", "log", "sqrt", "rsqrt", "tanh", "sin", "cos", "abs", "not", "erf")
 #: Binary ops of the ``binary`` primitive; comparisons yield bool.
-BINARY_OPS = ("add", "sub", "mul", "div", "floor_div", "mod", "pow", "max", "min", "and", "or",
-              "eq", "ne", "lt", "le", "gt", "ge")
+BINARY_OPS = (
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "floor_div",
+    "mod",
+    "pow",
+    "max",
+    "min",
+    "and",
+    "or",
+    "eq",
+    "ne",
+    "lt",
+    "le",
+    "gt",
+    "ge",
+)
 COMPARISONS = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
 #: Reductions of the ``reduce`` primitive.
 REDUCE_OPS = ("sum", "prod", "max", "min")
@@ -83,6 +100,7 @@ class Backend(ABC):
     @abstractmethod
     def slice(self, x: Any, *, starts: tuple[int, ...], sizes: tuple[int, ...], steps: tuple[int, ...]) -> Any:
         """``sizes[d]`` elements along each dimension d, from ``starts[d]`` every ``steps[d]`` (may be < 0)."""
+
     @abstractmethod
     def concat(self, *xs: Any, axis: int) -> Any: ...
     @abstractmethod
@@ -96,6 +114,7 @@ class Backend(ABC):
         ``axis`` None with a scalar scale is per-tensor, with a 2-D scale block-wise (each scale covers a
         block of ``x.shape[d] // scale.shape[d]`` elements along every dimension d); an int is per-channel.
         """
+
     @abstractmethod
     def dequantize(self, q: Any, scale: Any, *, dtype: DataType, axis: int | None) -> Any:
         """``q * scale`` computed in float32 and returned as ``dtype``; scale layouts as in ``quantize``."""

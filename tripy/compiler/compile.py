@@ -36,8 +36,10 @@ def _check_signature(func: Callable, args: Sequence[Any], kwargs: Mapping[str, A
     try:
         signature.bind(*args, **kwargs)
     except TypeError as exc:
-        raise_error(f"tp.compile: `args`/`kwargs` do not fit the signature of {getattr(target, '__name__', 'func')}"
-                    f"{signature}: {exc}.")
+        raise_error(
+            f"tp.compile: `args`/`kwargs` do not fit the signature of {getattr(target, '__name__', 'func')}"
+            f"{signature}: {exc}."
+        )
 
 
 def _arguments(func: Callable, args: Sequence[Any], kwargs: Mapping[str, Any]) -> list[Argument]:
@@ -46,8 +48,10 @@ def _arguments(func: Callable, args: Sequence[Any], kwargs: Mapping[str, Any]) -
     for i, info in enumerate(args):
         name = names[i] if i < len(names) else f"args[{i}]"
         if not isinstance(info, InputInfo):
-            raise_error(f"tp.compile: `args[{i}]` (for `{name}`) must be a tp.InputInfo, not {type(info).__name__}. "
-                        "Values that do not change between calls can be used by the function directly.")
+            raise_error(
+                f"tp.compile: `args[{i}]` (for `{name}`) must be a tp.InputInfo, not {type(info).__name__}. "
+                "Values that do not change between calls can be used by the function directly."
+            )
         arguments.append(Argument(name, False, info))
     for name, info in kwargs.items():
         if not isinstance(info, InputInfo):
@@ -86,4 +90,3 @@ def compile(
     _check_signature(func, args, kwargs)
     graph = trace_function(func, _arguments(func, args, kwargs))
     return Executable.build(graph)
-

@@ -45,8 +45,14 @@ class Executable:
     says so once. :meth:`save` and :meth:`load` keep both the engine and the trace.
     """
 
-    def __init__(self, graph: Graph, engine: bytes | None, engine_tensorrt: str | None,
-                 build_seconds: float | None = None, from_cache: bool = False) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        engine: bytes | None,
+        engine_tensorrt: str | None,
+        build_seconds: float | None = None,
+        from_cache: bool = False,
+    ) -> None:
         self._graph = graph
         #: The serialized TensorRT engine (None where TensorRT is not installed).
         self.engine = engine
@@ -146,8 +152,9 @@ class Executable:
             inputs = ", ".join(str(i) for i in layer["inputs"] if i is not None)
             axis = f" axis={layer['axis']}" if layer.get("axis", -1) != -1 else ""
             dtype = _TRT_TYPE_NAMES.get(layer["dtypes"][0], layer["dtypes"][0].lower()) if layer["dtypes"] else ""
-            lines.append(f"{layer['index']:>3} {layer['type']:<16} {dtype:<8} {shape_text:<12} "
-                         f"<- {inputs or '-'}{axis}".rstrip())
+            lines.append(
+                f"{layer['index']:>3} {layer['type']:<16} {dtype:<8} {shape_text:<12} <- {inputs or '-'}{axis}".rstrip()
+            )
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -163,34 +170,45 @@ class Executable:
         keyword = {a.name: a for a in graph.args if a.keyword}
         names = ", ".join(f"`{a.name}`" for a in graph.args)
         if len(args) != len(positional):
-            raise_error(f"The compiled function takes {len(positional)} positional argument(s) but got {len(args)} "
-                        f"(its inputs: {names}).")
+            raise_error(
+                f"The compiled function takes {len(positional)} positional argument(s) but got {len(args)} "
+                f"(its inputs: {names})."
+            )
         unknown = sorted(set(kwargs) - set(keyword))
         missing = sorted(set(keyword) - set(kwargs))
         if unknown or missing:
-            raise_error(f"The compiled function was compiled with keyword argument(s) {sorted(keyword)} but was "
-                        f"called with {sorted(kwargs)}.")
+            raise_error(
+                f"The compiled function was compiled with keyword argument(s) {sorted(keyword)} but was "
+                f"called with {sorted(kwargs)}."
+            )
         values = list(args) + [kwargs[a.name] for a in graph.args if a.keyword]
         for arg, value in zip(graph.args, values):
             info = arg.info
             if not isinstance(value, Tensor):
-                raise_error(f"Argument `{arg.name}` of the compiled function must be a tp.Tensor, not "
-                            f"{type(value).__name__}.")
+                raise_error(
+                    f"Argument `{arg.name}` of the compiled function must be a tp.Tensor, not {type(value).__name__}."
+                )
             if value.dtype != info.dtype:
-                raise_error(f"Argument `{arg.name}` of the compiled function must have dtype {info.dtype} (as its "
-                            f"tp.InputInfo says), but it has dtype {value.dtype}.",
-                            [(f"`{arg.name}` was created at", value.where)])
+                raise_error(
+                    f"Argument `{arg.name}` of the compiled function must have dtype {info.dtype} (as its "
+                    f"tp.InputInfo says), but it has dtype {value.dtype}.",
+                    [(f"`{arg.name}` was created at", value.where)],
+                )
             if not info.accepts(value.shape):
-                raise_error(f"Argument `{arg.name}` of the compiled function has shape {value.shape}, but it was "
-                            f"compiled for shapes {info.shape_text()}.",
-                            [(f"`{arg.name}` was created at", value.where)])
+                raise_error(
+                    f"Argument `{arg.name}` of the compiled function has shape {value.shape}, but it was "
+                    f"compiled for shapes {info.shape_text()}.",
+                    [(f"`{arg.name}` was created at", value.where)],
+                )
         shapes = [v.shape for v in values]
         for group in graph.symbols:
             sizes = {shapes[a][axis] for a, axis in group}
             if len(sizes) > 1:
                 dims = ", ".join(f"dimension {axis} of `{graph.args[a].name}`" for a, axis in group)
-                raise_error(f"The compiled function needs equal sizes for {dims} (they were traced as one "
-                            f"dimension), but they are {[shapes[a][axis] for a, axis in group]}.")
+                raise_error(
+                    f"The compiled function needs equal sizes for {dims} (they were traced as one "
+                    f"dimension), but they are {[shapes[a][axis] for a, axis in group]}."
+                )
         return values
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -234,8 +252,12 @@ class Executable:
     # -- files ------------------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Write the executable (engine and trace) to ``path``; :meth:`load` reads it back."""
-        payload = {"version": _FILE_VERSION, "graph": self._graph, "engine": self.engine,
-                   "engine_tensorrt": self.engine_tensorrt}
+        payload = {
+            "version": _FILE_VERSION,
+            "graph": self._graph,
+            "engine": self.engine,
+            "engine_tensorrt": self.engine_tensorrt,
+        }
         Path(path).write_bytes(_FILE_MAGIC + pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
 
     @classmethod
@@ -250,10 +272,12 @@ class Executable:
             raise_error(f"Executable.load: cannot read `path` {str(path)!r}: {exc.strerror}.")
         if not data.startswith(_FILE_MAGIC):
             raise_error(f"Executable.load: {str(path)!r} is not a file written by Executable.save.")
-        payload = pickle.loads(data[len(_FILE_MAGIC):])
+        payload = pickle.loads(data[len(_FILE_MAGIC) :])
         if payload.get("version") != _FILE_VERSION:
-            raise_error(f"Executable.load: {str(path)!r} has format version {payload.get('version')}, this tripy "
-                        f"reads version {_FILE_VERSION}.")
+            raise_error(
+                f"Executable.load: {str(path)!r} has format version {payload.get('version')}, this tripy "
+                f"reads version {_FILE_VERSION}."
+            )
         if load_tensorrt() is not None and payload["engine_tensorrt"] != tensorrt_version():
             return cls.build(payload["graph"])  # saved without an engine this TensorRT can load: build one
         return cls(payload["graph"], payload["engine"], payload["engine_tensorrt"])

@@ -140,8 +140,9 @@ def _placeholder(shape: tuple[int, ...], dtype: DataType, index: int, name: str)
     return Tensor._from_node(INPUT_PRIM, (), {"index": index, "name": name}, tuple(shape), dtype)
 
 
-def _trace_once(func: Callable, args: list[Argument], shapes: list[tuple[int, ...]],
-                known: dict[int, tuple[Any, Constant]]) -> _RawTrace:
+def _trace_once(
+    func: Callable, args: list[Argument], shapes: list[tuple[int, ...]], known: dict[int, tuple[Any, Constant]]
+) -> _RawTrace:
     """One trace. ``known`` maps concrete tensors seen by earlier traces (held, so ids stay unique) to
     their constants, so parameters are copied to the host once."""
     from tripy.tensor import Tensor
@@ -192,16 +193,23 @@ def _trace_once(func: Callable, args: list[Argument], shapes: list[tuple[int, ..
         return offsets[kind] + index
 
     ops = [
-        Op(t._node.prim, tuple(value(i) for i in t._node.inputs), dict(t._node.attrs), tuple(t.shape), t.dtype,
-           t._where)
+        Op(
+            t._node.prim,
+            tuple(value(i) for i in t._node.inputs),
+            dict(t._node.attrs),
+            tuple(t.shape),
+            t.dtype,
+            t._where,
+        )
         for t in op_tensors
     ]
     outputs_final = [value(o) for o in outputs]
     return _RawTrace(constants, ops, outputs_final, kind)
 
 
-def _trace_or_explain(func: Callable, args: list[Argument], shapes: list[tuple[int, ...]],
-                      known: dict[int, tuple[Any, Constant]]) -> _RawTrace:
+def _trace_or_explain(
+    func: Callable, args: list[Argument], shapes: list[tuple[int, ...]], known: dict[int, tuple[Any, Constant]]
+) -> _RawTrace:
     try:
         return _trace_once(func, args, shapes, known)
     except TripyException as exc:
@@ -300,8 +308,14 @@ def _fit_scalar(const: Constant, others: list[Constant], sizes, check_sizes: lis
     return fitted
 
 
-def _symbolize(args, base: _RawTrace, probes: list[_RawTrace], check: _RawTrace,
-               traced_sizes: tuple[list[int], list[int], list[int]], groups) -> Graph:
+def _symbolize(
+    args,
+    base: _RawTrace,
+    probes: list[_RawTrace],
+    check: _RawTrace,
+    traced_sizes: tuple[list[int], list[int], list[int]],
+    groups,
+) -> Graph:
     traces = [base, *probes, check]
     if any(len(t.ops) != len(base.ops) or len(t.constants) != len(base.constants) for t in traces):
         _structure_error("the number of operations")
@@ -312,8 +326,7 @@ def _symbolize(args, base: _RawTrace, probes: list[_RawTrace], check: _RawTrace,
     constants = []
     for i, const in enumerate(base.constants):
         others = [t.constants[i] for t in traces[1:]]
-        if all(o is const or (o.dtype == const.dtype and o.array.tobytes() == const.array.tobytes())
-               for o in others):
+        if all(o is const or (o.dtype == const.dtype and o.array.tobytes() == const.array.tobytes()) for o in others):
             constants.append(const)
             continue
         constants.append(Constant(const.array, const.dtype, _fit_scalar(const, others, sizes, check_sizes)))

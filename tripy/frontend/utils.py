@@ -20,13 +20,17 @@ def as_tensor(value: Any, name: str, op: str, like: Tensor | None = None) -> Ten
         if isinstance(value, numbers.Integral):
             value = int(value)
         elif not like.dtype.is_float and not float(value).is_integer():
-            raise_error(f"{op}: `{name}` is the float {value!r} but the other operand is {like.dtype}; "
-                        f"cast the tensor first (tp.cast).")
+            raise_error(
+                f"{op}: `{name}` is the float {value!r} but the other operand is {like.dtype}; "
+                f"cast the tensor first (tp.cast)."
+            )
         if like.dtype.is_integer:
             info = ml_dtypes.iinfo(like.dtype.numpy)
             if not info.min <= value <= info.max:
-                raise_error(f"{op}: `{name}`={value!r} does not fit the other operand's dtype {like.dtype} "
-                            f"({info.min}..{info.max}); cast the tensor first (tp.cast).")
+                raise_error(
+                    f"{op}: `{name}`={value!r} does not fit the other operand's dtype {like.dtype} "
+                    f"({info.min}..{info.max}); cast the tensor first (tp.cast)."
+                )
         return constant_like(value, like)
     try:
         return Tensor(value)
@@ -34,20 +38,27 @@ def as_tensor(value: Any, name: str, op: str, like: Tensor | None = None) -> Ten
         raise_error(f"{op}: `{name}` must be a tp.Tensor, not {type(value).__name__}.")
 
 
-def check_dtype(t: Tensor, name: str, op: str, allowed: tuple[DataType, ...] | None = None,
-                float_only: bool = False) -> None:
+def check_dtype(
+    t: Tensor, name: str, op: str, allowed: tuple[DataType, ...] | None = None, float_only: bool = False
+) -> None:
     if float_only and not t.dtype.is_float:
-        raise_error(f"{op}: `{name}` must have a floating-point dtype, but it is {t.dtype}.",
-                    [(f"`{name}` was created at", t.where)])
+        raise_error(
+            f"{op}: `{name}` must have a floating-point dtype, but it is {t.dtype}.",
+            [(f"`{name}` was created at", t.where)],
+        )
     if allowed is not None and t.dtype not in allowed:
-        raise_error(f"{op}: `{name}` must have dtype {' or '.join(map(str, allowed))}, but it is {t.dtype}.",
-                    [(f"`{name}` was created at", t.where)])
+        raise_error(
+            f"{op}: `{name}` must have dtype {' or '.join(map(str, allowed))}, but it is {t.dtype}.",
+            [(f"`{name}` was created at", t.where)],
+        )
 
 
 def normalize_dim(dim: int, rank: int, op: str, name: str = "dim") -> int:
     if not isinstance(dim, int) or not -rank <= dim < max(rank, 1):
-        raise_error(f"{op}: `{name}`={dim!r} is out of range for a tensor of rank {rank} "
-                    f"(expected an int in [{-rank}, {rank - 1}]).")
+        raise_error(
+            f"{op}: `{name}`={dim!r} is out of range for a tensor of rank {rank} "
+            f"(expected an int in [{-rank}, {rank - 1}])."
+        )
     return dim % rank if rank else 0
 
 
@@ -70,8 +81,10 @@ def broadcast_shape(*tensors: Tensor, op: str, names: tuple[str, ...] = ("input"
         shape = broadcast_shapes(shape, t.shape)
         if shape is None:
             shapes = " and ".join(f"{u.shape} of `{n}`" for u, n in zip(tensors, names, strict=True))
-            raise_error(f"{op}: shapes {shapes} cannot be broadcast together.",
-                        [(f"`{n}` was created at", u.where) for u, n in zip(tensors, names, strict=True)])
+            raise_error(
+                f"{op}: shapes {shapes} cannot be broadcast together.",
+                [(f"`{n}` was created at", u.where) for u, n in zip(tensors, names, strict=True)],
+            )
     return shape
 
 

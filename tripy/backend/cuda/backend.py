@@ -65,7 +65,8 @@ class CudaBackend(NumpyBackend):
         if reason is not None:
             raise_error(
                 f"The 'cuda' backend was requested (tp.config.backend or TRIPY_BACKEND), but no GPU is usable: "
-                f"{reason}. Use tp.config.backend = 'numpy' (or 'auto') on a machine without an NVIDIA GPU.")
+                f"{reason}. Use tp.config.backend = 'numpy' (or 'auto') on a machine without an NVIDIA GPU."
+            )
         self.xp = cupy
         self._scalars: dict[tuple, Any] = {}
         from tripy.backend.cuda.int8_linear import Int8Linear
@@ -220,8 +221,11 @@ class CudaBackend(NumpyBackend):
         return scale if scale.dtype == np.float32 else storage.to_float32(scale)
 
     def quantize(self, x, scale, *, dtype, axis):
-        kernel = {dtypes.int8: storage.quantize_int8, dtypes.int4: storage.quantize_int4,
-                  dtypes.float8: storage.quantize_fp8}[dtype]
+        kernel = {
+            dtypes.int8: storage.quantize_int8,
+            dtypes.int4: storage.quantize_int4,
+            dtypes.float8: storage.quantize_fp8,
+        }[dtype]
         return kernel(x, self._scale_for(scale, x.shape, axis))
 
     def dequantize(self, q, scale, *, dtype, axis):
@@ -250,13 +254,32 @@ def _erf(v):
 
 if cupy is not None:
     _UNARY = {
-        "neg": cupy.negative, "exp": cupy.exp, "log": cupy.log, "sqrt": cupy.sqrt, "tanh": cupy.tanh,
-        "sin": cupy.sin, "cos": cupy.cos, "abs": cupy.abs, "not": cupy.logical_not,
+        "neg": cupy.negative,
+        "exp": cupy.exp,
+        "log": cupy.log,
+        "sqrt": cupy.sqrt,
+        "tanh": cupy.tanh,
+        "sin": cupy.sin,
+        "cos": cupy.cos,
+        "abs": cupy.abs,
+        "not": cupy.logical_not,
     }
     _BINARY = {
-        "add": cupy.add, "sub": cupy.subtract, "mul": cupy.multiply, "pow": cupy.power, "max": cupy.maximum,
-        "min": cupy.minimum, "and": cupy.logical_and, "or": cupy.logical_or, "eq": cupy.equal,
-        "ne": cupy.not_equal, "lt": cupy.less, "le": cupy.less_equal, "gt": cupy.greater,
-        "ge": cupy.greater_equal, "floor_div": cupy.floor_divide, "mod": cupy.mod,
+        "add": cupy.add,
+        "sub": cupy.subtract,
+        "mul": cupy.multiply,
+        "pow": cupy.power,
+        "max": cupy.maximum,
+        "min": cupy.minimum,
+        "and": cupy.logical_and,
+        "or": cupy.logical_or,
+        "eq": cupy.equal,
+        "ne": cupy.not_equal,
+        "lt": cupy.less,
+        "le": cupy.less_equal,
+        "gt": cupy.greater,
+        "ge": cupy.greater_equal,
+        "floor_div": cupy.floor_divide,
+        "mod": cupy.mod,
     }
     _REDUCE = {"sum": cupy.sum, "prod": cupy.prod, "max": cupy.max, "min": cupy.min}

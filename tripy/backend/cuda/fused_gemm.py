@@ -46,8 +46,15 @@ class FusedInt8Linear:
         self._lib = lib
         self._sm_count = sm_count
         lib.tripy_int8_linear.restype = ctypes.c_int
-        lib.tripy_int8_linear.argtypes = [ctypes.c_int, *[ctypes.c_void_p] * 5, *[ctypes.c_int] * 3,
-                                          ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p]
+        lib.tripy_int8_linear.argtypes = [
+            ctypes.c_int,
+            *[ctypes.c_void_p] * 5,
+            *[ctypes.c_int] * 3,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_int,
+            ctypes.c_void_p,
+        ]
         lib.tripy_int8_linear_workspace.restype = ctypes.c_int
         lib.tripy_int8_linear_workspace.argtypes = [*[ctypes.c_int] * 5, ctypes.POINTER(ctypes.c_size_t)]
         self._workspace_bytes: dict[tuple, int] = {}
@@ -78,8 +85,16 @@ class FusedInt8Linear:
             buf = self._workspaces[where] = cupy.empty(size, dtype=np.uint8)
         return buf.data.ptr, buf.nbytes
 
-    def __call__(self, a: cupy.ndarray, rows: int, w: cupy.ndarray, alpha: cupy.ndarray, bias: cupy.ndarray | None,
-                 out: cupy.ndarray, out_dtype_name: str) -> None:
+    def __call__(
+        self,
+        a: cupy.ndarray,
+        rows: int,
+        w: cupy.ndarray,
+        alpha: cupy.ndarray,
+        bias: cupy.ndarray | None,
+        out: cupy.ndarray,
+        out_dtype_name: str,
+    ) -> None:
         """``out = alpha * (a[:rows] @ w.T) + bias`` for C-contiguous int8 ``a`` (>= rows, K) and ``w`` (N, K),
         float32 ``alpha`` (N,), ``bias`` (N,) of the output type or None, and a C-contiguous ``out`` (rows, N)."""
         import cupy
@@ -87,9 +102,21 @@ class FusedInt8Linear:
         kind = OUT_KINDS[out_dtype_name]
         n, k = w.shape
         ws_ptr, ws_bytes = self._workspace(kind, rows, n, k)
-        status = self._lib.tripy_int8_linear(kind, a.data.ptr, w.data.ptr, out.data.ptr, alpha.data.ptr,
-                                             bias.data.ptr if bias is not None else None, rows, n, k, ws_ptr,
-                                             ws_bytes, self._sm_count, cupy.cuda.get_current_stream().ptr)
+        status = self._lib.tripy_int8_linear(
+            kind,
+            a.data.ptr,
+            w.data.ptr,
+            out.data.ptr,
+            alpha.data.ptr,
+            bias.data.ptr if bias is not None else None,
+            rows,
+            n,
+            k,
+            ws_ptr,
+            ws_bytes,
+            self._sm_count,
+            cupy.cuda.get_current_stream().ptr,
+        )
         if status:
             raise RuntimeError(f"fused int8 kernel failed with code {status} for M={rows} N={n} K={k}")
 
@@ -110,6 +137,8 @@ def kernel() -> FusedInt8Linear | None:
     lib.tripy_int8_linear_source.restype = ctypes.c_char_p
     built_from = lib.tripy_int8_linear_source().decode()
     if built_from != source_digest():
-        raise RuntimeError(f"{LIBRARY} was built from another version of {SOURCE.name}; rebuild it with "
-                           "tools/build_int8_linear.py (or set TRIPY_CUDA_FUSED_INT8=0)")
+        raise RuntimeError(
+            f"{LIBRARY} was built from another version of {SOURCE.name}; rebuild it with "
+            "tools/build_int8_linear.py (or set TRIPY_CUDA_FUSED_INT8=0)"
+        )
     return FusedInt8Linear(lib, device.attributes["MultiProcessorCount"])

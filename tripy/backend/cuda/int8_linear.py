@@ -189,9 +189,27 @@ class Int8Linear:
         handle = cupy.cuda.device.get_cublas_handle()
         cublas.setPointerMode(handle, _POINTER_MODE_HOST)
         # Row-major out (M, N) is column-major (N, M) = w (col-major K x N, transposed) times a (K x M).
-        cublas.gemmEx(handle, _OP_T, _OP_N, n, m, k, self._one.ctypes.data, w.data.ptr, _CUDA_R_8I, k,
-                      a.data.ptr, _CUDA_R_8I, k, self._zero.ctypes.data, out.data.ptr, _CUDA_R_32I, n,
-                      _COMPUTE_32I, _GEMM_DEFAULT)
+        cublas.gemmEx(
+            handle,
+            _OP_T,
+            _OP_N,
+            n,
+            m,
+            k,
+            self._one.ctypes.data,
+            w.data.ptr,
+            _CUDA_R_8I,
+            k,
+            a.data.ptr,
+            _CUDA_R_8I,
+            k,
+            self._zero.ctypes.data,
+            out.data.ptr,
+            _CUDA_R_32I,
+            n,
+            _COMPUTE_32I,
+            _GEMM_DEFAULT,
+        )
         return out
 
     def gemm(self, a: cupy.ndarray, w: cupy.ndarray) -> cupy.ndarray:
@@ -222,8 +240,11 @@ class Int8Linear:
                 q = q.T
             k = q.shape[1]
             scale = backend._scale_for(s_value, (n,), 0 if plan.weight_axis is not None else None)
-            entry = _CachedWeight(None, int8=_padded(q, _round_up4(n), _round_up4(k)),
-                                  scale=cupy.ascontiguousarray(cupy.broadcast_to(scale, (n,)), dtype=np.float32))
+            entry = _CachedWeight(
+                None,
+                int8=_padded(q, _round_up4(n), _round_up4(k)),
+                scale=cupy.ascontiguousarray(cupy.broadcast_to(scale, (n,)), dtype=np.float32),
+            )
         try:
             entry.refs = (weakref.ref(w_value, self._forget(key)), weakref.ref(s_value, self._forget(key)))
         except TypeError:  # not weak-referenceable: keep it for this call only
@@ -275,14 +296,18 @@ class Int8Linear:
             # The kernel's sx * sw[n], written by the quantize kernel on this call's stream (sx may be a
             # shared buffer that changes between calls, so it is formed every time).
             alpha = self._scratch((1, n), np.float32).reshape(n)
-            x_q = kernels.quantize_rows(x2, _FLOATS[plan.x.dtype], s_x, padded_rows, k, out=x_q_buffer,
-                                        alpha=(entry.scale, alpha))
+            x_q = kernels.quantize_rows(
+                x2, _FLOATS[plan.x.dtype], s_x, padded_rows, k, out=x_q_buffer, alpha=(entry.scale, alpha)
+            )
             try:
                 fused(x_q, rows, w_q, alpha, bias, out, out_name)
             except RuntimeError as exc:  # e.g. a driver older than the library's CUDA runtime: stay on cuBLAS
                 self._fused_failed = True
-                warnings.warn(f"tripy: the Hopper int8 kernel failed ({exc}); using cuBLAS from now on",
-                              RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"tripy: the Hopper int8 kernel failed ({exc}); using cuBLAS from now on",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             else:
                 self.stats["fused_kernel"] += 1
                 return out.reshape(plan.out_shape)

@@ -14,7 +14,9 @@ import numpy as np
 
 from tripy.backend.cuda.storage import DEVICE_FUNCTIONS
 
-_RAW_PREAMBLE = DEVICE_FUNCTIONS + r"""
+_RAW_PREAMBLE = (
+    DEVICE_FUNCTIONS
+    + r"""
 __device__ __forceinline__ float tp_load(const float* p, long long i) { return p[i]; }
 __device__ __forceinline__ float tp_load(const unsigned short* p, long long i) { return tp_bf16_to_f32(p[i]); }
 __device__ __forceinline__ float tp_load_half(const unsigned short* p, long long i) {
@@ -35,6 +37,7 @@ __device__ __forceinline__ unsigned int tp_pack_bf162(float a, float b) {
     return tp_f32_to_bf16(a) | ((unsigned int)tp_f32_to_bf16(b) << 16);
 }
 """
+)
 
 #: How each float type is read (``LOAD``) and written (``STORE``) by the raw kernels.
 _FLOAT_IO = {
@@ -167,30 +170,33 @@ extern "C" __global__ void tripy_int8_epilogue_vec(const int4* acc, const float*
 _VEC_IO = {
     "float32": dict(
         UNPACK8="float4 lo = ((const float4*)x)[2 * t], hi = ((const float4*)x)[2 * t + 1];\n"
-                "    v[0] = lo.x; v[1] = lo.y; v[2] = lo.z; v[3] = lo.w; v[4] = hi.x; v[5] = hi.y; v[6] = hi.z; "
-                "v[7] = hi.w;",
+        "    v[0] = lo.x; v[1] = lo.y; v[2] = lo.z; v[3] = lo.w; v[4] = hi.x; v[5] = hi.y; v[6] = hi.z; "
+        "v[7] = hi.w;",
         BIAS4="float4 bb = ((const float4*)bias)[c4]; b[0] = bb.x; b[1] = bb.y; b[2] = bb.z; b[3] = bb.w;",
-        PACK4="((float4*)out)[g] = make_float4(v[0], v[1], v[2], v[3]);"),
+        PACK4="((float4*)out)[g] = make_float4(v[0], v[1], v[2], v[3]);",
+    ),
     "float16": dict(
         UNPACK8="uint4 raw = ((const uint4*)x)[t];\n"
-                "    unsigned int w4[4] = {raw.x, raw.y, raw.z, raw.w};\n"
-                "    #pragma unroll\n    for (int j = 0; j < 8; ++j) {\n"
-                "        unsigned short h = (unsigned short)(w4[j >> 1] >> (16 * (j & 1)));\n"
-                "        asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(v[j]) : \"h\"(h));\n    }",
+        "    unsigned int w4[4] = {raw.x, raw.y, raw.z, raw.w};\n"
+        "    #pragma unroll\n    for (int j = 0; j < 8; ++j) {\n"
+        "        unsigned short h = (unsigned short)(w4[j >> 1] >> (16 * (j & 1)));\n"
+        '        asm("cvt.f32.f16 %0, %1;" : "=f"(v[j]) : "h"(h));\n    }',
         BIAS4="uint2 bb = ((const uint2*)bias)[c4]; unsigned int bw[2] = {bb.x, bb.y};\n"
-              "        #pragma unroll\n        for (int j = 0; j < 4; ++j) {\n"
-              "            unsigned short h = (unsigned short)(bw[j >> 1] >> (16 * (j & 1)));\n"
-              "            asm(\"cvt.f32.f16 %0, %1;\" : \"=f\"(b[j]) : \"h\"(h));\n        }",
-        PACK4="((uint2*)out)[g] = make_uint2(tp_pack_half2(v[0], v[1]), tp_pack_half2(v[2], v[3]));"),
+        "        #pragma unroll\n        for (int j = 0; j < 4; ++j) {\n"
+        "            unsigned short h = (unsigned short)(bw[j >> 1] >> (16 * (j & 1)));\n"
+        '            asm("cvt.f32.f16 %0, %1;" : "=f"(b[j]) : "h"(h));\n        }',
+        PACK4="((uint2*)out)[g] = make_uint2(tp_pack_half2(v[0], v[1]), tp_pack_half2(v[2], v[3]));",
+    ),
     "bfloat16": dict(
         UNPACK8="uint4 raw = ((const uint4*)x)[t];\n"
-                "    unsigned int w4[4] = {raw.x, raw.y, raw.z, raw.w};\n"
-                "    #pragma unroll\n    for (int j = 0; j < 8; ++j)\n"
-                "        v[j] = tp_bf16_to_f32((unsigned short)(w4[j >> 1] >> (16 * (j & 1))));",
+        "    unsigned int w4[4] = {raw.x, raw.y, raw.z, raw.w};\n"
+        "    #pragma unroll\n    for (int j = 0; j < 8; ++j)\n"
+        "        v[j] = tp_bf16_to_f32((unsigned short)(w4[j >> 1] >> (16 * (j & 1))));",
         BIAS4="uint2 bb = ((const uint2*)bias)[c4]; unsigned int bw[2] = {bb.x, bb.y};\n"
-              "        #pragma unroll\n        for (int j = 0; j < 4; ++j)\n"
-              "            b[j] = tp_bf16_to_f32((unsigned short)(bw[j >> 1] >> (16 * (j & 1))));",
-        PACK4="((uint2*)out)[g] = make_uint2(tp_pack_bf162(v[0], v[1]), tp_pack_bf162(v[2], v[3]));"),
+        "        #pragma unroll\n        for (int j = 0; j < 4; ++j)\n"
+        "            b[j] = tp_bf16_to_f32((unsigned short)(bw[j >> 1] >> (16 * (j & 1))));",
+        PACK4="((uint2*)out)[g] = make_uint2(tp_pack_bf162(v[0], v[1]), tp_pack_bf162(v[2], v[3]));",
+    ),
 }
 
 
@@ -227,9 +233,15 @@ def epilogue_vec_kernel(dtype_name: str) -> cupy.RawKernel:
 _BLOCK = 256
 
 
-def quantize_rows(x: cupy.ndarray, dtype_name: str, scale: cupy.ndarray, padded_rows: int,
-                  padded_cols: int, out: cupy.ndarray | None = None,
-                  alpha: tuple[cupy.ndarray, cupy.ndarray] | None = None) -> cupy.ndarray:
+def quantize_rows(
+    x: cupy.ndarray,
+    dtype_name: str,
+    scale: cupy.ndarray,
+    padded_rows: int,
+    padded_cols: int,
+    out: cupy.ndarray | None = None,
+    alpha: tuple[cupy.ndarray, cupy.ndarray] | None = None,
+) -> cupy.ndarray:
     """``clamp(rint(x / scale))`` of a contiguous 2-D ``x`` as int8, zero-padded to the given shape.
 
     ``alpha=(w_scale, into)`` also writes ``into[n] = w_scale[n] * scale`` (float32, N elements), in the same
@@ -241,36 +253,80 @@ def quantize_rows(x: cupy.ndarray, dtype_name: str, scale: cupy.ndarray, padded_
         groups = rows * cols // 8
         half = (groups + 1) // 2
         w_scale, into = alpha if alpha is not None else (scale, q)
-        quantize_rows_vec_kernel(dtype_name)(((half + _BLOCK - 1) // _BLOCK,), (_BLOCK,),
-                                             (x, scale, q, np.int64(groups), np.int64(half), w_scale, into,
-                                              np.int64(into.size if alpha is not None else 0)))
+        quantize_rows_vec_kernel(dtype_name)(
+            ((half + _BLOCK - 1) // _BLOCK,),
+            (_BLOCK,),
+            (
+                x,
+                scale,
+                q,
+                np.int64(groups),
+                np.int64(half),
+                w_scale,
+                into,
+                np.int64(into.size if alpha is not None else 0),
+            ),
+        )
         if padded_rows > rows and alpha is None:
             q[rows:] = 0
         return q
     if alpha is not None:
         cupy.multiply(alpha[0], scale, out=alpha[1])
     words = padded_rows * padded_cols // 4
-    quantize_rows_kernel(dtype_name)(((words + _BLOCK - 1) // _BLOCK,), (_BLOCK,),
-                                     (x, scale, q, np.int64(rows), np.int64(cols), np.int64(padded_rows),
-                                      np.int64(padded_cols)))
+    quantize_rows_kernel(dtype_name)(
+        ((words + _BLOCK - 1) // _BLOCK,),
+        (_BLOCK,),
+        (x, scale, q, np.int64(rows), np.int64(cols), np.int64(padded_rows), np.int64(padded_cols)),
+    )
     return q
 
 
-def epilogue(acc: cupy.ndarray, rows: int, cols: int, x_scale: cupy.ndarray | None, w_scale: cupy.ndarray,
-             bias: cupy.ndarray | None, out_storage: np.dtype, dtype_name: str) -> cupy.ndarray:
+def epilogue(
+    acc: cupy.ndarray,
+    rows: int,
+    cols: int,
+    x_scale: cupy.ndarray | None,
+    w_scale: cupy.ndarray,
+    bias: cupy.ndarray | None,
+    out_storage: np.dtype,
+    dtype_name: str,
+) -> cupy.ndarray:
     """The (rows, cols) output of int32 accumulators ``acc`` of shape (>= rows, padded_cols)."""
     padded_cols = acc.shape[1]
     out = cupy.empty((rows, cols), dtype=out_storage)
     if cols == padded_cols and x_scale is not None and rows > 0:
         groups = rows * cols // 4
-        epilogue_vec_kernel(dtype_name)(((groups + _BLOCK - 1) // _BLOCK,), (_BLOCK,),
-                                        (acc, x_scale, w_scale, bias if bias is not None else out, out,
-                                         np.int64(groups), np.int64(cols // 4), np.int32(bias is not None)))
+        epilogue_vec_kernel(dtype_name)(
+            ((groups + _BLOCK - 1) // _BLOCK,),
+            (_BLOCK,),
+            (
+                acc,
+                x_scale,
+                w_scale,
+                bias if bias is not None else out,
+                out,
+                np.int64(groups),
+                np.int64(cols // 4),
+                np.int32(bias is not None),
+            ),
+        )
         return out
     groups = rows * padded_cols // 4
     dummy = w_scale
-    epilogue_kernel(dtype_name)(((groups + _BLOCK - 1) // _BLOCK,), (_BLOCK,),
-                                (acc, x_scale if x_scale is not None else dummy, w_scale,
-                                 bias if bias is not None else out, out, np.int64(rows), np.int64(cols),
-                                 np.int64(padded_cols), np.int32(x_scale is not None), np.int32(bias is not None)))
+    epilogue_kernel(dtype_name)(
+        ((groups + _BLOCK - 1) // _BLOCK,),
+        (_BLOCK,),
+        (
+            acc,
+            x_scale if x_scale is not None else dummy,
+            w_scale,
+            bias if bias is not None else out,
+            out,
+            np.int64(rows),
+            np.int64(cols),
+            np.int64(padded_cols),
+            np.int32(x_scale is not None),
+            np.int32(bias is not None),
+        ),
+    )
     return out

@@ -105,7 +105,9 @@ __device__ __forceinline__ float tp_fma_rn(float a, float b, float c) {
 
 #: Overloads for CuPy's element kernels. CuPy's ``float16`` class is complete only in kernels that use it,
 #: so it is reached through templates, instantiated where the kernel's types are known.
-_ELEMENT_PREAMBLE = DEVICE_FUNCTIONS + r"""
+_ELEMENT_PREAMBLE = (
+    DEVICE_FUNCTIONS
+    + r"""
 template <typename T> __device__ __forceinline__ float tp_f32(T v) { return (float)v; }
 __device__ __forceinline__ float tp_f32(unsigned short v) { return tp_bf16_to_f32(v); }
 __device__ __forceinline__ float tp_f32(unsigned char v) { return tp_e4m3_to_f32(v); }
@@ -115,6 +117,7 @@ template <> __device__ __forceinline__ unsigned short tp_from_f32<unsigned short
     return tp_f32_to_bf16(v);
 }
 """
+)
 
 
 def _kernel(in_params: str, out_params: str, body: str, name: str) -> cupy.ElementwiseKernel:
@@ -129,12 +132,18 @@ wrap_to_int4 = _kernel("X x", "int16 y", "y = tp_wrap_int4((long long)x)", "wrap
 
 # quantize: clamp(round_half_to_even(x / s)); the division is IEEE float32, subnormals kept, as on the host.
 # NaN quantizes to 0, as in the reference.
-quantize_int8 = _kernel("X x, float32 s", "int8 q",
-                        "float r = rintf(tp_div_rn(tp_f32(x), s)); "
-                        "q = r != r ? 0 : (signed char)fminf(fmaxf(r, -128.0f), 127.0f)", "quantize_int8")
-quantize_int4 = _kernel("X x, float32 s", "int16 q",
-                        "float r = rintf(tp_div_rn(tp_f32(x), s)); "
-                        "q = r != r ? 0 : (short)fminf(fmaxf(r, -8.0f), 7.0f)", "quantize_int4")
+quantize_int8 = _kernel(
+    "X x, float32 s",
+    "int8 q",
+    "float r = rintf(tp_div_rn(tp_f32(x), s)); q = r != r ? 0 : (signed char)fminf(fmaxf(r, -128.0f), 127.0f)",
+    "quantize_int8",
+)
+quantize_int4 = _kernel(
+    "X x, float32 s",
+    "int16 q",
+    "float r = rintf(tp_div_rn(tp_f32(x), s)); q = r != r ? 0 : (short)fminf(fmaxf(r, -8.0f), 7.0f)",
+    "quantize_int4",
+)
 quantize_fp8 = _kernel("X x, float32 s", "uint8 q", "q = tp_f32_to_e4m3(tp_div_rn(tp_f32(x), s), true)", "quantize_fp8")
 # dequantize: q * s in float32, rounded once to the output type Y.
 dequantize = _kernel("Q q, float32 s", "Y y", "y = tp_from_f32<Y>(tp_mul_rn(tp_f32(q), s))", "dequantize")

@@ -13,19 +13,39 @@ from tripy import dtypes
 from tripy.backend.base import Backend
 from tripy.dtypes import DataType
 
-_LOW_PRECISION = frozenset({np.dtype(dtypes.float16.numpy), np.dtype(dtypes.bfloat16.numpy),
-                            np.dtype(dtypes.float8.numpy)})
+_LOW_PRECISION = frozenset(
+    {np.dtype(dtypes.float16.numpy), np.dtype(dtypes.bfloat16.numpy), np.dtype(dtypes.float8.numpy)}
+)
 _SMALL_INT = frozenset({np.dtype(np.int8), np.dtype(dtypes.int4.numpy)})
 
 _UNARY = {
-    "neg": np.negative, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "tanh": np.tanh,
-    "sin": np.sin, "cos": np.cos, "abs": np.abs, "not": np.logical_not,
+    "neg": np.negative,
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "tanh": np.tanh,
+    "sin": np.sin,
+    "cos": np.cos,
+    "abs": np.abs,
+    "not": np.logical_not,
 }
 _BINARY = {
-    "add": np.add, "sub": np.subtract, "mul": np.multiply, "pow": np.power, "max": np.maximum,
-    "min": np.minimum, "and": np.logical_and, "or": np.logical_or, "eq": np.equal, "ne": np.not_equal,
-    "lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
-    "floor_div": np.floor_divide, "mod": np.mod,
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "pow": np.power,
+    "max": np.maximum,
+    "min": np.minimum,
+    "and": np.logical_and,
+    "or": np.logical_or,
+    "eq": np.equal,
+    "ne": np.not_equal,
+    "lt": np.less,
+    "le": np.less_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
+    "floor_div": np.floor_divide,
+    "mod": np.mod,
 }
 _REDUCE = {"sum": np.sum, "prod": np.prod, "max": np.max, "min": np.min}
 
@@ -117,7 +137,8 @@ class NumpyBackend(Backend):
 
     def slice(self, x, *, starts, sizes, steps):
         return x[tuple(slice(a, None, c) for a, c in zip(starts, steps, strict=True))][
-            tuple(slice(0, n) for n in sizes)]
+            tuple(slice(0, n) for n in sizes)
+        ]
 
     def concat(self, *xs, axis):
         return self.xp.concatenate(xs, axis=axis)

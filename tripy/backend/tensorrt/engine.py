@@ -127,8 +127,9 @@ class EngineRunner:
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         mode = trt.TensorIOMode.INPUT
         self.input_names = [n for n in names if self.engine.get_tensor_mode(n) == mode]
-        self.output_names = sorted((n for n in names if self.engine.get_tensor_mode(n) != mode),
-                                   key=lambda n: int(n.rsplit("_", 1)[1]))
+        self.output_names = sorted(
+            (n for n in names if self.engine.get_tensor_mode(n) != mode), key=lambda n: int(n.rsplit("_", 1)[1])
+        )
 
     def run(self, inputs: dict[str, Any], output_dtypes: list[Any]) -> list[Any]:
         """Run with ``inputs`` (name -> contiguous CuPy array); returns CuPy arrays of ``output_dtypes``."""

@@ -55,8 +55,15 @@ def collecting_logger(trt: ModuleType):
 
 def trt_dtype(trt: ModuleType, dtype: DataType):
     return {
-        "float32": trt.float32, "float16": trt.float16, "bfloat16": trt.bfloat16, "float8": trt.fp8,
-        "int4": trt.int4, "int8": trt.int8, "int32": trt.int32, "int64": trt.int64, "bool": trt.bool,
+        "float32": trt.float32,
+        "float16": trt.float16,
+        "bfloat16": trt.bfloat16,
+        "float8": trt.fp8,
+        "int4": trt.int4,
+        "int8": trt.int8,
+        "int32": trt.int32,
+        "int64": trt.int64,
+        "bool": trt.bool,
     }[dtype.name]
 
 
@@ -77,10 +84,32 @@ class LoweredNetwork:
     constant_values: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-_UNARY = {"neg": "NEG", "exp": "EXP", "log": "LOG", "sqrt": "SQRT", "sin": "SIN", "cos": "COS", "abs": "ABS",
-          "not": "NOT", "erf": "ERF"}
-_BINARY = {"add": "SUM", "sub": "SUB", "mul": "PROD", "div": "DIV", "floor_div": "FLOOR_DIV", "pow": "POW",
-           "max": "MAX", "min": "MIN", "and": "AND", "or": "OR", "eq": "EQUAL", "lt": "LESS", "gt": "GREATER"}
+_UNARY = {
+    "neg": "NEG",
+    "exp": "EXP",
+    "log": "LOG",
+    "sqrt": "SQRT",
+    "sin": "SIN",
+    "cos": "COS",
+    "abs": "ABS",
+    "not": "NOT",
+    "erf": "ERF",
+}
+_BINARY = {
+    "add": "SUM",
+    "sub": "SUB",
+    "mul": "PROD",
+    "div": "DIV",
+    "floor_div": "FLOOR_DIV",
+    "pow": "POW",
+    "max": "MAX",
+    "min": "MIN",
+    "and": "AND",
+    "or": "OR",
+    "eq": "EQUAL",
+    "lt": "LESS",
+    "gt": "GREATER",
+}
 _REDUCE = {"sum": "SUM", "prod": "PROD", "max": "MAX", "min": "MIN"}
 #: Primitives kept as layers even when their inputs are constants: a weight is quantized at build time and
 #: reaches the engine in its quantized type, followed by its dequantize layer (TensorRT's explicit form).
@@ -165,8 +194,9 @@ class NetworkLowering:
             for name, (lo, opt, hi) in profile.items():
                 prof.set_shape(name, lo, opt, hi)
             config.add_optimization_profile(prof)
-        return LoweredNetwork(trt, self.builder, self.network, config, self.logger, profile, self.keep_alive,
-                              self.constant_values)
+        return LoweredNetwork(
+            trt, self.builder, self.network, config, self.logger, profile, self.keep_alive, self.constant_values
+        )
 
     # -- helpers -----------------------------------------------------------------------------------------
     def _folds(self, op: Op, ins: list[Value]) -> bool:
@@ -175,6 +205,7 @@ class NetworkLowering:
         if op.prim in _NO_FOLD or is_symbolic(op.attrs) or not all(isinstance(v, np.ndarray) for v in ins):
             return False
         return op.prim not in _MOVES or ins[0].size < _BIG_CONSTANT
+
     def _fail(self, message: str) -> None:
         op = self._op
         where = [("The operation was made here", op.where)] if op is not None else None
@@ -324,7 +355,7 @@ class NetworkLowering:
         return self._constant(get_backend("numpy").full(shape=(), value=value, dtype=dtype), dtype)
 
     def lower_unary(self, ins, *, op):
-        (x, dtype, _), = ins
+        ((x, dtype, _),) = ins
         x = self._as_itensor(x, dtype)
         trt, net = self.trt, self.network
         if op == "tanh":
@@ -359,14 +390,15 @@ class NetworkLowering:
         return self._name(layer, "select").get_output(0)
 
     def lower_reduce(self, ins, *, op, axes, keepdim):
-        (x, dtype, _), = ins
+        ((x, dtype, _),) = ins
         mask = sum(1 << a for a in axes)
-        layer = self.network.add_reduce(self._as_itensor(x, dtype), getattr(self.trt.ReduceOperation, _REDUCE[op]),
-                                        mask, keepdim)
+        layer = self.network.add_reduce(
+            self._as_itensor(x, dtype), getattr(self.trt.ReduceOperation, _REDUCE[op]), mask, keepdim
+        )
         return self._name(layer, f"reduce {op}").get_output(0)
 
     def lower_argmax(self, ins, *, axis, keepdim):
-        (x, dtype, shape), = ins
+        ((x, dtype, shape),) = ins
         layer = self.network.add_topk(self._as_itensor(x, dtype), self.trt.TopKOperation.MAX, 1, 1 << axis)
         indices = self._cast(self._name(layer, "argmax").get_output(1), dtypes.int32)
         if keepdim:
@@ -380,21 +412,21 @@ class NetworkLowering:
         return self._name(layer, "matmul").get_output(0)
 
     def lower_reshape(self, ins, *, shape):
-        (x, dtype, _), = ins
+        ((x, dtype, _),) = ins
         return self._reshape(self._as_itensor(x, dtype), shape)
 
     def lower_permute(self, ins, *, perm):
-        (x, dtype, _), = ins
+        ((x, dtype, _),) = ins
         layer = self.network.add_shuffle(self._as_itensor(x, dtype))
         layer.first_transpose = tuple(perm)
         return self._name(layer, "permute").get_output(0)
 
     def lower_expand(self, ins, *, shape):
-        (x, dtype, in_shape), = ins
+        ((x, dtype, in_shape),) = ins
         return self._broadcast(self._as_itensor(x, dtype), in_shape, shape)
 
     def lower_slice(self, ins, *, starts, sizes, steps):
-        (x, dtype, _), = ins
+        ((x, dtype, _),) = ins
         out_shape = tuple(sizes)
         static = tuple(1 if isinstance(d, SymInt) else int(d) for d in out_shape)
         static_starts = tuple(0 if isinstance(s, SymInt) else int(s) for s in starts)
@@ -430,7 +462,7 @@ class NetworkLowering:
         return self._name(layer, "gather").get_output(0)
 
     def lower_cast(self, ins, *, dtype):
-        (x, xd, _), = ins
+        ((x, xd, _),) = ins
         return self._cast(self._as_itensor(x, xd), dtype)
 
     def _scale(self, scale, dtype: DataType):
@@ -477,8 +509,10 @@ def describe_network(network) -> list[dict[str, Any]]:
             producers[layer.get_output(j).name] = i
     described = []
     for i, layer in enumerate(layers):
-        inputs = [None if layer.get_input(j) is None else producers.get(layer.get_input(j).name)
-                  for j in range(layer.num_inputs)]
+        inputs = [
+            None if layer.get_input(j) is None else producers.get(layer.get_input(j).name)
+            for j in range(layer.num_inputs)
+        ]
         outputs = [layer.get_output(j) for j in range(layer.num_outputs)]
         kind = str(layer.type).rsplit(".", 1)[-1]
         info = {
@@ -501,4 +535,3 @@ def _static_shape(tensor) -> tuple[int, ...] | None:
         return tuple(tensor.shape)
     except RuntimeError:  # not known before the build (it depends on shape tensors)
         return None
-

@@ -33,6 +33,8 @@ class Embedding(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor) or x.dtype not in (dtypes.int32, dtypes.int64):
-            raise_error(f"Embedding: the input must be an int32 or int64 tensor of ids, not "
-                        f"{getattr(x, 'dtype', type(x).__name__)}.")
+            raise_error(
+                f"Embedding: the input must be an int32 or int64 tensor of ids, not "
+                f"{getattr(x, 'dtype', type(x).__name__)}."
+            )
         return gather(self.weight, 0, x)

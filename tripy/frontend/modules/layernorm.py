@@ -41,8 +41,11 @@ class LayerNorm(Module):
     def forward(self, x: Tensor) -> Tensor:
         n = len(self.normalized_shape)
         if x.shape[-n:] != self.normalized_shape:
-            raise_error(f"LayerNorm: the input's last dimensions must be {self.normalized_shape}, but the input has "
-                        f"shape {x.shape}.", [("the input was created at", x.where)])
+            raise_error(
+                f"LayerNorm: the input's last dimensions must be {self.normalized_shape}, but the input has "
+                f"shape {x.shape}.",
+                [("the input was created at", x.where)],
+            )
         dims = tuple(range(x.rank - n, x.rank))
         # Normalised in float32 (as PyTorch does for float16/bfloat16): squares of float16 activations
         # above 256 would overflow.

@@ -31,8 +31,15 @@ class Linear(Module):
         assert out.tolist() == [[0.0, 1.0], [6.0, 23.0], [12.0, 45.0]]
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: DataType = dtypes.float32,
-                 quant_dtype: DataType | None = None, weight_quant_dim: int | None = None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        dtype: DataType = dtypes.float32,
+        quant_dtype: DataType | None = None,
+        weight_quant_dim: int | None = None,
+    ) -> None:
         if quant_dtype is not None and quant_dtype not in QUANTIZED:
             raise_error(f"Linear: `quant_dtype` must be int8, int4, float8 or None, not {quant_dtype}.")
         if weight_quant_dim not in (None, 0, 1, -1, -2):
@@ -63,19 +70,26 @@ class Linear(Module):
         weight = self.weight
         if self.quant_dtype is not None:
             if self.weight_scale is None:
-                raise_error("Linear: this quantized Linear has no `weight_scale`: set it before calling the module "
-                            "(for example `linear.weight_scale = tp.Parameter(1.0)`).")
+                raise_error(
+                    "Linear: this quantized Linear has no `weight_scale`: set it before calling the module "
+                    "(for example `linear.weight_scale = tp.Parameter(1.0)`)."
+                )
             if self.input_scale is not None:
                 if self.input_scale.rank != 0:
-                    raise_error(f"Linear: `input_scale` must be a scalar (per-tensor quantization of the input), but "
-                                f"it has shape {self.input_scale.shape}.",
-                                [("`input_scale` was created at", self.input_scale.where)])
+                    raise_error(
+                        f"Linear: `input_scale` must be a scalar (per-tensor quantization of the input), but "
+                        f"it has shape {self.input_scale.shape}.",
+                        [("`input_scale` was created at", self.input_scale.where)],
+                    )
                 x = dequantize(quantize(x, self.input_scale, self.quant_dtype), self.input_scale, x.dtype)
             q = quantize(weight, self.weight_scale, self.quant_dtype, self.weight_quant_dim)
             weight = dequantize(q, self.weight_scale, self.dtype, self.weight_quant_dim)
         if x.shape[-1:] != (self.in_features,):
-            raise_error(f"Linear: the input's last dimension must be in_features={self.in_features}, but the input "
-                        f"has shape {x.shape}.", [("the input was created at", x.where)])
+            raise_error(
+                f"Linear: the input's last dimension must be in_features={self.in_features}, but the input "
+                f"has shape {x.shape}.",
+                [("the input was created at", x.where)],
+            )
         out = x @ transpose(weight, 0, 1)
         if self.bias is not None:
             out = out + self.bias

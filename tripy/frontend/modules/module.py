@@ -133,8 +133,10 @@ class Module:
             current = vars(module)[leaf]
             shape = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
             if current is not None and shape != current.shape:
-                raise_error(f"load_state_dict: `{key}` has shape {shape} in the state dict but {current.shape} in "
-                            f"{type(self).__name__}.")
+                raise_error(
+                    f"load_state_dict: `{key}` has shape {shape} in the state dict but {current.shape} in "
+                    f"{type(self).__name__}."
+                )
             updates.append((module, leaf, value, current))
         missing = [k for k in own if k not in state_dict]
         if strict and (missing or unexpected):
@@ -166,8 +168,11 @@ class Module:
                 lines.append(f"{name}: Parameter = None")
             elif isinstance(value, Module):
                 lines.append(f"{name}: {value!r}")
-            elif isinstance(value, (list, tuple, dict)) and value and all(
-                    isinstance(v, Module) for v in (value.values() if isinstance(value, dict) else value)):
+            elif (
+                isinstance(value, (list, tuple, dict))
+                and value
+                and all(isinstance(v, Module) for v in (value.values() if isinstance(value, dict) else value))
+            ):
                 items = value.items() if isinstance(value, dict) else enumerate(value)
                 inner = [f"{k}: {v!r}" for k, v in items]
                 body = ",\n".join(inner).replace("\n", "\n    ")

@@ -41,8 +41,7 @@ def iota(shape: Sequence[int], dim: int = 0, dtype: DataType = dtypes.float32) -
     """
     shape = _shape(shape, "iota")
     dim = normalize_dim(dim, len(shape), "iota")
-    return Tensor._from_node("iota", (), {"shape": shape, "dim": dim, "dtype": _dtype(dtype, "iota")},
-                             shape, dtype)
+    return Tensor._from_node("iota", (), {"shape": shape, "dim": dim, "dtype": _dtype(dtype, "iota")}, shape, dtype)
 
 
 @public
@@ -55,8 +54,7 @@ def full(shape: Sequence[int], value: float | int | bool, dtype: DataType = dtyp
         assert out.tolist() == [7.0, 7.0]
     """
     shape = _shape(shape, "full")
-    return Tensor._from_node("full", (), {"shape": shape, "value": value, "dtype": _dtype(dtype, "full")},
-                             shape, dtype)
+    return Tensor._from_node("full", (), {"shape": shape, "value": value, "dtype": _dtype(dtype, "full")}, shape, dtype)
 
 
 @public
@@ -131,8 +129,10 @@ def _triangle(input: Tensor, diagonal: int, op: str, keep_lower: bool) -> Tensor
     from tripy.frontend.ops.elementwise import where
 
     if input.rank < 2:
-        raise_error(f"{op}: `input` must have rank >= 2, but its shape is {input.shape}.",
-                    [("`input` was created at", input.where)])
+        raise_error(
+            f"{op}: `input` must have rank >= 2, but its shape is {input.shape}.",
+            [("`input` was created at", input.where)],
+        )
     rows = iota(input.shape[-2:], 0, dtypes.int32)
     cols = iota(input.shape[-2:], 1, dtypes.int32)
     keep = (cols - rows <= diagonal) if keep_lower else (cols - rows >= diagonal)

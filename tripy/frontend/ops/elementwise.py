@@ -12,8 +12,23 @@ from tripy.export import public
 from tripy.frontend.utils import as_tensor, broadcast_shape, with_rank
 from tripy.tensor import Tensor
 
-_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floor_div": "//", "mod": "%", "pow": "**",
-           "and": "&", "or": "|", "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_SYMBOL = {
+    "add": "+",
+    "sub": "-",
+    "mul": "*",
+    "div": "/",
+    "floor_div": "//",
+    "mod": "%",
+    "pow": "**",
+    "and": "&",
+    "or": "|",
+    "eq": "==",
+    "ne": "!=",
+    "lt": "<",
+    "le": "<=",
+    "gt": ">",
+    "ge": ">=",
+}
 
 
 _LOGICAL = frozenset({"and", "or"})
@@ -28,13 +43,18 @@ def binary(op: str, a: Any, b: Any, name: str | None = None) -> Tensor:
         a = as_tensor(a, "input", opname, like=b if isinstance(b, Tensor) else None)
     b = as_tensor(b, "other", opname, like=a)
     if a.dtype != b.dtype:
-        raise_error(f"{opname}: operands have different dtypes: `input` is {a.dtype} and `other` is {b.dtype}; "
-                    f"use tp.cast to make them match.",
-                    [("`input` was created at", a.where), ("`other` was created at", b.where)])
+        raise_error(
+            f"{opname}: operands have different dtypes: `input` is {a.dtype} and `other` is {b.dtype}; "
+            f"use tp.cast to make them match.",
+            [("`input` was created at", a.where), ("`other` was created at", b.where)],
+        )
     if (op in _LOGICAL) != (a.dtype == dtypes.bool) and op not in _ANY_DTYPE:
-        message = (f"{opname} is a logical operator: its operands must be bool, but they are {a.dtype}; make a "
-                   f"mask with a comparison (e.g. `x != 0`) or use tp.cast." if op in _LOGICAL else
-                   f"{opname} does not take bool operands; tp.cast them to a number type first.")
+        message = (
+            f"{opname} is a logical operator: its operands must be bool, but they are {a.dtype}; make a "
+            f"mask with a comparison (e.g. `x != 0`) or use tp.cast."
+            if op in _LOGICAL
+            else f"{opname} does not take bool operands; tp.cast them to a number type first."
+        )
         raise_error(message, [("`input` was created at", a.where), ("`other` was created at", b.where)])
     shape = a.shape if a.shape == b.shape else broadcast_shape(a, b, op=opname)
     rank = len(shape)
@@ -49,8 +69,10 @@ def unary(op: str, x: Tensor, name: str, float_only: bool = True) -> Tensor:
         need = "must be bool (a mask)" if op == "not" else "must not be bool (use ~ for logical not)"
         raise_error(f"{name}: `input` {need}, but it is {x.dtype}.", [("`input` was created at", x.where)])
     if float_only and not x.dtype.is_float:
-        raise_error(f"{name}: `input` must have a floating-point dtype, but it is {x.dtype}.",
-                    [("`input` was created at", x.where)])
+        raise_error(
+            f"{name}: `input` must have a floating-point dtype, but it is {x.dtype}.",
+            [("`input` was created at", x.where)],
+        )
     return Tensor._from_node("unary", (x,), {"op": op}, x.shape, x.dtype)
 
 
@@ -186,18 +208,23 @@ def where(condition: Tensor, input: Tensor | float, other: Tensor | float) -> Te
     """
     condition = as_tensor(condition, "condition", "where")
     if condition.dtype != dtypes.bool:
-        raise_error(f"where: `condition` must have dtype bool, but it is {condition.dtype}.",
-                    [("`condition` was created at", condition.where)])
+        raise_error(
+            f"where: `condition` must have dtype bool, but it is {condition.dtype}.",
+            [("`condition` was created at", condition.where)],
+        )
     if not isinstance(input, Tensor):
         input = as_tensor(input, "input", "where", like=other if isinstance(other, Tensor) else None)
     other = as_tensor(other, "other", "where", like=input)
     if input.dtype != other.dtype:
-        raise_error(f"where: `input` is {input.dtype} but `other` is {other.dtype}; they must match.",
-                    [("`input` was created at", input.where), ("`other` was created at", other.where)])
+        raise_error(
+            f"where: `input` is {input.dtype} but `other` is {other.dtype}; they must match.",
+            [("`input` was created at", input.where), ("`other` was created at", other.where)],
+        )
     shape = broadcast_shape(condition, input, other, op="where", names=("condition", "input", "other"))
     rank = len(shape)
-    return Tensor._from_node("where", (with_rank(condition, rank), with_rank(input, rank), with_rank(other, rank)),
-                             {}, shape, input.dtype)
+    return Tensor._from_node(
+        "where", (with_rank(condition, rank), with_rank(input, rank), with_rank(other, rank)), {}, shape, input.dtype
+    )
 
 
 @public
@@ -219,8 +246,17 @@ def _install_operators() -> None:
             return lambda self, other: binary(op, other, self)
         return lambda self, other: binary(op, self, other)
 
-    for op, dunder in [("add", "add"), ("sub", "sub"), ("mul", "mul"), ("div", "truediv"),
-                       ("floor_div", "floordiv"), ("mod", "mod"), ("pow", "pow"), ("and", "and"), ("or", "or")]:
+    for op, dunder in [
+        ("add", "add"),
+        ("sub", "sub"),
+        ("mul", "mul"),
+        ("div", "truediv"),
+        ("floor_div", "floordiv"),
+        ("mod", "mod"),
+        ("pow", "pow"),
+        ("and", "and"),
+        ("or", "or"),
+    ]:
         setattr(Tensor, f"__{dunder}__", make(op))
         setattr(Tensor, f"__r{dunder}__", make(op, reflected=True))
     for op in ("eq", "ne", "lt", "le", "gt", "ge"):

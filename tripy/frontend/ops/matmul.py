@@ -25,8 +25,7 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if a.rank == 0 or b.rank == 0:
         raise_error(f"matmul: operands must have rank >= 1, but the shapes are {a.shape} and {b.shape}.", details)
     if a.dtype != b.dtype:
-        raise_error(f"matmul: `input` is {a.dtype} but `other` is {b.dtype}; use tp.cast to make them match.",
-                    details)
+        raise_error(f"matmul: `input` is {a.dtype} but `other` is {b.dtype}; use tp.cast to make them match.", details)
     from tripy.frontend.ops.shape import reshape
 
     squeeze_rows, squeeze_cols = a.rank == 1, b.rank == 1
@@ -35,8 +34,11 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if squeeze_cols:
         b = reshape(b, (b.shape[0], 1))
     if a.shape[-1] != b.shape[-2]:
-        raise_error(f"matmul: the inner dimensions do not match: `input` has shape {input.shape} and `other` "
-                    f"has shape {other.shape} ({a.shape[-1]} != {b.shape[-2]}).", details)
+        raise_error(
+            f"matmul: the inner dimensions do not match: `input` has shape {input.shape} and `other` "
+            f"has shape {other.shape} ({a.shape[-1]} != {b.shape[-2]}).",
+            details,
+        )
     batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
     if batch is None:
         raise_error(f"matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} cannot be broadcast.", details)

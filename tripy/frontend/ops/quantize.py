@@ -30,19 +30,31 @@ def _check_scale(input: Tensor, scale, dim: int | None, dtype: DataType, op: str
     if dim is None:
         if scale.rank == 2:
             if dtype != dtypes.int4 or input.rank != 2:
-                raise_error(f"{op}: a 2-D `scale` means block-wise quantization, which needs dtype int4 and a 2-D "
-                            f"`input`; got dtype {dtype} and `input` of shape {input.shape}.", details)
+                raise_error(
+                    f"{op}: a 2-D `scale` means block-wise quantization, which needs dtype int4 and a 2-D "
+                    f"`input`; got dtype {dtype} and `input` of shape {input.shape}.",
+                    details,
+                )
             if any(s == 0 or n % s for n, s in zip(input.shape, scale.shape, strict=True)):
-                raise_error(f"{op}: block-wise `scale` of shape {scale.shape} does not tile `input` of shape "
-                            f"{input.shape}: each input dimension must be a multiple of the scale's.", details)
+                raise_error(
+                    f"{op}: block-wise `scale` of shape {scale.shape} does not tile `input` of shape "
+                    f"{input.shape}: each input dimension must be a multiple of the scale's.",
+                    details,
+                )
         elif scale.rank != 0:
-            raise_error(f"{op}: with `dim`=None, `scale` must be a scalar (per-tensor) or 2-D (block-wise int4), "
-                        f"but it has shape {scale.shape}. For per-channel scales pass `dim`.", details)
+            raise_error(
+                f"{op}: with `dim`=None, `scale` must be a scalar (per-tensor) or 2-D (block-wise int4), "
+                f"but it has shape {scale.shape}. For per-channel scales pass `dim`.",
+                details,
+            )
     else:
         dim = normalize_dim(dim, input.rank, op)
         if scale.shape != (input.shape[dim],):
-            raise_error(f"{op}: per-channel `scale` along `dim`={dim} must have shape ({input.shape[dim]},) to "
-                        f"match `input` of shape {input.shape}, but it has shape {scale.shape}.", details)
+            raise_error(
+                f"{op}: per-channel `scale` along `dim`={dim} must have shape ({input.shape[dim]},) to "
+                f"match `input` of shape {input.shape}, but it has shape {scale.shape}.",
+                details,
+            )
     _check_scale_values(scale, op, details)
     return scale, dim
 
@@ -57,8 +69,11 @@ def _check_scale_values(scale: Tensor, op: str, details) -> None:
     bad = ~(np.isfinite(values) & (values > 0))
     if bad.any():
         first = values.reshape(-1)[int(np.argmax(bad.reshape(-1)))]
-        raise_error(f"{op}: `scale` must hold positive, finite values, but it holds {float(first)} "
-                    f"({int(bad.sum())} of {values.size} values are zero, negative, NaN or infinite).", details)
+        raise_error(
+            f"{op}: `scale` must hold positive, finite values, but it holds {float(first)} "
+            f"({int(bad.sum())} of {values.size} values are zero, negative, NaN or infinite).",
+            details,
+        )
     scale._checked = True
 
 
@@ -79,8 +94,11 @@ def quantize(input: Tensor, scale: Tensor | float, dtype: DataType, dim: int | N
         raise_error(f"quantize: `dtype` must be one of int8, int4, float8 (a quantized type), but it is {dtype}.")
     if not isinstance(input, Tensor) or not input.dtype.is_float or input.dtype.is_quantized:
         where = [("`input` was created at", input.where)] if isinstance(input, Tensor) else []
-        raise_error(f"quantize: `input` must be a float32, float16 or bfloat16 tensor, but it is "
-                    f"{getattr(input, 'dtype', type(input).__name__)}.", where)
+        raise_error(
+            f"quantize: `input` must be a float32, float16 or bfloat16 tensor, but it is "
+            f"{getattr(input, 'dtype', type(input).__name__)}.",
+            where,
+        )
     scale, dim = _check_scale(input, scale, dim, dtype, "quantize")
     return Tensor._from_node("quantize", (input, scale), {"dtype": dtype, "axis": dim}, input.shape, dtype)
 
@@ -98,8 +116,11 @@ def dequantize(input: Tensor, scale: Tensor | float, dtype: DataType, dim: int |
     """
     if not isinstance(input, Tensor) or input.dtype not in QUANTIZED:
         where = [("`input` was created at", input.where)] if isinstance(input, Tensor) else []
-        raise_error(f"dequantize: `input` must be an int8, int4 or float8 tensor, but it is "
-                    f"{getattr(input, 'dtype', type(input).__name__)}.", where)
+        raise_error(
+            f"dequantize: `input` must be an int8, int4 or float8 tensor, but it is "
+            f"{getattr(input, 'dtype', type(input).__name__)}.",
+            where,
+        )
     if not isinstance(dtype, DataType) or not dtype.is_float or dtype.is_quantized:
         raise_error(f"dequantize: `dtype` must be float32, float16 or bfloat16, but it is {dtype}.")
     scale, dim = _check_scale(input, scale, dim, input.dtype, "dequantize")

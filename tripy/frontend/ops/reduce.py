@@ -101,8 +101,10 @@ def mean(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = 
         assert tp.mean(tp.Tensor([1.0, 2.0, 6.0])).tolist() == 3.0
     """
     if not input.dtype.is_float:
-        raise_error(f"mean: `input` must have a floating-point dtype, but it is {input.dtype}.",
-                    [("`input` was created at", input.where)])
+        raise_error(
+            f"mean: `input` must have a floating-point dtype, but it is {input.dtype}.",
+            [("`input` was created at", input.where)],
+        )
     count = math.prod(input.shape[a] for a in _axes(input, dim, "mean"))
     return _to(sum(_to(input, dtypes.float32), dim, keepdim) / float(count), input.dtype)
 
@@ -116,8 +118,10 @@ def var(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = F
         assert tp.var(tp.Tensor([1.0, 3.0])).tolist() == 2.0
     """
     if isinstance(input, Tensor) and not input.dtype.is_float:
-        raise_error(f"var: `input` must have a floating-point dtype, but it is {input.dtype}.",
-                    [("`input` was created at", input.where)])
+        raise_error(
+            f"var: `input` must have a floating-point dtype, but it is {input.dtype}.",
+            [("`input` was created at", input.where)],
+        )
     count = math.prod(input.shape[a] for a in _axes(input, dim, "var"))
     x = _to(input, dtypes.float32)
     centred = x - mean(x, dim, keepdim=True)
@@ -133,8 +137,11 @@ def _arg(op: str, input: Tensor, dim: int | None, keepdim: bool) -> Tensor:
     x = input
     if op == "argmin":  # argmax of an order-reversing map: -x for floats, ~x for bools, -1 - x (no overflow) for ints
         x = ~input if input.dtype == dtypes.bool else -input if input.dtype.is_float else -1 - input
-    shape = tuple(1 if i == axis else n for i, n in enumerate(input.shape)) if keepdim else tuple(
-        n for i, n in enumerate(input.shape) if i != axis)
+    shape = (
+        tuple(1 if i == axis else n for i, n in enumerate(input.shape))
+        if keepdim
+        else tuple(n for i, n in enumerate(input.shape) if i != axis)
+    )
     return Tensor._from_node("argmax", (x,), {"axis": axis, "keepdim": keepdim}, shape, dtypes.int32)
 
 

@@ -37,8 +37,10 @@ def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
             raise_error(f"reshape: cannot reshape {input.shape} ({numel} elements) to {shape}.", _where(input))
         shape = tuple(numel // known if d == -1 else d for d in shape)
     if math.prod(shape) != numel:
-        raise_error(f"reshape: cannot reshape {input.shape} ({numel} elements) to {shape} "
-                    f"({math.prod(shape)} elements).", _where(input))
+        raise_error(
+            f"reshape: cannot reshape {input.shape} ({numel} elements) to {shape} ({math.prod(shape)} elements).",
+            _where(input),
+        )
     if shape == input.shape:
         return input
     return Tensor._from_node("reshape", (input,), {"shape": shape}, shape, input.dtype)
@@ -54,8 +56,10 @@ def permute(input: Tensor, perm: Sequence[int]) -> Tensor:
     """
     perm = tuple(normalize_dim(p, input.rank, "permute", "perm") for p in perm)
     if sorted(perm) != list(range(input.rank)):
-        raise_error(f"permute: `perm` {perm} is not a permutation of the {input.rank} dimensions of {input.shape}.",
-                    _where(input))
+        raise_error(
+            f"permute: `perm` {perm} is not a permutation of the {input.rank} dimensions of {input.shape}.",
+            _where(input),
+        )
     if perm == tuple(range(input.rank)):
         return input
     shape = tuple(input.shape[p] for p in perm)
@@ -89,9 +93,11 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     s = normalize_dim(start_dim, input.rank, "flatten", "start_dim")
     e = normalize_dim(end_dim, input.rank, "flatten", "end_dim")
     if s > e:
-        raise_error(f"flatten: `start_dim`={start_dim} comes after `end_dim`={end_dim} for a tensor of rank "
-                    f"{input.rank}.", _where(input))
-    return reshape(input, input.shape[:s] + (math.prod(input.shape[s:e + 1]),) + input.shape[e + 1:])
+        raise_error(
+            f"flatten: `start_dim`={start_dim} comes after `end_dim`={end_dim} for a tensor of rank {input.rank}.",
+            _where(input),
+        )
+    return reshape(input, input.shape[:s] + (math.prod(input.shape[s : e + 1]),) + input.shape[e + 1 :])
 
 
 @public
@@ -105,8 +111,10 @@ def squeeze(input: Tensor, dims: int | Sequence[int]) -> Tensor:
     dims = {normalize_dim(d, input.rank, "squeeze", "dims") for d in ((dims,) if isinstance(dims, int) else dims)}
     for d in dims:
         if input.shape[d] != 1:
-            raise_error(f"squeeze: dimension {d} of `input` has size {input.shape[d]}, not 1 (shape {input.shape}).",
-                        _where(input))
+            raise_error(
+                f"squeeze: dimension {d} of `input` has size {input.shape[d]}, not 1 (shape {input.shape}).",
+                _where(input),
+            )
     return reshape(input, tuple(n for i, n in enumerate(input.shape) if i not in dims))
 
 
@@ -137,8 +145,9 @@ def expand(input: Tensor, sizes: Sequence[int]) -> Tensor:
     shape = tuple(s if n == -1 else n for s, n in zip(src, sizes, strict=True))
     for s, n in zip(src, shape, strict=True):
         if s != n and s != 1:
-            raise_error(f"expand: cannot expand shape {input.shape} to {sizes}: only size-1 dimensions grow.",
-                        _where(input))
+            raise_error(
+                f"expand: cannot expand shape {input.shape} to {sizes}: only size-1 dimensions grow.", _where(input)
+            )
     x = reshape(input, src)
     if shape == src:
         return x
@@ -157,8 +166,8 @@ def repeat(input: Tensor, repeats: int, dim: int) -> Tensor:
     if not isinstance(repeats, int) or repeats < 0:
         raise_error(f"repeat: `repeats` must be a non-negative int, not {repeats!r}.")
     x = unsqueeze(input, d + 1)
-    x = expand(x, x.shape[:d + 1] + (repeats,) + x.shape[d + 2:])
-    return reshape(x, input.shape[:d] + (input.shape[d] * repeats,) + input.shape[d + 1:])
+    x = expand(x, x.shape[: d + 1] + (repeats,) + x.shape[d + 2 :])
+    return reshape(x, input.shape[:d] + (input.shape[d] * repeats,) + input.shape[d + 1 :])
 
 
 @public
@@ -175,15 +184,19 @@ def concatenate(tensors: Sequence[Tensor], dim: int) -> Tensor:
     first = tensors[0]
     d = normalize_dim(dim, first.rank, "concatenate")
     for i, t in enumerate(tensors[1:], 1):
-        if t.rank != first.rank or t.shape[:d] + t.shape[d + 1:] != first.shape[:d] + first.shape[d + 1:]:
-            raise_error(f"concatenate: tensors[{i}] has shape {t.shape}, which does not fit tensors[0]'s "
-                        f"{first.shape} outside dimension {d}.", _where(t, f"tensors[{i}]"))
+        if t.rank != first.rank or t.shape[:d] + t.shape[d + 1 :] != first.shape[:d] + first.shape[d + 1 :]:
+            raise_error(
+                f"concatenate: tensors[{i}] has shape {t.shape}, which does not fit tensors[0]'s "
+                f"{first.shape} outside dimension {d}.",
+                _where(t, f"tensors[{i}]"),
+            )
         if t.dtype != first.dtype:
-            raise_error(f"concatenate: tensors[{i}] is {t.dtype} but tensors[0] is {first.dtype}.",
-                        _where(t, f"tensors[{i}]"))
+            raise_error(
+                f"concatenate: tensors[{i}] is {t.dtype} but tensors[0] is {first.dtype}.", _where(t, f"tensors[{i}]")
+            )
     if len(tensors) == 1:
         return first
-    shape = first.shape[:d] + (sum(t.shape[d] for t in tensors),) + first.shape[d + 1:]
+    shape = first.shape[:d] + (sum(t.shape[d] for t in tensors),) + first.shape[d + 1 :]
     return Tensor._from_node("concat", tuple(tensors), {"axis": d}, shape, first.dtype)
 
 
@@ -200,8 +213,10 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
         raise_error("stack: `tensors` is empty.")
     for i, t in enumerate(tensors[1:], 1):
         if t.shape != tensors[0].shape:
-            raise_error(f"stack: tensors[{i}] has shape {t.shape} but tensors[0] has {tensors[0].shape}.",
-                        _where(t, f"tensors[{i}]"))
+            raise_error(
+                f"stack: tensors[{i}] has shape {t.shape} but tensors[0] has {tensors[0].shape}.",
+                _where(t, f"tensors[{i}]"),
+            )
     d = normalize_dim(dim, tensors[0].rank + 1, "stack")
     return concatenate([unsqueeze(t, d) for t in tensors], d)
 
@@ -249,7 +264,7 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
     index = as_tensor(index, "index", "gather")
     if index.dtype not in (dtypes.int32, dtypes.int64):
         raise_error(f"gather: `index` must be int32 or int64, but it is {index.dtype}.", _where(index, "index"))
-    shape = input.shape[:d] + index.shape + input.shape[d + 1:]
+    shape = input.shape[:d] + index.shape + input.shape[d + 1 :]
     return Tensor._from_node("gather", (input, index), {"axis": d}, shape, input.dtype)
 
 
@@ -259,8 +274,11 @@ def _getitem(self: Tensor, key) -> Tensor:
         key = Tensor(key)
     if isinstance(key, Tensor):
         if key.dtype == dtypes.bool:
-            raise_error("Indexing with a boolean mask is not supported (the result's shape would depend on the "
-                        "values); use tp.where or tp.masked_fill.", _where(key, "the mask"))
+            raise_error(
+                "Indexing with a boolean mask is not supported (the result's shape would depend on the "
+                "values); use tp.where or tp.masked_fill.",
+                _where(key, "the mask"),
+            )
         return gather(self, 0, key)
     key = key if isinstance(key, tuple) else (key,)
     if sum(k is Ellipsis for k in key) > 1:
@@ -270,7 +288,7 @@ def _getitem(self: Tensor, key) -> Tensor:
         raise_error(f"Indexing: too many indices ({consumed}) for a tensor of rank {self.rank}.", _where(self))
     if Ellipsis in key:
         i = key.index(Ellipsis)
-        key = key[:i] + (slice(None),) * (self.rank - consumed) + key[i + 1:]
+        key = key[:i] + (slice(None),) * (self.rank - consumed) + key[i + 1 :]
     else:
         key = key + (slice(None),) * (self.rank - consumed)
 
@@ -300,8 +318,13 @@ def _getitem(self: Tensor, key) -> Tensor:
         dim += 1
     x = self
     if any(st != 0 or sz != n or sp != 1 for st, sz, sp, n in zip(starts, sizes, steps, self.shape, strict=True)):
-        x = Tensor._from_node("slice", (self,), {"starts": tuple(starts), "sizes": tuple(sizes), "steps": tuple(steps)},
-                              tuple(sizes), self.dtype)
+        x = Tensor._from_node(
+            "slice",
+            (self,),
+            {"starts": tuple(starts), "sizes": tuple(sizes), "steps": tuple(steps)},
+            tuple(sizes),
+            self.dtype,
+        )
     return reshape(x, tuple(out_shape))
 
 
