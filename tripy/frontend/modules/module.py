@@ -70,6 +70,18 @@ class Module:
                 for k, v in value.items():
                     yield f"{name}.{k}", v
 
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The modules directly below this one with their names (``"0"``, ``"blocks.1"``), not their children.
+
+        .. code-block:: python
+
+            model = tp.Sequential(tp.Linear(2, 2), tp.Sequential(tp.Linear(2, 1)))
+            assert [name for name, _ in model.named_children()] == ["0", "1"]
+        """
+        for name, child in self._children():
+            if isinstance(child, Module):
+                yield name, child
+
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """This module and every module below it, with dotted names."""
         yield prefix, self
