@@ -13,14 +13,17 @@ from tripy.dtypes import bool as bool  # noqa: A004
 from tripy.dtypes import float8 as float8
 from tripy.dtypes import float16 as float16
 from tripy.dtypes import float32 as float32
+from tripy.dtypes import floating as floating
 from tripy.dtypes import int4 as int4
 from tripy.dtypes import int8 as int8
 from tripy.dtypes import int32 as int32
 from tripy.dtypes import int64 as int64
+from tripy.dtypes import integer as integer
 from tripy.errors import TripyError, TripyException
 from tripy.export import PUBLIC_API as _PUBLIC_API
 from tripy.frontend import modules as _modules  # noqa: F401 - registers the modules
 from tripy.frontend import ops as _ops  # noqa: F401 - registers the ops
+from tripy.logging import logger
 from tripy.tensor import Tensor
 
 globals().update(_PUBLIC_API)
@@ -29,12 +32,14 @@ dtype = DataType
 
 __all__ = [
     "config",
+    "logger",
     "Tensor",
     "DataType",
     "dtype",
     "TripyException",
     "TripyError",
     *(d.name for d in _dtypes.ALL),
+    *(g.name for g in _dtypes.GROUPS),
     *_PUBLIC_API,
 ]
 __version__ = "0.1.0"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import ml_dtypes
 import numpy as np
 
@@ -46,6 +48,44 @@ bool = DataType("bool", np.bool_, 8, False)  # noqa: A001 - mirrors tp.bool
 ALL: tuple[DataType, ...] = (float32, float16, bfloat16, float8, int4, int8, int32, int64, bool)
 _BY_NAME = {dt.name: dt for dt in ALL}
 _BY_NUMPY = {dt.numpy: dt for dt in ALL}
+
+
+class DataTypeGroup:
+    """A family of data types, such as ``tp.floating`` or ``tp.integer``; ``dtype in group`` tests membership.
+
+    .. code-block:: python
+
+        assert tp.float16 in tp.floating and tp.int8 not in tp.floating
+        assert tp.int8 in tp.integer and tp.bool not in tp.integer
+        assert list(tp.integer) == [tp.int4, tp.int8, tp.int32, tp.int64]
+    """
+
+    __slots__ = ("name", "members")
+
+    def __init__(self, name: str, members: tuple[DataType, ...]) -> None:
+        self.name = name
+        self.members = members
+
+    def __contains__(self, dtype: object) -> builtins.bool:
+        return any(dtype is member for member in self.members)
+
+    def __iter__(self):
+        return iter(self.members)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def __repr__(self) -> str:
+        return self.name
+
+    __str__ = __repr__
+
+
+#: The floating-point types, float8 included.
+floating = DataTypeGroup("floating", (float32, float16, bfloat16, float8))
+#: The signed integer types, int4 and int8 included.
+integer = DataTypeGroup("integer", (int4, int8, int32, int64))
+GROUPS: tuple[DataTypeGroup, ...] = (floating, integer)
 
 #: Inclusive range of each quantized type; float8 (e4m3) saturates at +-448.
 QUANT_RANGE: dict[DataType, tuple[float, float]] = {int8: (-128, 127), int4: (-8, 7), float8: (-448.0, 448.0)}
