@@ -6,16 +6,20 @@ suffix directives (``omit``, ``ignore-line``) act on the line they end.
 
 from __future__ import annotations
 
+import difflib
 import io
 import re
 import tokenize
 from dataclasses import dataclass, field
 from enum import Enum
 
-from doc_runner.errors import GuideError, closest_name
+from doc_runner.errors import GuideError, GuideWarning, closest_name
 
 #: Directives that stand on a line of their own and configure the whole block.
-BLOCK_DIRECTIVES = frozenset({"print-locals", "no-print-locals", "no-output", "no-eval", "allow-exception"})
+BLOCK_DIRECTIVES = frozenset(
+    {"print-locals", "no-print-locals", "no-output", "no-eval", "allow-exception"}
+    | {"timeout", "hide-input", "hide-output", "output-stderr"}  # the execution engine and rendering
+)
 #: Directives written at the end of a line of code and acting on that line.
 LINE_DIRECTIVES = frozenset({"omit", "ignore-line"})
 ALL_DIRECTIVES = BLOCK_DIRECTIVES | LINE_DIRECTIVES
@@ -59,6 +63,8 @@ class ParsedCode:
 
     lines: tuple[CodeLine, ...]
     directives: tuple[Directive, ...] = field(default=())
+    #: comments that are almost directives (``# Doc: no-output``), each with the form meant
+    warnings: tuple[GuideWarning, ...] = field(default=())
 
     def get(self, name: str) -> Directive | None:
         """Return the directive called ``name``, if the block has it."""
@@ -83,6 +89,8 @@ def _comments(source: str) -> dict[int, tuple[int, str]] | None:
     found: dict[int, tuple[int, str]] = {}
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.ERRORTOKEN:  # an unterminated string, a stray character
+                return None
             if tok.type == tokenize.COMMENT:
                 found[tok.start[0] - 1] = (tok.start[1], tok.string)
     except (tokenize.TokenError, IndentationError, SyntaxError):
@@ -90,64 +98,131 @@ def _comments(source: str) -> dict[int, tuple[int, str]] | None:
     return found
 
 
+def code_lines(source: str) -> list[str]:
+    """The lines of a block's code, split only at ``\\n`` as markdown-it and Python split them.
+
+    Other characters that ``str.splitlines`` breaks at (form feed, vertical tab, FS-RS, NEL,
+    U+2028, U+2029) stay inside their line, so the code runs exactly as written.
+    """
+    lines = source.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+_WORD = re.compile(r"[A-Za-z_-]+")
+
+
+def _near_miss(comment: str) -> str | None:
+    """The intended directive of a comment that almost is one (``# Doc:``, ``# docs:``, ``# doc no-output``)."""
+    text = comment.lstrip("#").lstrip()
+    word = _WORD.match(text)
+    if word is None:
+        return None
+    rest = text[word.end() :].lstrip()
+    colon = rest.startswith(":")
+    rest = rest[1:].lstrip() if colon else rest
+    name, _, args = rest.partition(" ")
+    if name not in ALL_DIRECTIVES:
+        return None
+    if difflib.SequenceMatcher(None, word.group().lower(), "doc").ratio() < 0.6:
+        return None
+    return f"# doc: {name}" + (f" {' '.join(args.split())}" if args.strip() else "")
+
+
+def _check_names(name: str, args: tuple[str, ...], path: str, lineno: int) -> None:
+    """Variable names of ``print-locals`` / ``no-print-locals`` are identifiers separated by spaces."""
+    bad = [a for a in args if not a.isidentifier()]
+    if bad:
+        names = " ".join(n for n in re.split(r"[\s,;]+", " ".join(args)) if n)
+        raise GuideError(
+            path,
+            lineno,
+            f"'# doc: {name}' takes variable names separated by spaces, not {bad[0]!r}; write '# doc: {name} {names}'",
+        )
+
+
 def parse_code(source: str, first_line: int, path: str) -> ParsedCode:
     """Split a Python block's ``source`` into lines and directives.
 
     ``first_line`` is the guide line of the block's first line of code. Unknown
-    directive names and misplaced directives raise :class:`GuideError`.
+    directive names and misplaced directives raise :class:`GuideError`; a comment that is
+    almost a directive gives a :class:`GuideWarning`. In a block that does not tokenize,
+    only valid whole-line directives are read (so the executor reports its syntax error).
     """
-    raw_lines = source.splitlines()
     comments = _comments(source)
     lines: list[CodeLine] = []
     directives: list[Directive] = []
-    for index, text in enumerate(raw_lines):
+    warnings: list[GuideWarning] = []
+    for index, text in enumerate(code_lines(source)):
         lineno = first_line + index
         if comments is not None:
             column, comment = comments.get(index, (-1, ""))
-        else:  # untokenizable block: treat the first '#' as the comment start
-            column = text.find("#")
+        else:  # untokenizable block: only a line that is a comment may hold a directive
+            column = text.find("#") if text.lstrip().startswith("#") else -1
             comment = text[column:] if column >= 0 else ""
         match = _DIRECTIVE_COMMENT.match(comment) if comment else None
         if not match:
+            intended = _near_miss(comment) if comment else None
+            if intended is not None:
+                warnings.append(
+                    GuideWarning(
+                        path,
+                        lineno,
+                        f"'{comment.strip()[:80]}' is not read as a directive (they are written '# doc: NAME'); "
+                        f"did you mean '{intended}'?",
+                    )
+                )
             lines.append(CodeLine(text, LineRole.CODE, lineno))
             continue
-        words = match.group("body").split()
-        if not words:
-            raise GuideError(path, lineno, "empty '# doc:' directive; " + closest_name("", ALL_DIRECTIVES))
-        name, args = words[0], tuple(words[1:])
-        if name not in ALL_DIRECTIVES:
-            raise GuideError(path, lineno, f"unknown directive '# doc: {name}'; " + closest_name(name, ALL_DIRECTIVES))
-        whole_line = text[:column].strip() == ""
-        if name in LINE_DIRECTIVES:
-            if whole_line:
-                raise GuideError(
-                    path,
-                    lineno,
-                    f"'# doc: {name}' goes at the end of the line it applies to, e.g. 'x = 1  # doc: {name}'",
-                )
-            if args:
-                raise GuideError(path, lineno, f"'# doc: {name}' takes no arguments")
-            role = LineRole.OMIT if name == "omit" else LineRole.IGNORE
-            lines.append(CodeLine(text[:column].rstrip(), role, lineno))
-            continue
-        if not whole_line:
-            raise GuideError(path, lineno, f"'# doc: {name}' must be on a line of its own")
-        if any(d.name == name for d in directives):
-            raise GuideError(path, lineno, f"'# doc: {name}' is given twice in this block")
-        if name in ("no-output", "no-eval") and args:
-            raise GuideError(path, lineno, f"'# doc: {name}' takes no arguments")
-        if name == "print-locals" and not args:
+        try:
+            line = _directive_line(text, column, match.group("body"), lineno, path, directives)
+        except GuideError:
+            if comments is not None:
+                raise
+            line = CodeLine(text, LineRole.CODE, lineno)  # the syntax error is what to report
+        lines.append(line)
+    names = {d.name for d in directives}
+    if {"print-locals", "no-print-locals"} <= names:
+        line_no = next(d.line for d in directives if d.name == "no-print-locals")
+        raise GuideError(path, line_no, "a block cannot have both 'print-locals' and 'no-print-locals'")
+    return ParsedCode(tuple(lines), tuple(directives), tuple(warnings))
+
+
+def _directive_line(text: str, column: int, body: str, lineno: int, path: str, directives: list[Directive]) -> CodeLine:
+    """The line holding directive comment ``body`` at ``column``; a block directive is added to ``directives``."""
+    words = body.split()
+    if not words:
+        raise GuideError(path, lineno, "empty '# doc:' directive; " + closest_name("", ALL_DIRECTIVES))
+    name, args = words[0], tuple(words[1:])
+    if name not in ALL_DIRECTIVES:
+        raise GuideError(path, lineno, f"unknown directive '# doc: {name}'; " + closest_name(name, ALL_DIRECTIVES))
+    whole_line = text[:column].strip() == ""
+    if name in LINE_DIRECTIVES:
+        if whole_line:
             raise GuideError(
                 path,
                 lineno,
-                "'# doc: print-locals' needs the names to show; use 'no-print-locals' to show none",
+                f"'# doc: {name}' goes at the end of the line it applies to, e.g. 'x = 1  # doc: {name}'",
             )
-        if name == "allow-exception" and len(args) > 1:
-            raise GuideError(path, lineno, "'# doc: allow-exception' takes at most one exception type")
-        directives.append(Directive(name, args, lineno))
-        lines.append(CodeLine(text, LineRole.DIRECTIVE, lineno))
-    names = {d.name for d in directives}
-    if {"print-locals", "no-print-locals"} <= names:
-        line = next(d.line for d in directives if d.name == "no-print-locals")
-        raise GuideError(path, line, "a block cannot have both 'print-locals' and 'no-print-locals'")
-    return ParsedCode(tuple(lines), tuple(directives))
+        if args:
+            raise GuideError(path, lineno, f"'# doc: {name}' takes no arguments")
+        return CodeLine(text[:column].rstrip(), LineRole.OMIT if name == "omit" else LineRole.IGNORE, lineno)
+    if not whole_line:
+        raise GuideError(path, lineno, f"'# doc: {name}' must be on a line of its own")
+    if any(d.name == name for d in directives):
+        raise GuideError(path, lineno, f"'# doc: {name}' is given twice in this block")
+    if name in ("no-output", "no-eval") and args:
+        raise GuideError(path, lineno, f"'# doc: {name}' takes no arguments")
+    if name == "print-locals" and not args:
+        raise GuideError(
+            path,
+            lineno,
+            "'# doc: print-locals' needs the names to show; use 'no-print-locals' to show none",
+        )
+    if name in ("print-locals", "no-print-locals"):
+        _check_names(name, args, path, lineno)
+    if name == "allow-exception" and len(args) > 1:
+        raise GuideError(path, lineno, "'# doc: allow-exception' takes at most one exception type")
+    directives.append(Directive(name, args, lineno))
+    return CodeLine(text, LineRole.DIRECTIVE, lineno)

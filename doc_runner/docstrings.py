@@ -13,7 +13,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from doc_runner.directives import parse_code
+from doc_runner.directives import code_lines, parse_code
 from doc_runner.reader import PYTHON_LANGUAGES, Block, BlockKind, Guide, decode_guide
 
 _CODE_BLOCK = re.compile(r"^(?P<indent>\s*)\.\.\s+code-block::\s*(?P<language>\S+)\s*$")
@@ -86,7 +86,7 @@ def read_docstring_guides(path: str | Path, display_path: str | None = None) -> 
         if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
             value = body[0].value
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                blocks = find_code_blocks(value.value.splitlines(), value.lineno, name)
+                blocks = find_code_blocks(code_lines(value.value), value.lineno, name)
                 if blocks:
                     found.append(DocstringGuide(qualname, Guide(name, tuple(blocks), (), source)))
         for child in ast.iter_child_nodes(node):

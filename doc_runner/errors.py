@@ -1,4 +1,4 @@
-"""The one error type that doc_runner reports to authors: a problem at ``file:line``."""
+"""The error and warning types that doc_runner reports to authors: a problem at ``file:line``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,23 @@ class GuideError(Exception):
 
     ``str(error)`` reads ``path:line: message`` so that editors, pytest and Sphinx
     all point at the same place.
+    """
+
+    def __init__(self, path: str | Path, line: int, message: str) -> None:
+        self.path = str(path)
+        self.line = line
+        self.message = message
+        super().__init__(f"{self.path}:{line}: {message}")
+
+
+class GuideEncodingError(GuideError):
+    """A guide whose bytes are not valid UTF-8; Sphinx cannot read it either, so it is reported, not read."""
+
+
+class GuideWarning(UserWarning):
+    """Something in a guide that is probably a mistake but still reads (a near-miss directive or marker).
+
+    Like :class:`GuideError`, ``str(warning)`` reads ``path:line: message``.
     """
 
     def __init__(self, path: str | Path, line: int, message: str) -> None:

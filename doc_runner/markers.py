@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from doc_runner.errors import GuideError, closest_name
+from doc_runner.errors import GuideError, GuideWarning, closest_name
 
 TEST_IGNORE = "TEST: IGNORE"
 TEST_XFAIL = "TEST: XFAIL"
@@ -20,7 +23,8 @@ MARKER_NAMES = frozenset(
     {TEST_IGNORE, TEST_XFAIL, TEST_EXPECTED_STDOUT, DOC_OMIT, DOC_NO_EVAL_OR_FORMAT, DOC_NO_PRINT_LOCALS}
 )
 
-_COMMENT = re.compile(r"<!--(?P<body>.*?)-->", re.DOTALL)
+#: A leading word and an optional colon: what a misspelt prefix looks like (``tripy:``, ``Tripy``).
+_LEADING_WORD = re.compile(r"(?P<word>[\w-]+) ?:? ?")
 
 
 class Edge(Enum):
@@ -52,20 +56,44 @@ class Region:
         return self.start < line < self.end
 
 
-def find_markers(html: str, first_line: int, prefix: str, path: str) -> list[Marker]:
+def html_comments(html: str, first_line: int) -> Iterator[tuple[int, str]]:
+    """The closed comments of ``html`` as (guide line, body), in linear time (an unclosed one ends the search)."""
+    position, line, counted = 0, first_line, 0
+    while (start := html.find("<!--", position)) >= 0:
+        end = html.find("-->", start + 4)
+        if end < 0:
+            return
+        line += html.count("\n", counted, start)
+        counted = start
+        yield line, html[start + 4 : end]
+        position = end + 3
+
+
+def _as_marker(words: str) -> tuple[str, str] | None:
+    """``(name, edge)`` when space-normalised ``words`` are a valid marker name and Start/End."""
+    name, _, edge = words.rpartition(" ")
+    name = _normalise(name)
+    return (name, edge) if edge in ("Start", "End") and name in MARKER_NAMES else None
+
+
+def find_markers(
+    html: str, first_line: int, prefix: str, path: str, warnings: list[GuideWarning] | None = None
+) -> list[Marker]:
     """Return the markers in an HTML block that starts at guide line ``first_line``.
 
-    Comments that do not start with ``prefix:`` are ordinary comments and ignored; one
-    that does but names no valid marker raises :class:`GuideError`.
+    Comments that do not start with ``prefix:`` are ordinary comments and ignored, except that
+    one which would be a marker but for its prefix (``tripy:``, no colon, none at all) adds a
+    :class:`GuideWarning` to ``warnings``. A comment that starts with ``prefix:`` but names no
+    valid marker raises :class:`GuideError`.
     """
     markers = []
-    head = re.compile(rf"^\s*{re.escape(prefix)}\s*:\s*(?P<rest>.*?)\s*$", re.DOTALL)
-    for comment in _COMMENT.finditer(html):
-        match = head.match(comment.group("body"))
-        if not match:
+    for line, body in html_comments(html, first_line):
+        words = " ".join(body.split())
+        rest = _after_prefix(words, prefix)
+        if rest is None:
+            if warnings is not None and (hint := _near_miss(words, prefix)) is not None:
+                warnings.append(GuideWarning(path, line, hint))
             continue
-        line = first_line + html.count("\n", 0, comment.start())
-        rest = " ".join(match.group("rest").split())
         name, _, edge = rest.rpartition(" ")
         if edge not in ("Start", "End"):
             guess = rest if rest in MARKER_NAMES else None
@@ -82,9 +110,33 @@ def find_markers(html: str, first_line: int, prefix: str, path: str) -> list[Mar
     return markers
 
 
+def _after_prefix(words: str, prefix: str) -> str | None:
+    """What follows ``prefix:`` in a comment's space-normalised words, or None if it does not start so."""
+    if not words.startswith(prefix):
+        return None
+    after = words[len(prefix) :].lstrip()
+    return after[1:].strip() if after.startswith(":") else None
+
+
+def _near_miss(words: str, prefix: str) -> str | None:
+    """A hint when a comment is a marker but for its prefix; None for ordinary comments."""
+    if (marker := _as_marker(words)) is not None:
+        return f"'<!-- {words[:80]} -->' has no '{prefix}:' prefix; write '<!-- {prefix}: {' '.join(marker)} -->'"
+    match = _LEADING_WORD.match(words)
+    if match is None or (marker := _as_marker(words[match.end() :])) is None:
+        return None
+    similar = difflib.SequenceMatcher(None, match.group("word").lower(), prefix.lower()).ratio() >= 0.6
+    if not similar:
+        return None
+    return (
+        f"'<!-- {words[:80]} -->' is not read as a marker (the prefix is '{prefix}:', case and colon included); "
+        f"did you mean '<!-- {prefix}: {' '.join(marker)} -->'?"
+    )
+
+
 def _normalise(name: str) -> str:
-    """Accept 'TEST:IGNORE' as well as 'TEST: IGNORE'."""
-    return re.sub(r"\s*:\s*", ": ", name)
+    """Accept 'TEST:IGNORE' as well as 'TEST: IGNORE' (``name`` has single spaces only)."""
+    return re.sub(r" ?: ?", ": ", name)
 
 
 def pair_regions(markers: list[Marker], path: str, last_line: int) -> list[Region]:
@@ -121,3 +173,25 @@ def pair_regions(markers: list[Marker], path: str, last_line: int) -> list[Regio
             f"'{first.name} Start' has no matching '{first.name} End' (the file ends at line {last_line})",
         )
     return sorted(regions, key=lambda r: r.start)
+
+
+def names_containing(regions: Sequence[Region], lines: Sequence[int]) -> list[frozenset[str]]:
+    """For each guide line of ``lines``, the names of the regions that contain it (one sweep, any order)."""
+    # Each region counts from the line after its Start marker up to the line before its End marker.
+    events = sorted([(r.start + 1, 1, r.name) for r in regions] + [(r.end, -1, r.name) for r in regions])
+    order = sorted(range(len(lines)), key=lambda i: lines[i])
+    result: list[frozenset[str]] = [frozenset()] * len(lines)
+    active: Counter[str] = Counter()
+    current: frozenset[str] = frozenset()
+    position = 0
+    for i in order:
+        changed = False
+        while position < len(events) and events[position][0] <= lines[i]:
+            _, step, name = events[position]
+            active[name] += step
+            position += 1
+            changed = True
+        if changed:
+            current = frozenset(name for name, count in active.items() if count > 0)
+        result[i] = current
+    return result

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -17,8 +18,21 @@ from markdown_it import MarkdownIt
 
 from doc_runner import markers as mk
 from doc_runner.directives import ParsedCode, parse_code
-from doc_runner.errors import GuideError
+from doc_runner.errors import GuideEncodingError, GuideError, GuideWarning
 from doc_runner.markers import Marker, Region
+from doc_runner.myst_directives import NON_MARKDOWN_DIRECTIVES, markdown_body
+
+__all__ = [
+    "NON_MARKDOWN_DIRECTIVES",
+    "PYTHON_LANGUAGES",
+    "Block",
+    "BlockKind",
+    "Guide",
+    "decode_guide",
+    "normalize_newlines",
+    "parse_guide",
+    "read_guide",
+]
 
 #: Fence languages whose blocks run.
 PYTHON_LANGUAGES = frozenset({"py", "python", "python3"})
@@ -112,8 +126,16 @@ class Guide:
     path: str
     blocks: tuple[Block, ...]
     regions: tuple[Region, ...] = field(default=())
-    #: the file's text, so tracebacks can show the guide's lines
+    #: the file's text (newlines normalised as Sphinx reads it), so tracebacks can show the guide's lines
     source: str = field(default="", repr=False, compare=False)
+    #: near-miss directives and markers: they read, but probably not as the author meant
+    warnings: tuple[GuideWarning, ...] = field(default=(), compare=False)
+
+    @property
+    def source_lines(self) -> list[str]:
+        """The guide's lines with their ``\\n``, split only where markdown-it splits (for ``linecache``)."""
+        parts = self.source.split("\n")
+        return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
     @property
     def code_blocks(self) -> list[Block]:
@@ -147,13 +169,14 @@ def _new_markdown_parser(myst_config: Any) -> MarkdownIt:
 
 
 def decode_guide(data: bytes, path: str) -> str:
-    """Decode a guide's bytes as UTF-8, or raise :class:`GuideError` at the first bad byte."""
+    """Decode a guide's bytes as UTF-8 (a byte order mark is dropped, as Sphinx drops it),
+    or raise :class:`GuideEncodingError` at the first bad byte."""
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise GuideError(
+        raise GuideEncodingError(
             path,
             line,
             f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at column {column}); save it as UTF-8",
@@ -172,36 +195,47 @@ def read_guide(
     return parse_guide(decode_guide(Path(path).read_bytes(), name), name, prefix, myst_config)
 
 
+def normalize_newlines(text: str) -> str:
+    """``text`` as Sphinx hands it to MyST: no byte order mark, ``\\r\\n`` and ``\\r`` turned into ``\\n``.
+
+    Nothing else is a line break: markdown-it splits lines only at ``\\n``.
+    """
+    text = text.removeprefix("\ufeff")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
 def parse_guide(text: str, path: str, prefix: str = "Tripy", myst_config: Any = None) -> Guide:
     """Parse Markdown ``text`` into a :class:`Guide`; ``path`` is used in messages and tracebacks."""
+    text = normalize_newlines(text)
     total_lines = text.count("\n") + 1
     raw: list[Block] = []
     markers: list[Marker] = []
-    _scan(_markdown_parser(myst_config), text, 0, prefix, path, raw, markers)
+    warnings: list[GuideWarning] = []
+    _scan(_markdown_parser(myst_config), text, 0, prefix, path, raw, markers, warnings)
     regions = mk.pair_regions(markers, path, total_lines)
-    blocks = [_classify(b, regions, path) for b in raw]
+    raw.sort(key=lambda b: b.line)
+    inside = mk.names_containing(regions, [b.line for b in raw])
+    blocks = [_classify(b, names, path) for b, names in zip(raw, inside)]
+    warnings += [w for b in blocks if b.code is not None for w in b.code.warnings]
     blocks = _attach_expected_output(blocks, regions, path)
-    return Guide(path, tuple(_with_prose(blocks, text)), tuple(regions), text)
-
-
-#: MyST directives whose body is not Markdown: their content is never searched for blocks.
-NON_MARKDOWN_DIRECTIVES = frozenset(
-    {
-        "code-block", "code", "sourcecode", "code-cell", "literalinclude", "eval-rst", "raw", "math",
-        "csv-table", "toctree", "contents", "include", "mermaid", "graphviz", "doctest", "testcode",
-        "testoutput", "highlight", "productionlist", "automodule", "autoclass", "autofunction",
-        "automethod", "autoattribute", "autodata", "autoexception", "autosummary",
-    }
-)  # fmt: skip
+    warnings.sort(key=lambda w: w.line)
+    return Guide(path, tuple(_with_prose(blocks, text)), tuple(regions), text, tuple(warnings))
 
 
 def _scan(
-    md: MarkdownIt, text: str, offset: int, prefix: str, path: str, raw: list[Block], markers: list[Marker]
+    md: MarkdownIt,
+    text: str,
+    offset: int,
+    prefix: str,
+    path: str,
+    raw: list[Block],
+    markers: list[Marker],
+    warnings: list[GuideWarning],
 ) -> None:
     """Collect code blocks and markers of ``text`` (whose line 1 is guide line ``offset + 1``).
 
-    The body of a MyST directive with Markdown content (``{note}``, ``{dropdown}``...) is read
-    the same way, since MyST renders the blocks in it.
+    The body of a MyST directive is read the same way when MyST renders it as Markdown
+    (``{note}``, ``{seealso}``...; not an unknown directive or one in error).
     """
     inline_marker = re.compile(rf"<!--\s*{re.escape(prefix)}\s*:")
     for token in md.parse(text):
@@ -213,10 +247,13 @@ def _scan(
             language = info.split()[0].lower() if info and token.type != "code_block" else ""
             code_line = first if token.type == "code_block" else first + 1
             raw.append(Block(BlockKind.CODE, first, last, token.content, language, code_line))
-            if language.startswith("{") and language.endswith("}") and language[1:-1] not in NON_MARKDOWN_DIRECTIVES:
-                _scan(md, token.content, first, prefix, path, raw, markers)
+            name, _, argument = info.partition(" ") if token.type != "code_block" else ("", "", "")
+            if len(name) > 2 and name.startswith("{") and name.endswith("}"):
+                body = markdown_body(name[1:-1], argument.strip(), token.content, first)
+                if body is not None:
+                    _scan(md, body[0], body[1] - 1, prefix, path, raw, markers, warnings)
         elif token.type == "html_block":
-            for marker in mk.find_markers(token.content, first, prefix, path):
+            for marker in mk.find_markers(token.content, first, prefix, path, warnings):
                 markers.append(marker)
                 raw.append(Block(BlockKind.MARKER, marker.line, marker.line, token.content, marker=marker))
         elif token.type == "inline" and any(
@@ -226,11 +263,10 @@ def _scan(
     markers.sort(key=lambda m: m.line)
 
 
-def _classify(block: Block, regions: list[Region], path: str) -> Block:
-    """Record the regions a code block lies in and parse its directives."""
+def _classify(block: Block, inside: frozenset[str], path: str) -> Block:
+    """Record the names of the regions a code block lies in and parse its directives."""
     if block.kind is not BlockKind.CODE:
         return block
-    inside = frozenset(r.name for r in regions if r.contains(block.line))
     block = dataclasses.replace(block, regions=inside)
     if block.is_python and not block.verbatim and not block.is_expected_output:
         block = dataclasses.replace(block, code=parse_code(block.text, block.code_line, path))
@@ -238,9 +274,20 @@ def _classify(block: Block, regions: list[Region], path: str) -> Block:
 
 
 def _attach_expected_output(blocks: list[Block], regions: list[Region], path: str) -> list[Block]:
-    """Give each ``TEST: EXPECTED_STDOUT`` fence's text to the runnable block just before it."""
+    """Give each ``TEST: EXPECTED_STDOUT`` fence's text to the runnable block just before it.
+
+    ``blocks`` are in line order; one pass over them and a binary search per region.
+    """
+    code = [i for i, b in enumerate(blocks) if b.kind is BlockKind.CODE]
+    code_lines = [blocks[i].line for i in code]
+    last_runnable: list[int] = []  # per block: the index of the last runnable block before it, or -1
+    previous = -1
+    for i, block in enumerate(blocks):
+        last_runnable.append(previous)
+        if block.runs:
+            previous = i
     for region in (r for r in regions if r.name == mk.TEST_EXPECTED_STDOUT):
-        fences = [i for i, b in enumerate(blocks) if b.kind is BlockKind.CODE and region.contains(b.line)]
+        fences = code[bisect_right(code_lines, region.start) : bisect_left(code_lines, region.end)]
         if len(fences) != 1:
             raise GuideError(
                 path,
@@ -248,23 +295,25 @@ def _attach_expected_output(blocks: list[Block], regions: list[Region], path: st
                 f"a '{region.name}' region must hold exactly one code fence (found {len(fences)})",
             )
         fence = blocks[fences[0]]
-        before = [i for i in range(fences[0]) if blocks[i].runs]
-        if not before:
+        index = last_runnable[fences[0]]
+        if index < 0:
             raise GuideError(path, region.start, f"'{region.name}' has no executed Python block before it to check")
-        target = blocks[before[-1]]
+        target = blocks[index]
         if target.expected_stdout is not None:
             raise GuideError(
                 path,
                 region.start,
                 f"the block at line {target.line} already has an expected output (line {target.expected_stdout_line})",
             )
-        blocks[before[-1]] = dataclasses.replace(target, expected_stdout=fence.text, expected_stdout_line=fence.line)
+        blocks[index] = dataclasses.replace(target, expected_stdout=fence.text, expected_stdout_line=fence.line)
     return blocks
 
 
 def _with_prose(blocks: list[Block], text: str) -> list[Block]:
     """Fill the gaps between code and marker blocks with PROSE blocks (non-blank text only)."""
-    lines = text.splitlines()
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
     result: list[Block] = []
     cursor = 1
 

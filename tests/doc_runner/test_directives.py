@@ -66,3 +66,56 @@ def test_bad_directives_name_the_line_and_the_fix(source, line, message):
 def test_directives_are_found_even_in_a_block_that_does_not_tokenize():
     code = parse_code("# doc: no-output\ndef broken(:\n", first_line=1, path="g.md")
     assert code.get("no-output") is not None
+
+
+@pytest.mark.parametrize("comment", ["# doc no-output", "# Doc: no-output", "# docs: no-output", "## doc: no-output"])
+def test_near_miss_directives_warn_with_the_valid_form(comment):
+    code = parse_code(f"x = 1\n{comment}\n", first_line=7, path="docs/g.md")
+    (warning,) = code.warnings
+    assert str(warning).startswith("docs/g.md:8: ")
+    assert "did you mean '# doc: no-output'?" in warning.message
+    assert code.get("no-output") is None and [ln.role for ln in code.lines] == [LineRole.CODE] * 2
+
+
+def test_near_miss_suffix_directive_names_the_valid_form():
+    (warning,) = parse_code("x = 1  # Doc: omit\n", first_line=1, path="g.md").warnings
+    assert "did you mean '# doc: omit'?" in warning.message
+
+
+@pytest.mark.parametrize("comment", ["# Docs are built by make docs", "# doc string of f", "# documented below"])
+def test_ordinary_comments_are_not_near_misses(comment):
+    assert parse_code(f"{comment}\nx = 1\n", first_line=1, path="g.md").warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("directive", "written"),
+    [("print-locals a, b", "print-locals a b"), ("no-print-locals a,b", "no-print-locals a b")],
+)
+def test_names_are_space_separated_and_the_error_says_so(directive, written):
+    with pytest.raises(GuideError) as info:
+        parse_code(f"a = b = 1\n# doc: {directive}\n", first_line=1, path="g.md")
+    assert str(info.value).startswith("g.md:2: ")
+    assert "separated by spaces" in info.value.message and f"write '# doc: {written}'" in info.value.message
+
+
+def test_a_syntax_error_in_a_block_mentioning_doc_is_not_a_directive_error():
+    source = 'label = "# doc: the unfinished string\nx = 1\n'
+    code = parse_code(source, first_line=1, path="g.md")
+    assert code.directives == () and code.runnable_source() == source
+
+
+def test_a_syntax_error_in_a_block_mentioning_doc_is_reported_as_a_syntax_error(run_text):
+    (result,) = run_text('```py\nlabel = "# doc: the unfinished string\n```\n')
+    assert result.status.value == "failed" and "SyntaxError" in result.error and result.error_line == 2
+
+
+def test_a_broken_block_keeps_its_valid_directives_but_never_suffix_ones():
+    code = parse_code('# doc: no-eval\ns = "x  # doc: omit\n', first_line=1, path="g.md")
+    assert code.get("no-eval") is not None
+    assert [ln.role for ln in code.lines] == [LineRole.DIRECTIVE, LineRole.CODE]
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\x0c", "\x85", "\x1e"])
+def test_code_lines_split_only_at_newlines(char):
+    code = parse_code(f"s = 'a{char}b'\nt = 1\n", first_line=3, path="g.md")
+    assert [(ln.line, ln.text) for ln in code.lines] == [(3, f"s = 'a{char}b'"), (4, "t = 1")]

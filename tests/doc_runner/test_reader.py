@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from doc_runner.errors import GuideError
+from doc_runner.errors import GuideEncodingError, GuideError
 from doc_runner.reader import BlockKind, parse_guide, read_guide
 
 
@@ -209,3 +209,126 @@ def test_blocks_inside_markdown_directives_are_read_but_not_inside_code_directiv
     )
     assert [(b.line, b.code_line) for b in guide.runnable_blocks] == [(4, 5)]
     assert guide.runnable_blocks[0].text == "inside_note = 1\n"
+
+
+#: Characters that str.splitlines() breaks at but markdown-it and Python do not.
+NOT_LINE_BREAKS = ["\u2028", "\u2029", "\x85", "\x0c", "\x0b", "\x1c", "\x1d", "\x1e"]
+
+
+@pytest.mark.parametrize("char", NOT_LINE_BREAKS, ids=[f"U+{ord(c):04X}" for c in NOT_LINE_BREAKS])
+def test_characters_that_are_not_line_breaks_stay_inside_their_line(char):
+    text = f"Intro{char}more intro\n\n```py\ns = 'a{char}b'\nn = 2\n```\n\n```py\nm = 3\n```\n"
+    guide = parse_guide(text, "g.md")
+    first, second = guide.runnable_blocks
+    assert first.text == f"s = 'a{char}b'\nn = 2\n"
+    assert first.code.runnable_source() == first.text
+    assert [(ln.line, ln.text) for ln in first.code.lines] == [(4, f"s = 'a{char}b'"), (5, "n = 2")]
+    assert (second.line, second.code_line) == (8, 9)
+    assert (guide.blocks[0].text, guide.blocks[0].end_line) == (f"Intro{char}more intro\n\n", 2)
+
+
+def test_windows_and_old_mac_newlines_are_line_breaks_as_in_sphinx():
+    guide = parse_guide("# T\r\n\r\n```py\r\nx = 1\r\n```\r```py\ry = 2\r```\r", "g.md")
+    assert [(b.line, b.text) for b in guide.runnable_blocks] == [(3, "x = 1\n"), (6, "y = 2\n")]
+
+
+def test_a_byte_order_mark_is_dropped_as_sphinx_drops_it(tmp_path):
+    path = tmp_path / "bom.md"
+    path.write_bytes("\ufeff```py\nx = 1\n```\n".encode())
+    guide = read_guide(path, display_path="bom.md")
+    assert [(b.line, b.text) for b in guide.runnable_blocks] == [(1, "x = 1\n")]
+    assert [(b.line, b.text) for b in parse_guide("\ufeff```py\ny = 1\n```\n", "g.md").runnable_blocks] == [
+        (1, "y = 1\n")
+    ]
+
+
+def test_a_non_utf8_guide_is_a_guide_encoding_error(tmp_path):
+    path = tmp_path / "latin1.md"
+    path.write_bytes(b"```py\nx = 1\n```\n\nna\xefve\n")
+    with pytest.raises(GuideEncodingError) as info:
+        read_guide(path, display_path="latin1.md")
+    assert isinstance(info.value, GuideError) and (info.value.path, info.value.line) == ("latin1.md", 5)
+
+
+@pytest.mark.parametrize(
+    ("text", "runs"),
+    [
+        pytest.param("````{frobnicate}\n```py\nx = 1\n```\n````\n", [], id="unknown directive"),
+        pytest.param("````{admonition}\n```py\nx = 1\n```\n````\n", [], id="missing argument"),
+        pytest.param("````{versionadded}\n```py\nx = 1\n```\n````\n", [], id="sphinx directive, missing argument"),
+        pytest.param("`````{note}\n````{frob}\n```py\nx = 1\n```\n````\n`````\n", [], id="unknown inside a note"),
+        pytest.param("````{note}\n:foo: bar\n\n```py\nx = 1\n```\n````\n", [4], id="unknown option: a warning"),
+        pytest.param("````{warning} first line\n```py\nx = 1\n```\n````\n", [2], id="argument line is body"),
+        pytest.param("````{seealso}\n```py\nx = 1\n```\n````\n", [2], id="sphinx directive"),
+        pytest.param("````{versionadded} 1.0\n```py\nx = 1\n```\n````\n", [2], id="sphinx directive, argument"),
+        pytest.param("````{note}\n---\nclass: a\n---\n```py\nx = 1\n```\n````\n", [5], id="yaml options"),
+        pytest.param("````{code-block} md\n```py\nx = 1\n```\n````\n", [], id="code directive"),
+    ],
+)
+def test_blocks_run_only_where_myst_renders_them(text, runs):
+    assert [b.line for b in parse_guide(text, "g.md").runnable_blocks] == runs
+
+
+def test_a_directive_body_is_split_into_lines_as_myst_splits_it():
+    # MyST splits a directive's body with str.splitlines, so U+2028 is a line break there (and only there).
+    guide = parse_guide("````{note}\n```py\nx = 'a\u2028b'\n```\n````\n", "g.md")
+    (block,) = guide.runnable_blocks
+    assert block.text == "x = 'a\nb'\n"
+
+
+@pytest.mark.parametrize(
+    ("comment", "meant"),
+    [
+        ("<!-- tripy: TEST: XFAIL Start -->", "<!-- Tripy: TEST: XFAIL Start -->"),
+        ("<!-- Tripy TEST: XFAIL Start -->", "<!-- Tripy: TEST: XFAIL Start -->"),
+        ("<!-- TRIPY : DOC: OMIT End -->", "<!-- Tripy: DOC: OMIT End -->"),
+        ("<!-- TEST: IGNORE Start -->", "<!-- Tripy: TEST: IGNORE Start -->"),
+    ],
+)
+def test_a_marker_with_a_near_miss_prefix_warns_with_the_valid_form(comment, meant):
+    guide = parse_guide(f"Text\n\n{comment}\n\n```py\nx = 1\n```\n", "docs/g.md")
+    (warning,) = guide.warnings
+    assert (warning.path, warning.line) == ("docs/g.md", 3)
+    assert meant in warning.message and str(warning).startswith("docs/g.md:3: ")
+    assert guide.regions == () and guide.runnable_blocks[0].regions == frozenset()
+
+
+def test_ordinary_comments_do_not_warn():
+    guide = parse_guide("<!-- a note to editors: fix the Start of this -->\n\n<!-- TODO -->\n", "g.md")
+    assert guide.warnings == ()
+
+
+def test_near_miss_directives_are_warnings_of_the_guide(guide_of):
+    guide = guide_of("```py\n# Doc: no-output\nx = 1\n```\n")
+    (warning,) = guide.warnings
+    assert (warning.line, "did you mean '# doc: no-output'?" in warning.message) == (2, True)
+
+
+def test_pathological_markup_reads_correctly():
+    spaces = " " * 100_000
+    text = (
+        f"<!-- Tripy: TEST:{spaces}IGNORE Start -->\n```py\nx = 1\n```\n<!-- Tripy: TEST: IGNORE{spaces}End -->\n\n"
+        + "<!--\n" * 1000
+    )
+    guide = parse_guide(text, "g.md")
+    assert [(r.name, r.start, r.end) for r in guide.regions] == [("TEST: IGNORE", 1, 5)]
+    # An unclosed comment is no marker, and one never closed hides what follows, as in HTML.
+    assert parse_guide("<!-- <!-- Tripy: DOC: OMIT Start -->\n\n<!--\n", "g.md").regions == ()
+
+
+def test_many_expected_output_regions_each_check_the_block_before():
+    unit = "```py\nprint({n})\n```\n<!-- Tripy: TEST: EXPECTED_STDOUT Start -->\n```\n{n}\n```\n"
+    unit += "<!-- Tripy: TEST: EXPECTED_STDOUT End -->\n\n```py\nunchecked = {n}\n```\n\n"
+    guide = parse_guide("".join(unit.format(n=n) for n in range(300)), "g.md")
+    checked = [b for b in guide.runnable_blocks if b.expected_stdout is not None]
+    assert [b.expected_stdout for b in checked] == [f"{n}\n" for n in range(300)]
+    assert all(b.text.startswith("print(") for b in checked)
+    assert len(guide.runnable_blocks) == 600
+
+
+def test_many_marker_regions_mark_exactly_their_blocks():
+    unit = "<!-- Tripy: DOC: OMIT Start -->\n```py\nhidden = 1\n```\n<!-- Tripy: DOC: OMIT End -->\n\n"
+    unit += "```py\nshown = 1\n```\n\n"
+    guide = parse_guide(unit * 2000, "g.md")
+    assert len(guide.regions) == 2000
+    assert [b.shows_code for b in guide.runnable_blocks] == [False, True] * 2000
