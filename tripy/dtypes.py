@@ -91,6 +91,15 @@ GROUPS: tuple[DataTypeGroup, ...] = (floating, integer)
 QUANT_RANGE: dict[DataType, tuple[float, float]] = {int8: (-128, 127), int4: (-8, 7), float8: (-448.0, 448.0)}
 
 
+def lowest(dtype: DataType) -> float | int:
+    """The smallest value of ``dtype``: -inf for floats, the bottom of the range for integers."""
+    if dtype.is_float:
+        return float("-inf")
+    if dtype in QUANT_RANGE:
+        return int(QUANT_RANGE[dtype][0])
+    return 0 if dtype is bool else -(2 ** (dtype.itemsize_bits - 1))
+
+
 def from_name(name: str) -> DataType:
     return _BY_NAME[name]
 

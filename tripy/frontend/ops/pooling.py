@@ -54,13 +54,8 @@ def maxpool(
         out = tp.maxpool(x, kernel_dims=(2, 2), stride=(2, 2))
         assert out.tolist() == [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
-    if isinstance(input, Tensor) and input.dtype.is_float:
-        lowest: float | int = float("-inf")
-    elif isinstance(input, Tensor) and input.dtype in dtypes.QUANT_RANGE:
-        lowest = int(dtypes.QUANT_RANGE[input.dtype][0])
-    else:
-        lowest = -(2 ** (getattr(getattr(input, "dtype", None), "itemsize_bits", 32) - 1))
-    return reduce.max(_pooled(input, kernel_dims, stride, padding, lowest, "maxpool"), 0)
+    check_spatial_input(input, "maxpool")
+    return reduce.max(_pooled(input, kernel_dims, stride, padding, dtypes.lowest(input.dtype), "maxpool"), 0)
 
 
 @public

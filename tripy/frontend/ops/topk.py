@@ -18,12 +18,6 @@ from tripy.frontend.utils import normalize_dim
 from tripy.tensor import Tensor
 
 
-def _lowest(dtype: dtypes.DataType) -> float | int:
-    if dtype.is_float:
-        return float("-inf")
-    return int(dtypes.QUANT_RANGE[dtype][0]) if dtype in dtypes.QUANT_RANGE else -(2 ** (dtype.itemsize_bits - 1))
-
-
 @public
 def topk(input: Tensor, k: int, dim: int) -> tuple[Tensor, Tensor]:
     """The ``k`` largest values of ``input`` along ``dim``, largest first, and their indices (int32).
@@ -54,7 +48,7 @@ def topk(input: Tensor, k: int, dim: int) -> tuple[Tensor, Tensor]:
     positions = iota(input.shape, d, dtypes.int32)
     taken = full(input.shape, False, dtypes.bool)
     is_nan = input != input
-    lowest = full(input.shape, _lowest(input.dtype), input.dtype)
+    lowest = full(input.shape, dtypes.lowest(input.dtype), input.dtype)
     values, indices = [], []
     for _ in range(int(k)):
         best = reduce_max(where(taken, lowest, input), d, keepdim=True)
