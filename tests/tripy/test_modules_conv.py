@@ -258,3 +258,26 @@ def test_quantized_conv_needs_weight_scale_and_a_scalar_input_scale(backend):
     conv.weight_scale = tp.Tensor([1.0, 1.0, 1.0])
     with pytest.raises(tp.TripyException, match=r"per-channel `scale` along `dim`=0 must have shape \(2,\)"):
         conv(x)
+
+
+def test_float8_conv_fake_quantizes_input_and_weight(backend):
+    conv = tp.Conv(2, 3, (3,), padding=[(1, 1)], quant_dtype=tp.float8, weight_quant_dim=0)
+    conv.weight = _rand(conv.weight.shape, 12)
+    conv.weight_scale = np.full(3, 2.0 / 448, np.float32)
+    conv.input_scale = np.float32(2.0 / 448)
+    x = tp.Tensor(_rand((1, 2, 6), 13))
+    fake_x = tp.dequantize(tp.quantize(x, conv.input_scale, tp.float8), conv.input_scale, tp.float32)
+    fake_w = tp.dequantize(tp.quantize(conv.weight, conv.weight_scale, tp.float8, 0), conv.weight_scale, tp.float32, 0)
+    w, b = fake_w.numpy().astype(np.float64), conv.bias.numpy().astype(np.float64)
+    expected = ref_conv(fake_x.numpy().astype(np.float64), w, b, padding=[(1, 1)])
+    bound = float_bound(fake_x.numpy().astype(np.float64), w, b, reduction_length(w), padding=[(1, 1)])
+    assert np.all(np.abs(conv(x).numpy() - expected) <= bound)
+    assert not np.allclose(fake_w.numpy(), conv.weight.numpy(), rtol=0, atol=1e-6)  # float8 rounding did happen
+
+
+def test_conv_transpose_padding_that_removes_everything():
+    up = tp.ConvTranspose(1, 1, (2,), padding=[(1, 1)])
+    with pytest.raises(tp.TripyException, match=r"`padding`=\(\(1, 1\),\) removes all of the output") as exc:
+        line = here() + 1
+        up(tp.ones((1, 1, 1)))
+    assert_user_line(exc, FILE, line)
