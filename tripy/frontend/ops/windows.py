@@ -40,7 +40,7 @@ def int_tuple(value: int | Sequence[int] | None, rank: int, name: str, op: str, 
     items = (
         [value] * rank if isinstance(value, numbers.Integral) else list(value) if isinstance(value, Sequence) else []
     )
-    if not items and rank or not all(isinstance(v, numbers.Integral) for v in items):
+    if (not items and rank) or not all(isinstance(v, numbers.Integral) for v in items):
         raise_error(f"{op}: `{name}` must be a sequence of {rank} ints, not {value!r}.")
     values = tuple(int(v) for v in items)
     if len(values) != rank:
@@ -83,7 +83,6 @@ def output_shape(
     dilation: tuple[int, ...],
     padding: tuple[tuple[int, int], ...],
     op: str,
-    kernel_name: str = "kernel_dims",
 ) -> tuple[int, ...]:
     """The spatial output shape: ``(n + before + after - dilation * (k - 1) - 1) // stride + 1`` per dimension."""
     out = []
@@ -91,7 +90,7 @@ def output_shape(
         span = d * (k - 1) + 1
         if n + b + a < span:
             raise_error(
-                f"{op}: the window ({kernel_name}={kernel}, dilation={dilation}) spans more than the padded input: "
+                f"{op}: the window (kernel_dims={kernel}, dilation={dilation}) spans more than the padded input: "
                 f"`input` has spatial shape {input.shape[2:]} and padding {padding}.",
                 created_at(input),
             )
