@@ -51,11 +51,13 @@ _BY_NUMPY = {dt.numpy: dt for dt in ALL}
 
 
 class DataTypeGroup:
-    """A family of data types, such as ``tp.floating`` or ``tp.integer``; ``dtype in group`` tests membership.
+    """A family of data types, such as ``tp.floating`` or ``tp.integer``; ``dtype in group`` tests membership,
+    as do ``isinstance`` and ``issubclass`` (nvtripy's data types are classes, so its users write the latter).
 
     .. code-block:: python
 
         assert tp.float16 in tp.floating and tp.int8 not in tp.floating
+        assert issubclass(tp.float32, tp.floating) and isinstance(tp.int32, tp.integer)
         assert tp.int8 in tp.integer and tp.bool not in tp.integer
         assert list(tp.integer) == [tp.int4, tp.int8, tp.int32, tp.int64]
     """
@@ -68,6 +70,9 @@ class DataTypeGroup:
 
     def __contains__(self, dtype: object) -> builtins.bool:
         return any(dtype is member for member in self.members)
+
+    __instancecheck__ = __contains__
+    __subclasscheck__ = __contains__
 
     def __iter__(self):
         return iter(self.members)

@@ -10,6 +10,11 @@ def test_membership():
     assert "float32" not in tp.floating  # data types, not their names
 
 
+def test_isinstance_and_issubclass_as_nvtripy_code_writes_them():
+    assert issubclass(tp.float16, tp.floating) and not issubclass(tp.int8, tp.floating)
+    assert isinstance(tp.int64, tp.integer) and not isinstance(tp.bool, tp.integer)
+
+
 def test_tensor_checks_and_printing():
     assert tp.ones((2,)).dtype in tp.floating
     assert tp.ones((2,), tp.int8).dtype in tp.integer
