@@ -7,13 +7,15 @@ import sys
 from collections.abc import Iterable, Iterator
 
 #: Named verbosities from quiet to chatty; each one shows its own messages and those of the ones before it.
-LEVELS = ("error", "warning", "info", "verbose")
+#: tripy writes no "timing" or "ir" messages yet; those names are accepted so that nvtripy code runs.
+LEVELS = ("error", "warning", "info", "verbose", "timing", "ir")
 
 
 class Logger:
-    """tripy's logger. ``verbosity`` is one of ``"error"``, ``"warning"`` (the default), ``"info"`` or
-    ``"verbose"``, each showing its own messages and the more severe ones, or a set of those names to show
-    exactly those. Messages go to standard error, prefixed by their kind (``[W]`` for a warning).
+    """tripy's logger. ``verbosity`` is one of ``"error"``, ``"warning"`` (the default), ``"info"``,
+    ``"verbose"``, ``"timing"`` or ``"ir"``, each showing its own messages and the more severe ones, or a set of
+    those names to show exactly those. Messages go to standard error, prefixed by their kind (``[W]`` for a
+    warning).
 
     .. code-block:: python
 
@@ -49,7 +51,7 @@ class Logger:
             self.verbosity = previous
 
     def enabled(self, kind: str) -> bool:
-        """Whether messages of ``kind`` (``"error"``, ``"warning"``, ``"info"``, ``"verbose"``) are shown."""
+        """Whether messages of ``kind`` (one of the level names) are shown."""
         return kind in self._enabled
 
     def log(self, kind: str, message: str) -> None:

@@ -14,7 +14,11 @@ def restore_verbosity():
 
 def test_levels_enable_themselves_and_the_more_severe(capsys):
     tp.logger.verbosity = "info"
-    assert [k for k in ("error", "warning", "info", "verbose") if tp.logger.enabled(k)] == ["error", "warning", "info"]
+    assert [k for k in ("error", "warning", "info", "verbose", "ir") if tp.logger.enabled(k)] == [
+        "error",
+        "warning",
+        "info",
+    ]
     tp.logger.info("shown")
     tp.logger.verbose("hidden")
     tp.logger.warning("careful")
@@ -36,6 +40,11 @@ def test_use_verbosity_restores_even_after_an_error():
             assert tp.logger.enabled("verbose")
             raise RuntimeError
     assert tp.logger.verbosity == "warning" and not tp.logger.enabled("info")
+
+
+def test_nvtripy_level_names_are_accepted():
+    tp.logger.verbosity = "ir"
+    assert tp.logger.enabled("verbose") and tp.logger.enabled("timing")
 
 
 @pytest.mark.parametrize("bad", ["loud", {"info", "debug"}, 3])
