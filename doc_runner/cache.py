@@ -1,12 +1,14 @@
 """Stored results of guides, so a guide whose code and environment are unchanged is not executed again.
 
-One JSON file per guide under the cache folder, written atomically (a temporary file, then a rename), with
+Several JSON files per guide under the cache folder (one per version of its code, so undoing an edit finds
+the earlier results again), written atomically (a temporary file, then a rename), with
 a checksum over its contents so a damaged file is noticed and recomputed. What makes stored results
 stale, each with a stated reason: the code that runs (per block: the code as executed, ``allow-exception``,
 ``TEST: XFAIL``, the expected output), the variables each block shows (printing evaluates lazy values), the
-settings that change execution, the environment (Python, platform, the library's backend and device), the
-installed versions of the packages that were loaded, and the contents of the first-party modules that were
-loaded. Display-only edits (prose, ``omit`` lines, ``no-output``) are re-rendered from the store. Only
+settings that change execution, the names of the values shown in prose, the environment (Python, platform,
+the library's backend and device), the installed versions of the packages the guide's process loaded, and the
+contents of the first-party modules it loaded (what :class:`~doc_runner.worker.WorkerReport` says: never what
+Sphinx or pytest loaded). Display-only edits (prose, ``omit`` lines, ``no-output``) are re-rendered from the store. Only
 guides whose blocks all passed (or failed as expected) are stored; a failed run removes the entry.
 """
 
@@ -23,19 +25,16 @@ from typing import Any
 
 from doc_runner import display
 from doc_runner.directives import CodeLine, LineRole
-from doc_runner.environment import (
-    dependency_versions,
-    file_digest,
-    first_party_files,
-    installed_version,
-    seen_digest,
-)
+from doc_runner.environment import file_digest, installed_version
 from doc_runner.reader import Block, Guide
 from doc_runner.result import BlockResult, Status
 from doc_runner.settings import Settings
+from doc_runner.worker import WorkerReport
 
-FORMAT = 1
+FORMAT = 2
 _STORABLE = {Status.PASSED, Status.XFAILED}
+#: Versions of one guide kept (the newest); older ones are deleted when a new one is stored.
+VERSIONS_KEPT = 8
 
 
 def _executed(block: Block) -> list[CodeLine]:
@@ -68,7 +67,17 @@ def _settings_key(settings: Settings) -> dict[str, Any]:
         "pre_imports": dict(settings.pre_imports),
         "library_packages": list(settings.library_packages),
         "timeout": settings.timeout,
+        "guide_timeout": settings.guide_timeout,
+        "output_limit": settings.output_limit,
+        "figure_format": settings.figure_format,
     }
+
+
+def _version(guide: Guide, value_names: list[str]) -> str:
+    """A digest of what decides the guide's run, apart from the environment: its blocks' signatures and
+    the prose values it shows. Each version of a guide has an entry of its own."""
+    parts = [block_signature(block) for block in guide.runnable_blocks], sorted(value_names)
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -79,6 +88,8 @@ class Lookup:
     reason: str
     #: on a hit, the first-party files (relative to the source tree) the stored run loaded
     first_party: tuple[str, ...] = ()
+    #: on a hit, the prose values' outputs
+    values: dict[str, Any] | None = None
 
     @property
     def hit(self) -> bool:
@@ -92,9 +103,9 @@ class GuideCache:
         self.directory = Path(directory)
         self.root = Path(root).resolve()
 
-    def entry_name(self, guide: Guide) -> str:
-        """The file name of ``guide``'s entry."""
-        return self._file(guide).name
+    def entry_name(self, guide: Guide, value_names: list[str] | tuple[str, ...] = ()) -> str:
+        """The file name of the entry of ``guide`` as it is now."""
+        return self._file(guide, list(value_names)).name
 
     def prune(self, keep: set[str]) -> list[str]:
         """Delete this source tree's entries not named in ``keep`` (guides gone or moved) and temporary
@@ -103,11 +114,12 @@ class GuideCache:
         gone = []
         try:
             candidates = list(self.directory.iterdir()) if self.directory.is_dir() else []
+            guides = {name.partition("-")[0] for name in keep}
             for path in candidates:
                 if path.name.endswith(".tmp"):
                     if time.time() - path.stat().st_mtime > 3600:
                         gone.append(path)
-                elif path.suffix == ".json" and path.name not in keep:
+                elif path.suffix == ".json" and path.name.partition("-")[0] not in guides:
                     try:
                         if _read(path).get("source") == str(self.root):
                             gone.append(path)
@@ -119,20 +131,36 @@ class GuideCache:
             return []
         return sorted(p.name for p in gone)
 
-    def _file(self, guide: Guide) -> Path:
-        """One file per guide. A Python file holds one guide per docstring: its first block's line tells
-        them apart (a Markdown guide is the whole file, so prose edits above its first block keep its entry)."""
+    def _guide_id(self, guide: Guide) -> str:
+        """A Python file holds one guide per docstring: its first block's line tells them apart (a Markdown
+        guide is the whole file, so prose edits above its first block keep its entries)."""
         identity = f"{self.root}:{guide.path}"
         if not guide.path.endswith(".md") and guide.runnable_blocks:
             identity += f":{guide.runnable_blocks[0].line}"
-        name = hashlib.sha256(identity.encode()).hexdigest()[:32]
-        return self.directory / f"{name}.json"
+        return hashlib.sha256(identity.encode()).hexdigest()[:32]
 
-    def lookup(self, guide: Guide, settings: Settings, environment: dict[str, str]) -> Lookup:
+    def _file(self, guide: Guide, value_names: list[str]) -> Path:
+        return self.directory / f"{self._guide_id(guide)}-{_version(guide, value_names)}.json"
+
+    def _versions(self, guide: Guide) -> list[Path]:
+        """The stored versions of ``guide``, newest first."""
+        try:
+            found = list(self.directory.glob(f"{self._guide_id(guide)}-*.json"))
+            return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+        except OSError:
+            return []
+
+    def lookup(
+        self,
+        guide: Guide,
+        settings: Settings,
+        environment: dict[str, str],
+        value_names: list[str] | tuple[str, ...] = (),
+    ) -> Lookup:
         """Stored results for ``guide`` if still valid, re-displayed for its current directives."""
-        path = self._file(guide)
+        path = self._file(guide, list(value_names))
         if not path.exists():
-            return Lookup(None, "no stored results")
+            return Lookup(None, self._why_new(guide, settings, environment, list(value_names)))
         try:
             entry = _read(path)
             reason = self._stale(entry, guide, settings, environment)
@@ -140,13 +168,26 @@ class GuideCache:
                 return Lookup(None, reason)
             stored = [BlockResult.from_dict(data) for data in entry["results"]]
             first_party = tuple(entry["first_party"])
+            values = dict(entry["values"])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return Lookup(None, f"the stored results are damaged ({_problem(exc)}); running again")
         results = {
-            block.line: display.redisplay(block, result, guide.path)
+            block.line: display.redisplay(block, result, guide.path, settings)
             for block, result in zip(guide.runnable_blocks, stored, strict=True)
         }
-        return Lookup(results, "unchanged since the stored run", first_party)
+        return Lookup(results, "unchanged since the stored run", first_party, values)
+
+    def _why_new(self, guide: Guide, settings: Settings, environment: dict[str, str], names: list[str]) -> str:
+        """Why no stored version fits: the difference from the newest one."""
+        for path in self._versions(guide)[:1]:
+            try:
+                entry = _read(path)
+                if sorted(entry["value_names"]) != sorted(names):
+                    return "the values shown in prose changed"
+                return self._stale(entry, guide, settings, environment) or "no stored results for this version"
+            except (ValueError, KeyError, TypeError, AttributeError):
+                break
+        return "no stored results"
 
     def check(self, name: str, settings: Settings, environment: dict[str, str]) -> str | None:
         """Why the entry ``name`` is stale whatever its guide's text (settings, environment, packages,
@@ -159,10 +200,10 @@ class GuideCache:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return f"the stored results are damaged ({_problem(exc)})"
 
-    def forget(self, guide: Guide) -> None:
-        """Delete ``guide``'s entry (its last run failed: the next build must run it again)."""
+    def forget(self, guide: Guide, value_names: list[str] | tuple[str, ...] = ()) -> None:
+        """Delete the entry of this version of ``guide`` (its last run failed: the next build runs it again)."""
         try:
-            self._file(guide).unlink(missing_ok=True)
+            self._file(guide, list(value_names)).unlink(missing_ok=True)
         except OSError:
             pass
 
@@ -209,32 +250,42 @@ class GuideCache:
         return None
 
     def store(
-        self, guide: Guide, settings: Settings, environment: dict[str, str], results: dict[int, BlockResult]
+        self,
+        guide: Guide,
+        settings: Settings,
+        environment: dict[str, str],
+        results: dict[int, BlockResult],
+        report: WorkerReport | None = None,
+        values: dict[str, Any] | None = None,
     ) -> bool:
-        """Store ``results`` if every block passed (or failed as expected); True if stored."""
+        """Store ``results`` if every block passed (or failed as expected); True if stored. ``report`` says
+        what the guide's process loaded; ``values`` are the prose values' outputs."""
+        values = values or {}
+        names = sorted(values)
         ordered = [results.get(block.line) for block in guide.runnable_blocks]
         if not ordered or any(r is None or r.status not in _STORABLE for r in ordered):
-            self.forget(guide)
+            self.forget(guide, names)
             return False
-        first_party = first_party_files(self.root)
-        if any(seen_digest(self.root / relative) != digest for relative, digest in first_party.items()):
-            self.forget(guide)  # a module was edited after it was loaded: results of the old code
-            return False
-        tops = {Path(p).parts[0].removesuffix(".py") for p in first_party}
+        report = report or WorkerReport()
         data = [r.to_dict() for r in ordered if r is not None]
         entry = {
             "source": str(self.root),
             "guide": guide.path,
             "signatures": [block_signature(block) for block in guide.runnable_blocks],
+            "value_names": names,
+            "values": values,
             "settings": _settings_key(settings),
             "environment": environment,
-            "dependencies": dependency_versions(tops),
-            "first_party": first_party,
+            "dependencies": report.dependencies,
+            "first_party": report.first_party,
             "lines": _line_numbers(guide),
             "line_sensitive": any(guide.path in text for r in ordered if r is not None for text in _texts(r)),
             "results": data,
         }
-        _write(self._file(guide), entry)
+        path = self._file(guide, names)
+        _write(path, entry)
+        for old in [p for p in self._versions(guide) if p != path][VERSIONS_KEPT - 1 :]:
+            old.unlink(missing_ok=True)
         return True
 
 
@@ -245,7 +296,7 @@ def _problem(exc: Exception) -> str:
 
 def _texts(result: BlockResult) -> list[str]:
     """The texts a result shows, which may quote guide line numbers (warnings, tracebacks)."""
-    return [result.captured, result.error or "", *(v.text for v in result.variables)]  # output is part of captured
+    return [result.captured, result.error or "", *(v.text for v in result.variables)]  # outputs are in captured
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -259,7 +310,7 @@ def _read(path: Path) -> dict[str, Any]:
     body = json.dumps(wrapper["entry"], sort_keys=True)
     if hashlib.sha256(body.encode()).hexdigest() != wrapper.get("sha256"):
         raise ValueError("checksum mismatch")
-    return wrapper["entry"]  # type: ignore[no-any-return]
+    return wrapper["entry"]
 
 
 def _write(path: Path, entry: dict[str, Any]) -> None:

@@ -1,5 +1,8 @@
 """Where a guide ran (provenance) and what its results depend on (the cache's environment).
 
+The functions that look at loaded modules are called in a guide's own process (:mod:`doc_runner.worker`), so
+the store keys on what the guide loaded, never on what Sphinx or pytest loaded.
+
 A library package may describe its execution environment by defining ``__doc_runner_environment__()`` at
 its top level, returning a ``{str: str}`` mapping; tripy returns its backend and device. doc_runner adds
 the Python version and platform, shows ``backend``/``device`` under every output, and re-executes a guide
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+import os
 import platform
 import sys
 from collections.abc import Iterable
@@ -19,6 +23,8 @@ from pathlib import Path
 
 #: Folders below the source tree whose modules are not first-party (installed or generated code).
 _NOT_FIRST_PARTY = {".venv", "venv", "_build", "site-packages", "dist-packages", ".tox", ".nox", "build"}
+#: doc_runner's own modules run every guide; a change there (its rendering, say) re-runs nothing.
+_ENGINE = Path(__file__).resolve().parent
 
 
 def describe(packages: Iterable[str]) -> dict[str, str]:
@@ -59,6 +65,19 @@ def seen_digest(path: Path) -> str:
     return _SEEN[key]
 
 
+def remember_loaded_files() -> None:
+    """Note the digests of every loaded module outside the interpreter's own folders (the worker server
+    calls it after its imports, so the guides forked from it read none of those files again)."""
+    prefixes = {str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        if not isinstance(filename, str) or not filename.endswith(".py"):
+            continue
+        resolved = str(Path(filename).resolve())
+        if not any(resolved.startswith(prefix + os.sep) for prefix in prefixes) and os.path.isfile(resolved):
+            seen_digest(Path(resolved))
+
+
 def remember_first_party(root: Path) -> None:
     """Note the digests of the first-party modules loaded now (call when a build starts)."""
     root = Path(root).resolve()
@@ -75,7 +94,7 @@ def _first_party(filename: str, root: Path) -> str | None:
     if root not in path.parents:
         return None
     relative = path.relative_to(root)
-    if _NOT_FIRST_PARTY.intersection(relative.parts):
+    if _NOT_FIRST_PARTY.intersection(relative.parts) or _ENGINE in path.parents:
         return None
     return relative.as_posix()
 
@@ -94,23 +113,33 @@ def first_party_modules(root: Path) -> list[str]:
 
 
 def first_party_files(root: Path) -> dict[str, str]:
-    """``{path relative to root: sha256}`` of :func:`first_party_modules`."""
+    """``{path relative to root: sha256}`` of :func:`first_party_modules`, each as it was when first seen
+    by this process (the text that was loaded)."""
     root = Path(root).resolve()
-    return {relative: file_digest(root / relative) for relative in first_party_modules(root)}
+    return {relative: seen_digest((root / relative).resolve()) for relative in first_party_modules(root)}
 
 
 @cache
 def _distributions_of() -> dict[str, list[str]]:
-    return importlib.metadata.packages_distributions()
+    return dict(importlib.metadata.packages_distributions())
 
 
 @cache
+def installed_versions() -> dict[str, str]:
+    """``{distribution: version}`` of everything installed on ``sys.path`` as it is at the first call
+    (read once per process; folders a package adds to ``sys.path`` later, such as setuptools' vendored
+    packages, do not count: they are not installed distributions)."""
+    versions: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"] if dist.metadata else None
+        if name and name not in versions:
+            versions[name] = dist.version
+    return versions
+
+
 def installed_version(dist: str) -> str | None:
-    """The installed version of a distribution, or None (read once per process: a lookup scans sys.path)."""
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    """The installed version of a distribution, or None."""
+    return installed_versions().get(dist)
 
 
 def dependency_versions(first_party: Iterable[str] = ()) -> dict[str, str]:

@@ -28,10 +28,15 @@ def start_run() -> None:
     _RUN["id"] = f"{time.time():.6f}"
 
 
+def run_id() -> str:
+    """Identifies the build now running."""
+    return _RUN["id"]
+
+
 def _entries(env: BuildEnvironment) -> dict[str, list[dict[str, Any]]]:
     if not hasattr(env, "doc_runner_report"):
         env.doc_runner_report = {}  # type: ignore[attr-defined]
-    return env.doc_runner_report  # type: ignore[attr-defined,no-any-return]
+    return env.doc_runner_report  # type: ignore[attr-defined]
 
 
 def record(env: BuildEnvironment, guide: Guide, results: dict[int, BlockResult], store_entry: str = "") -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from doc_runner.display import check_directives, stderr_policy, stderr_text
 from doc_runner.docstrings import read_docstring_guides
 from doc_runner.errors import GuideError
 from doc_runner.execute import GuideRun
@@ -46,6 +47,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=["tp=tripy", "np=numpy"],
     )
     parser.addini("doc_runner_marker_prefix", "the word that opens region markers", default="Tripy")
+    parser.addini("doc_runner_guide_timeout", "seconds a whole guide may run (0: no limit)", default="1800")
+    parser.addini("doc_runner_output_limit", "characters of output kept per block", default="4000000")
+    parser.addini("doc_runner_output_stderr", "show | remove | warn | error: what stderr output does", default="show")
+    parser.addini("doc_runner_figure_format", "png | svg: the format of matplotlib figures", default="png")
     parser.addini(
         "doc_runner_library_packages",
         "top-level packages whose objects are shown under Local Variables",
@@ -97,7 +102,7 @@ def _relpath(config: pytest.Config, path: Path) -> str:
 
 _SETTINGS = pytest.StashKey[Settings]()
 #: Settings pytest has no use for: it always executes, and stores nothing.
-_SPHINX_ONLY = {"execution_mode", "cache_dir"}
+_SPHINX_ONLY = {"execution_mode", "cache_dir", "jobs"}
 
 
 def _settings(config: pytest.Config) -> Settings:
@@ -135,14 +140,14 @@ class _GuideCollector(pytest.Collector):
             yield BlockItem.from_parent(self, name=f"line-{block.line}", block=block)
 
     def setup(self) -> None:
-        self.run = GuideRun(self.guide, _settings(self.config))
+        self.run = GuideRun(self.guide, _settings(self.config), self.path, self.config.rootpath)
 
     def teardown(self) -> None:
         if self.run is not None:
             self.run.close()
             self.run = None
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, GuideError):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))
@@ -153,6 +158,7 @@ class GuideFile(pytest.File, _GuideCollector):
 
     def collect(self) -> Iterable[pytest.Item]:
         self.guide = read_guide(self.path, _settings(self.config).marker_prefix, _relpath(self.config, self.path))
+        check_directives(self.guide)
         return list(self._items())
 
 
@@ -163,7 +169,7 @@ class DocstringFile(pytest.File):
         for doc in read_docstring_guides(self.path, _relpath(self.config, self.path)):
             yield DocstringCollector.from_parent(self, name=doc.qualname or "<module>", guide=doc.guide)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, GuideError):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))
@@ -203,21 +209,29 @@ class BlockItem(pytest.Item):
 
     @property
     def _guide(self) -> Guide:
-        return self.parent.guide  # type: ignore[attr-defined,no-any-return]
+        assert isinstance(self.parent, _GuideCollector)
+        return self.parent.guide
 
     def runtest(self) -> None:
-        run = self.parent.run  # type: ignore[attr-defined]
+        assert isinstance(self.parent, _GuideCollector)
+        run = self.parent.run
         assert run is not None
         run.run_up_to(self.block)  # earlier blocks that were deselected still set up the namespace
         self.result = result = run.run(self.block)
         if result.output:
             self.add_report_section("call", "block output", result.output)
+        if stderr_policy(self.block, run.settings) == "warn" and stderr_text(result):
+            self.warn(
+                pytest.PytestWarning(
+                    f"{self._where(self.block.line)}: the block wrote to stderr:\n{stderr_text(result)}"
+                )
+            )
         if result.status is Status.SKIPPED:
             pytest.skip(f"the block at {self._where(result.skipped_because)} failed")
         if result.status in (Status.FAILED, Status.XFAILED):
             raise BlockFailed(result)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if not isinstance(excinfo.value, BlockFailed):
             return str(super().repr_failure(excinfo))
         return failure_report(self.block, excinfo.value.result)

@@ -25,6 +25,8 @@ class LocalVariable:
 
     name: str
     text: str
+    #: the value's other MIME types (``text/html`` of a DataFrame...); the page prefers them to ``text``
+    data: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclass
@@ -37,8 +39,12 @@ class BlockResult:
     status: Status
     #: the code as rendered (directive and omitted lines removed)
     code: str = ""
-    #: what the block printed (stdout and stderr interleaved, ANSI removed); "" under ``no-output``
+    #: what the block printed (stdout and stderr in order, ANSI removed); "" under ``no-output``
     output: str = ""
+    #: everything the block showed, as Jupyter output records (see doc_runner.outputs); [] under ``no-output``
+    outputs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: the outputs as made, kept under ``no-output`` too (``outputs`` is what is shown)
+    made: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     #: the variables to show
     variables: list[LocalVariable] = dataclasses.field(default_factory=list)
     #: why the block failed (a traceback whose frames are guide lines, or a message); None if it did not

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 EXECUTION_MODES = ("auto", "force", "off")
+STDERR_POLICIES = ("show", "remove", "warn", "error")
+FIGURE_FORMATS = ("png", "svg")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,18 @@ class Settings:
     marker_prefix: str = "Tripy"
     #: Top-level packages whose objects count as library objects under "Local Variables".
     library_packages: tuple[str, ...] = ("tripy",)
+    #: Seconds a whole guide may run (0: no limit); past it the guide's process is ended.
+    guide_timeout: float = 1800.0
+    #: Characters of printed output kept per block; past it the output is cut with a visible note.
+    output_limit: int = 4_000_000
+    #: What happens to what a block writes to stderr: ``show`` it (marked as stderr), ``remove`` it,
+    #: ``warn`` (shown, and a warning at the block's line) or ``error`` (the block fails).
+    #: A block may choose for itself with ``# doc: output-stderr POLICY``.
+    output_stderr: str = "show"
+    #: The format of matplotlib figures: ``png`` or ``svg``.
+    figure_format: str = "png"
+    #: Guides executed at once, each in its own process (Sphinx; 0: one per CPU core).
+    jobs: int = 0
     #: Folder of stored results (Sphinx only): relative to conf.py's folder; empty means
     #: ``doc_runner_cache`` in Sphinx's doctree folder.
     cache_dir: str = ""
@@ -42,10 +56,18 @@ class Settings:
         for name, value in values.items():
             if value is None:
                 continue
-            if name == "timeout":
+            if name in ("timeout", "guide_timeout"):
                 value = float(value)
                 if value < 0:
-                    raise ValueError("doc_runner_timeout must be >= 0 seconds")
+                    raise ValueError(f"doc_runner_{name} must be >= 0 seconds, got {value:g}")
+            elif name in ("output_limit", "jobs"):
+                value = int(value)
+                if value < 0:
+                    raise ValueError(f"doc_runner_{name} must be >= 0, got {value}")
+            elif name == "output_stderr" and value not in STDERR_POLICIES:
+                raise ValueError(f"doc_runner_output_stderr must be one of {', '.join(STDERR_POLICIES)}, not {value!r}")
+            elif name == "figure_format" and value not in FIGURE_FORMATS:
+                raise ValueError(f"doc_runner_figure_format must be one of {', '.join(FIGURE_FORMATS)}, not {value!r}")
             elif name == "pre_imports":
                 value = parse_pre_imports(value)
             elif name == "library_packages":

@@ -28,10 +28,13 @@ and as ``doc_runner_report.json`` in the output folder.
 from __future__ import annotations
 
 import dataclasses
+import html
 import inspect
 import itertools
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from docutils import nodes
 from docutils.parsers.rst import Directive as RstDirective
@@ -42,16 +45,19 @@ from sphinx.errors import ExtensionError
 from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 
-from doc_runner import execution_report, render
+from doc_runner import execution_report, notebook, render
+from doc_runner import outputs as out
 from doc_runner.cache import GuideCache, Lookup
+from doc_runner.display import check_directives, stderr_policy, stderr_text
 from doc_runner.docstrings import find_code_blocks, read_docstring_guides
-from doc_runner.environment import describe, first_party_modules, remember_first_party
 from doc_runner.errors import GuideError
-from doc_runner.execute import GuideRun
-from doc_runner.reader import Block, Guide, read_guide
+from doc_runner.execute import GuideRun, run_guides
+from doc_runner.reader import Block, BlockKind, Guide, read_guide
+from doc_runner.render import ImageStore
 from doc_runner.report import failure_report
 from doc_runner.result import BlockResult, Status
 from doc_runner.settings import Settings
+from doc_runner.worker_client import WorkerError, server_for
 
 logger = logging.getLogger(__name__)
 _keys = itertools.count()
@@ -70,7 +76,7 @@ def settings_from_config(config: Config) -> Settings:
 def _failures(env: BuildEnvironment) -> dict[str, list[str]]:
     if not hasattr(env, "doc_runner_failures"):
         env.doc_runner_failures = {}  # type: ignore[attr-defined]
-    return env.doc_runner_failures  # type: ignore[attr-defined,no-any-return]
+    return env.doc_runner_failures  # type: ignore[attr-defined]
 
 
 def _report(env: BuildEnvironment, location: str | tuple[str, int], message: str) -> None:
@@ -80,9 +86,16 @@ def _report(env: BuildEnvironment, location: str | tuple[str, int], message: str
     _failures(env).setdefault(env.docname, []).append(f"{where}: {message.splitlines()[0]}")
 
 
-def _report_result(env: BuildEnvironment, block: Block, result: BlockResult) -> None:
+def _report_result(env: BuildEnvironment, block: Block, result: BlockResult, settings: Settings) -> None:
     if result.status is Status.FAILED:
         _report(env, result.location, failure_report(block, result, with_location=False))
+    elif stderr_policy(block, settings) == "warn" and stderr_text(result):
+        logger.warning(
+            f"the block at line {block.line} wrote to stderr:\n{stderr_text(result)}",
+            location=(result.path, block.line),
+            type="doc_runner",
+            subtype="stderr",
+        )
 
 
 def _display_path(srcdir: str | Path, path: Path) -> str:
@@ -94,51 +107,144 @@ def _display_path(srcdir: str | Path, path: Path) -> str:
 
 #: The store's folder per source folder, set when the builder starts (parallel readers inherit it).
 _CACHE_DIRECTORIES: dict[str, Path] = {}
+#: Guides executed ahead of reading (several at once), by file and text: their outcome, used when read.
+_AHEAD: dict[tuple[str, str], Outcome] = {}
+#: The environment guides run in, per build and settings (asked of a guide's process once per build).
+_ENVIRONMENTS: dict[str, dict[str, str]] = {}
+#: Per source folder: the builder's format and output folder (where notebooks are written).
+_OUTPUTS: dict[str, tuple[str, Path]] = {}
+_VALUE_ROLE = re.compile(r"\{doc-value\}`([^`]+)`")
 
 
-def _run(guide: Guide, settings: Settings, env: BuildEnvironment) -> dict[int, BlockResult]:
-    """The guide's results: stored ones when still valid (``auto``), else a fresh run (then stored)."""
-    if not guide.runnable_blocks:
-        return {}
-    if settings.execution_mode == "off":
-        with GuideRun(guide, settings) as run:
-            return {block.line: run.run(block) for block in guide.runnable_blocks}
-    environment = describe(settings.library_packages)
-    store = _store(env)
-    if settings.execution_mode == "auto":
-        lookup = store.lookup(guide, settings, environment)
-    else:
-        lookup = Lookup(None, "doc_runner_execution_mode is 'force'")
-    if lookup.results is not None:
-        results = lookup.results
-        for result in results.values():
-            result.cached, result.cache_reason = True, lookup.reason
-        root = Path(env.srcdir).resolve()
-        for relative in lookup.first_party:  # nothing ran, but these still decide the page
-            env.note_dependency(str(root / relative))
-    else:
-        with GuideRun(guide, settings, lambda: describe(settings.library_packages)) as run:
-            results = {block.line: run.run(block) for block in guide.runnable_blocks}
-        for result in results.values():
-            result.cache_reason = lookup.reason
+@dataclass
+class Outcome:
+    """A guide's results in this build, and how they were obtained."""
+
+    results: dict[int, BlockResult]
+    values: dict[str, Any]
+    reason: str
+    cached: bool
+    first_party: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+def value_names(guide: Guide) -> list[str]:
+    """The expressions of the ``{doc-value}`` roles in the guide's prose."""
+    return sorted(
+        {m.group(1).strip() for b in guide.blocks if b.kind is BlockKind.PROSE for m in _VALUE_ROLE.finditer(b.text)}
+    )
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    key = f"{execution_report.run_id()}:{settings.library_packages}:{sorted(settings.pre_imports.items())}"
+    if key not in _ENVIRONMENTS:
         try:
-            store.store(guide, settings, environment, results)
+            _ENVIRONMENTS[key] = server_for(settings).describe(tuple(settings.library_packages))
+        except WorkerError as exc:
+            logger.warning(f"doc_runner: {exc}", type="doc_runner", subtype="execution")
+            _ENVIRONMENTS[key] = {}
+    return _ENVIRONMENTS[key]
+
+
+def _execute(
+    guides: list[tuple[Guide, Path]], settings: Settings, env: BuildEnvironment, reason: dict[str, str]
+) -> dict[str, Outcome]:
+    """Run ``guides`` (with their files), several at once, each in its own process; store what passed."""
+    root = Path(env.srcdir).resolve()
+    runs = [GuideRun(guide, settings, file, root) for guide, file in guides]
+    run_guides(runs, settings.jobs, value_names=lambda run: value_names(run.guide))
+    store, environment = _store(env), _environment(settings)
+    outcomes = {}
+    for run in runs:
+        results = {line: r for line, r in run.results.items()}
+        why = reason.get(run.file, "")
+        for result in results.values():
+            result.cache_reason = why
+        try:
+            store.store(run.guide, settings, environment, results, run.report, run.prose_values)
         except OSError as exc:
-            logger.warning(f"could not store the results of {guide.path}: {exc}", type="doc_runner", subtype="cache")
-    _note_first_party_dependencies(env)
-    execution_report.record(env, guide, results, store.entry_name(guide))
-    return results
+            logger.warning(
+                f"could not store the results of {run.guide.path}: {exc}", type="doc_runner", subtype="cache"
+            )
+        seconds = sum(r.duration for r in results.values())
+        outcomes[run.file] = Outcome(results, run.prose_values, why, False, tuple(run.report.first_party), seconds)
+    return outcomes
+
+
+def _lookup(guide: Guide, settings: Settings, env: BuildEnvironment) -> Lookup:
+    if settings.execution_mode != "auto":
+        return Lookup(None, "doc_runner_execution_mode is 'force'")
+    return _store(env).lookup(guide, settings, _environment(settings), value_names(guide))
+
+
+def _run(guide: Guide, settings: Settings, env: BuildEnvironment, file: Path | None = None) -> Outcome:
+    """The guide's results: executed ahead, stored ones when still valid (``auto``), else a fresh run."""
+    if not guide.runnable_blocks:
+        return Outcome({}, {}, "", False)
+    if settings.execution_mode == "off":
+        results = {
+            b.line: BlockResult(guide.path, b.line, Status.NOT_RUN, code=b.shown_source) for b in guide.runnable_blocks
+        }
+        return Outcome(results, {}, "doc_runner_execution_mode is 'off'", False)
+    file = file or Path(env.srcdir) / guide.path
+    outcome = _AHEAD.pop((str(Path(file).resolve()), guide.source), None)
+    if outcome is None:
+        lookup = _lookup(guide, settings, env)
+        if lookup.results is not None:
+            for result in lookup.results.values():
+                result.cached, result.cache_reason = True, lookup.reason
+            outcome = Outcome(lookup.results, lookup.values or {}, lookup.reason, True, lookup.first_party)
+        else:
+            key = str(Path(file).resolve())
+            outcome = _execute([(guide, Path(file))], settings, env, {key: lookup.reason})[key]
+    root = Path(env.srcdir).resolve()
+    for relative in outcome.first_party:  # Sphinx reads the document again when one of them changes
+        env.note_dependency(str(root / relative))
+    execution_report.record(env, guide, outcome.results, _store(env).entry_name(guide, value_names(guide)))
+    what = "stored results" if outcome.cached else f"executed in {outcome.seconds:.2f} s"
+    logger.info(f"doc_runner: {guide.path}: {what} ({outcome.reason})")
+    return outcome
 
 
 def _store(env: BuildEnvironment) -> GuideCache:
     return GuideCache(_CACHE_DIRECTORIES.get(str(env.srcdir), Path(env.doctreedir) / "doc_runner_cache"), env.srcdir)
 
 
-def _note_first_party_dependencies(env: BuildEnvironment) -> None:
-    """Make Sphinx re-read the document when a first-party module it may have run changes."""
-    root = Path(env.srcdir).resolve()
-    for relative in first_party_modules(root):
-        env.note_dependency(str(root / relative))
+def _read(env: BuildEnvironment, source: Path, settings: Settings) -> Guide:
+    guide = read_guide(
+        source, settings.marker_prefix, _display_path(env.srcdir, source), getattr(env, "myst_config", None)
+    )
+    check_directives(guide)
+    return guide
+
+
+def _run_ahead(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
+    """``env-before-read-docs``: execute the guides that are about to be read and have no valid stored
+    results, several at once (``doc_runner_jobs``), so reading them (serially or with ``-j``) finds them done."""
+    settings = settings_from_config(app.config)
+    if settings.execution_mode == "off":
+        return
+    todo: list[tuple[Guide, Path]] = []
+    reasons: dict[str, str] = {}
+    for docname in docnames:
+        source = Path(env.doc2path(docname))
+        if source.suffix != ".md" or not source.is_file():
+            continue
+        try:
+            guide = _read(env, source, settings)
+        except GuideError:
+            continue  # reported when the document is read
+        if not guide.runnable_blocks:
+            continue
+        lookup = _lookup(guide, settings, env)
+        if lookup.results is None:
+            todo.append((guide, source.resolve()))
+            reasons[str(source.resolve())] = lookup.reason
+    if len(todo) < 1:
+        return
+    for file, outcome in _execute(todo, settings, env, reasons).items():
+        guide = next(g for g, f in todo if str(f) == file)
+        _AHEAD[(file, guide.source)] = outcome
 
 
 def _not_run_reason(block: Block) -> str | None:
@@ -162,22 +268,22 @@ class ExecuteGuide(SphinxTransform):
             return
         settings = settings_from_config(self.config)
         try:
-            guide = read_guide(
-                source,
-                settings.marker_prefix,
-                _display_path(self.env.srcdir, source),
-                getattr(self.env, "myst_config", None),
-            )
+            guide = _read(self.env, source, settings)
         except GuideError as exc:
             _report(self.env, f"{exc.path}:{exc.line}", exc.message)
             return
         if not guide.code_blocks:
             return
-        results = _run(guide, settings, self.env)
+        outcome = _run(guide, settings, self.env, source)
+        results = outcome.results
         for block in guide.runnable_blocks:
             if block.line in results:
-                _report_result(self.env, block, results[block.line])
+                _report_result(self.env, block, results[block.line], settings)
+        self.images = ImageStore(Path(self.env.doctreedir) / "doc_runner_outputs", source.parent)
         placed = self._render(guide, results)
+        self._insert_values(guide, outcome.values)
+        if results and settings.execution_mode != "off":
+            self._offer_downloads(guide, results, settings, source)
         for block in guide.runnable_blocks:
             if block.line not in placed:
                 logger.warning(
@@ -219,14 +325,70 @@ class ExecuteGuide(SphinxTransform):
                 node.rawsource = shown
             index += 1
         extra: list[nodes.Node] = []
+        hide = lambda name: block.code is not None and block.code.get(name) is not None
+        if hide("hide-input") and block.shows_code and not block.is_expected_output:
+            parent.remove(node)
+            parent.insert(index - 1, render.collapsed([node], "Show code", "input"))
         if result is not None:
-            extra = render.result_nodes(result)
+            extra = render.result_nodes(result, self.images, hide("hide-output"))
         else:
             reason = _not_run_reason(block)
             if reason:
                 extra = [render.not_run_node(reason)]
         for offset, new in enumerate(extra):
             parent.insert(index + offset, new)
+
+    def _insert_values(self, guide: Guide, values: dict[str, Any]) -> None:
+        """Replace each ``{doc-value}`` role by its value's text; an unknown name is an error at its line."""
+        for node in list(self.document.findall(value_node)):
+            expression = node["expression"]
+            output = values.get(expression)
+            line = node.line or 0
+            if output is None or output["output_type"] == "error":
+                why = (output or {}).get("traceback", ["it was not evaluated (did the guide run?)"])[-1]
+                _report(self.env, (guide.path, line), f"the value {{doc-value}}`{expression}` cannot be shown: {why}")
+                node.replace_self(nodes.literal(expression, expression, classes=["doc-runner-value-error"]))
+                continue
+            text = out.plain_text(output["data"])
+            node.replace_self(nodes.inline(text, text, classes=["doc-runner-value"]))
+
+    def _offer_downloads(self, guide: Guide, results: dict[int, BlockResult], settings: Settings, source: Path) -> None:
+        """Write the guide as ``.ipynb`` and ``.py`` next to its page and link them at the top of the page."""
+        builder_format, outdir = _OUTPUTS.get(str(self.env.srcdir), ("", Path()))
+        if builder_format != "html":
+            return
+        target = outdir / self.env.docname
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            nb = notebook.to_notebook(guide, results, settings, source.name)
+        except Exception as exc:  # nbformat's validation: a doc_runner bug, not the author's
+            logger.warning(f"doc_runner could not export {guide.path} as a notebook: {exc}", location=guide.path)
+            return
+        (target.parent / f"{target.name}.ipynb").write_text(notebook.write_notebook(nb), encoding="utf-8")
+        (target.parent / f"{target.name}.py").write_text(
+            notebook.to_script(guide, settings, source.name), encoding="utf-8"
+        )
+        name = html.escape(target.name)
+        links = (
+            f'<p class="doc-runner-downloads">Download this guide as a <a href="{name}.ipynb" download>notebook</a>'
+            f' (with its outputs) or a <a href="{name}.py" download>script</a>.</p>'
+        )
+        section = next(iter(self.document.findall(nodes.section)), None)
+        where = section if section is not None else self.document
+        title = next((i for i, child in enumerate(where.children) if isinstance(child, nodes.title)), -1)
+        where.insert(title + 1, nodes.raw("", links, format="html"))
+
+
+class value_node(nodes.Inline, nodes.Element):  # noqa: N801 - docutils node naming
+    """A ``{doc-value}`expression``` role, replaced by the value once the guide has run."""
+
+
+def value_role(
+    name: str, rawtext: str, text: str, lineno: int, inliner: Any, options: Any = None, content: Any = None
+) -> tuple[list[nodes.Node], list[nodes.system_message]]:
+    node = value_node(rawtext, expression=text.strip())
+    node.line = lineno
+    return [node], []
 
 
 class ResultDirective(RstDirective):
@@ -237,13 +399,13 @@ class ResultDirective(RstDirective):
     def run(self) -> list[nodes.Node]:
         env = self.state.document.settings.env
         result = env.temp_data.get("doc_runner_results", {}).get(self.arguments[0])
-        return render.result_nodes(result) if result is not None else []
+        return render.result_nodes(result) if result is not None else []  # docstrings: text outputs, no images
 
 
 def _source_file(obj: Any) -> str | None:
     target = obj.fget if isinstance(obj, property) else obj
     try:
-        return inspect.getsourcefile(inspect.unwrap(target))
+        return inspect.getsourcefile(inspect.unwrap(target)) if callable(target) else None
     except (TypeError, ValueError):
         return None
 
@@ -272,9 +434,11 @@ def process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any,
             found = []
         if found:
             guide = found[0].guide
-    results = list(_run(guide, settings, env).values()) if guide.runnable_blocks else []
+    results = (
+        list(_run(guide, settings, env, Path(path) if path else None).results.values()) if guide.runnable_blocks else []
+    )
     by_block = dict(zip([b.line for b in guide.runnable_blocks], results, strict=True))
-    store = env.temp_data.setdefault("doc_runner_results", {})
+    store: dict[str, BlockResult] = env.temp_data.setdefault("doc_runner_results", {})  # type: ignore[assignment]
     for shown, real in reversed(list(zip(in_lines, guide.code_blocks, strict=True))):
         start, body = shown.line - 1, shown.code_line - 1
         end = shown.end_line  # exclusive index
@@ -284,7 +448,7 @@ def process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any,
         new = [lines[start], *options_lines, ""] + [f"{indent}    {line}".rstrip() for line in code] + [""]
         result = by_block.get(real.line)
         if result is not None:
-            _report_result(env, real, result)
+            _report_result(env, real, result, settings)
             key = f"r{next(_keys)}"
             store[key] = result
             new += [f"{indent}.. doc-runner-result:: {key}", ""]
@@ -316,8 +480,12 @@ def _builder_inited(app: Sphinx) -> None:
     configured = app.config.doc_runner_cache_dir
     directory = Path(app.confdir) / configured if configured else Path(app.doctreedir) / "doc_runner_cache"
     _CACHE_DIRECTORIES[str(app.srcdir)] = directory
-    remember_first_party(Path(app.srcdir))
     execution_report.start_run()
+    _OUTPUTS[str(app.srcdir)] = (app.builder.format, Path(app.outdir))
+    _AHEAD.clear()  # a parallel build's readers used their copies; the main process keeps its own
+    settings = settings_from_config(app.config)
+    if settings.execution_mode != "off":
+        server_for(settings)  # starts importing now, while Sphinx reads its environment
 
 
 def _outdated(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]) -> list[str]:
@@ -335,7 +503,7 @@ def _outdated(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[
         for guide in guides:
             if not guide.get("store_entry"):
                 continue
-            environment = environment or describe(settings.library_packages)
+            environment = environment or _environment(settings)
             if store.check(guide["store_entry"], settings, environment) is not None:
                 outdated.add(docname)
                 break
@@ -362,18 +530,41 @@ def setup(app: Sphinx) -> dict[str, Any]:
     """Register settings, the guide transform, the docstring hook and the rendering nodes."""
     app.setup_extension("sphinx.ext.autodoc")
     defaults = Settings()
-    app.add_config_value("doc_runner_execution_mode", defaults.execution_mode, "env", str)
-    app.add_config_value("doc_runner_timeout", defaults.timeout, "env", (int, float))
-    app.add_config_value("doc_runner_pre_imports", dict(defaults.pre_imports), "env", dict)
-    app.add_config_value("doc_runner_marker_prefix", defaults.marker_prefix, "env", str)
-    app.add_config_value("doc_runner_library_packages", defaults.library_packages, "env", (tuple, list))
-    app.add_config_value("doc_runner_cache_dir", defaults.cache_dir, "", str)
+    for field in dataclasses.fields(Settings):
+        default = getattr(defaults, field.name)
+        default = dict(default) if field.name == "pre_imports" else default
+        kinds = {"timeout": (int, float), "guide_timeout": (int, float), "library_packages": (tuple, list)}
+        rebuild: Literal["", "env"] = "" if field.name in ("cache_dir", "jobs") else "env"
+        app.add_config_value(f"doc_runner_{field.name}", default, rebuild, kinds.get(field.name, type(default)))
     passthrough = (render.visit_passthrough, render.depart_passthrough)
-    others = {name: passthrough for name in ("latex", "text", "man", "texinfo")}
-    app.add_node(render.details, html=(render.visit_details_html, render.depart_details_html), **others)
-    app.add_node(render.summary, html=(render.visit_summary_html, render.depart_summary_html), **others)
+    app.add_node(
+        render.details,
+        html=(render.visit_details_html, render.depart_details_html),
+        latex=passthrough,
+        text=passthrough,
+        man=passthrough,
+        texinfo=passthrough,
+    )
+    app.add_node(
+        render.summary,
+        html=(render.visit_summary_html, render.depart_summary_html),
+        latex=passthrough,
+        text=passthrough,
+        man=passthrough,
+        texinfo=passthrough,
+    )
     app.add_transform(ExecuteGuide)
     app.add_directive("doc-runner-result", ResultDirective)
+    app.add_role("doc-value", value_role)
+    app.add_node(
+        value_node,
+        html=(render.visit_passthrough, render.depart_passthrough),
+        latex=passthrough,
+        text=passthrough,
+        man=passthrough,
+        texinfo=passthrough,
+    )
+    app.connect("env-before-read-docs", _run_ahead)
     app.connect("autodoc-process-docstring", process_docstring)
     app.connect("builder-inited", _builder_inited)
     app.connect("html-collect-pages", execution_report.collect_page)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from doc_runner.result import LocalVariable
@@ -46,12 +46,17 @@ def format_state_dict(state: Mapping[str, Any]) -> str:
     return "{\n" + "\n".join(items) + "\n}"
 
 
-def format_variable(name: str, value: Any, packages: Iterable[str]) -> LocalVariable:
-    """``>>> name`` and the value's printout.
+def format_variable(
+    name: str, value: Any, packages: Iterable[str], bundle: Callable[[Any], dict[str, Any]] | None = None
+) -> LocalVariable:
+    """``>>> name`` and the value's printout; ``bundle`` (IPython's formatters, in a worker) gives its MIME
+    bundle, whose ``text/plain`` is the printout and whose other types (a DataFrame's HTML) the page may show.
 
     A library module adds ``>>> name.state_dict()`` and the mapping.
     """
-    text = f">>> {name}\n{value!r}"
+    data = bundle(value) if bundle is not None else {"text/plain": repr(value)}
+    text = f">>> {name}\n{data.get('text/plain', repr(value))}"
     if is_library_module(value, packages):
         text += f"\n\n>>> {name}.state_dict()\n{format_state_dict(value.state_dict())}"
-    return LocalVariable(name, text)
+        data = {}
+    return LocalVariable(name, text, {k: v for k, v in data.items() if k != "text/plain"})

@@ -55,9 +55,9 @@ class Store:
 
     def run_and_store(self, text: str, settings=NUMPY_ONLY, env=ENV) -> dict:
         guide = self.guide(text)
-        with GuideRun(guide, settings) as run:
+        with GuideRun(guide, settings, self.path, self.root) as run:
             results = {block.line: run.run(block) for block in guide.runnable_blocks}
-        self.stored = self.cache.store(guide, settings, env, results)
+        self.stored = self.cache.store(guide, settings, env, results, run.report)
         return results
 
     def lookup(self, text: str, settings=NUMPY_ONLY, env=ENV):

@@ -29,12 +29,11 @@ def test_blocks_share_one_namespace_in_order_and_functions_see_their_imports(run
     assert second.output == "3.14 [0. 0.]\n"
 
 
-def test_each_guide_gets_a_fresh_namespace(guide_of):
-    guide = guide_of("```py\nvalue = 1\n```\n")
-    with GuideRun(guide, Settings(pre_imports={})) as one:
-        one.run(guide.runnable_blocks[0])
-        assert one.namespace["value"] == 1
-    assert "value" not in GuideRun(guide, Settings(pre_imports={})).namespace
+def test_each_guide_gets_a_fresh_namespace(run_text):
+    (made,) = run_text("```py\nvalue = 1\nimport json\njson.dumps = None\n```\n")
+    (used,) = run_text("```py\nimport json\nprint(json.dumps([1]), value)\n```\n")
+    assert made.status is Status.PASSED
+    assert used.status is Status.FAILED and "NameError: name 'value' is not defined" in used.error
 
 
 def test_output_captures_python_and_native_writes_in_order_without_ansi(run_text):
@@ -52,7 +51,15 @@ def test_output_captures_python_and_native_writes_in_order_without_ansi(run_text
         ```
         """
     )
-    assert result.output == "red\nfd one\nto stderr\nfd two\nfrom C printf\n"
+    streams = [(o["name"], o["text"]) for o in result.outputs if o["output_type"] == "stream"]
+    # Each stream in order; native writes come in at the next Python-level write (C's printf at the end).
+    assert streams == [("stdout", "red\nfd one\n"), ("stderr", "to stderr\n"), ("stdout", "from C printf\n")] + [
+        ("stderr", "fd two\n")
+    ]
+    # printf's return value is the block's last expression: displayed, as in Jupyter
+    assert result.outputs[-1] == {"output_type": "execute_result", "data": {"text/plain": "14"}, "metadata": {}} | {
+        "execution_count": 1
+    }
 
 
 def test_by_default_only_new_library_objects_are_shown(run_text):

@@ -177,7 +177,15 @@ def test_a_block_that_never_ends_fails_at_its_line(project):
     write(project, "docs/g.md", "```py\nimport time\ntime.sleep(60)\n```\n")
     result = project.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*BlockTimeout: the block at docs/g.md:1 did not finish within 0.5 s*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*the block at docs/g.md:1 did not finish within 0.5 s (doc_runner_timeout); its process was ended.",
+            "Where it was:",
+            "*",
+            "*",
+            '  File "docs/g.md", line 3 in <module>',
+        ]
+    )
 
 
 def test_docstring_examples_are_collected_from_the_configured_files(project):

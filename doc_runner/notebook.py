@@ -1,0 +1,98 @@
+"""A guide as a Jupyter notebook (nbformat 4, with the executed outputs) and as a Python script.
+
+The pre-imports become an explicit first cell (with ``__file__``, which a kernel does not set), directives stay
+as comments, prose becomes Markdown cells, and blocks that never run (``TEST: IGNORE``, ``no-eval``) become raw
+cells, so the notebook re-runs in Jupyter with the page's results.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nbformat
+from nbformat import v4
+
+from doc_runner.directives import LineRole
+from doc_runner.reader import Block, Guide
+from doc_runner.result import BlockResult
+from doc_runner.settings import Settings
+
+
+def setup_code(guide_name: str, settings: Settings) -> str:
+    """The first cell: what doc_runner binds before a guide's first block."""
+    lines = [f"import {module} as {alias}" for alias, module in settings.pre_imports.items()]
+    lines += ["import os", f"__file__ = os.path.abspath({guide_name!r})  # the guide this notebook comes from"]
+    return "\n".join(lines)
+
+
+def cell_code(block: Block) -> str:
+    """A block's code as written; lines that the build does not run (``ignore-line``) commented out."""
+    if block.code is None:
+        return block.text.rstrip("\n")
+    original = block.text.split("\n")
+    lines = []
+    for index, line in enumerate(block.code.lines):
+        text = original[index] if index < len(original) else line.text
+        lines.append(f"# {text}" if line.role is LineRole.IGNORE else text)
+    return "\n".join(lines).rstrip("\n")
+
+
+def _python_cells(guide: Guide) -> list[Block]:
+    return [b for b in guide.code_blocks if b.is_python and not b.is_expected_output]
+
+
+def to_notebook(
+    guide: Guide, results: dict[int, BlockResult], settings: Settings, guide_name: str
+) -> nbformat.NotebookNode:
+    """The guide as a validated notebook; ``guide_name`` is the guide's file name (for ``__file__``)."""
+    lines = guide.source.split("\n")
+    cells: list[Any] = [v4.new_code_cell(setup_code(guide_name, settings))]
+    cursor = 1
+    count = 1
+    for block in _python_cells(guide):
+        prose = "\n".join(lines[cursor - 1 : block.line - 1]).strip("\n")
+        if prose.strip():
+            cells.append(v4.new_markdown_cell(prose))
+        cursor = block.end_line + 1
+        if not block.runs:
+            cells.append(v4.new_raw_cell(cell_code(block)))
+            continue
+        count += 1
+        result = results.get(block.line)
+        cell = v4.new_code_cell(cell_code(block), execution_count=count)
+        made = result.made if result is not None else []
+        cell.outputs = [_output(o, count) for o in made]
+        cells.append(cell)
+    rest = "\n".join(lines[cursor - 1 :]).strip("\n")
+    if rest.strip():
+        cells.append(v4.new_markdown_cell(rest))
+    notebook = v4.new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        },
+    )
+    nbformat.validate(notebook)
+    return notebook
+
+
+def _output(output: dict[str, Any], count: int) -> nbformat.NotebookNode:
+    if output["output_type"] == "execute_result":
+        output = {**output, "execution_count": count}
+    return nbformat.from_dict(output)
+
+
+def to_script(guide: Guide, settings: Settings, guide_name: str) -> str:
+    """The guide's Python blocks as one script, prose left out; blocks that do not run are comments."""
+    parts = [f"# {guide.path}, as a script\n" + setup_code(guide_name, settings)]
+    for block in _python_cells(guide):
+        code = cell_code(block)
+        if not block.runs:
+            code = "\n".join(f"# {line}" for line in code.split("\n"))
+        parts.append(f"# %% line {block.line}\n{code}")
+    return "\n\n".join(parts) + "\n"
+
+
+def write_notebook(notebook: nbformat.NotebookNode) -> str:
+    return nbformat.writes(notebook)
