@@ -109,7 +109,7 @@ def resize(
             f"resize: mode {mode!r} needs a floating-point `input`, but it is {input.dtype}.", created_at(input)
         )
     name = "output_shape" if output_shape is not None else "scales"
-    given: Sequence[float] = output_shape if output_shape is not None else scales  # type: ignore[assignment]
+    given: Sequence[float] = output_shape if output_shape is not None else scales or ()
     if not isinstance(given, Sequence) or len(given) != input.rank:
         raise_error(
             f"resize: `{name}` must have one entry per dimension of `input` ({input.rank}, shape {input.shape}), "
