@@ -6,6 +6,7 @@ each op and module, and collected here.
 
 from tripy import compiler as _compiler  # noqa: F401 - registers tp.compile, tp.InputInfo, tp.Executable
 from tripy import dtypes as _dtypes
+from tripy.backend.registry import current_backend
 from tripy.config import config
 from tripy.dtypes import DataType
 from tripy.dtypes import bfloat16 as bfloat16
@@ -48,5 +49,5 @@ __version__ = "0.1.0"
 def __doc_runner_environment__() -> dict[str, str]:
     """Where tripy evaluates now: the backend and its device. doc_runner shows it under each output and
     keeps stored guide results apart per backend and device."""
-    backend = config._resolved()
+    backend = current_backend()
     return {"backend": backend.name, "device": backend.device_description()}

@@ -7,10 +7,18 @@ from typing import Any
 import numpy as np
 
 from tripy import dtypes
-from tripy.backend import current_backend, get_backend
+from tripy.backend.base import Backend
+from tripy.backend.numpy.kernels import cast_array
+from tripy.backend.registry import current_backend, get_backend
 from tripy.dtypes import DataType
 from tripy.errors import SourceLocation, raise_error, user_location
-from tripy.trace import Node
+from tripy.frontend.tensor_operators import TensorOperators
+from tripy.printing import format_tensor
+from tripy.trace.evaluate import adopt, evaluate
+from tripy.trace.node import Node
+from tripy.trace.primitives import Primitive, TensorType
+
+_SCALARS = (bool, int, float, np.generic)
 
 
 def _host_array(data: Any, dtype: DataType | None) -> np.ndarray:
@@ -39,15 +47,16 @@ def _host_array(data: Any, dtype: DataType | None) -> np.ndarray:
                 )
             array = array.astype(np.int32)  # Python ints become int32, as in Tripy
     if dtype is None:
-        dtype = dtypes.from_numpy(array.dtype)
-        if dtype is None:
+        found = dtypes.from_numpy(array.dtype)
+        if found is None:
             raise_error(f"`data` of tp.Tensor has an unsupported element type {array.dtype}.")
+        dtype = found
     if array.dtype != dtype.numpy:
-        array = get_backend("numpy").cast(array, dtype=dtype)
+        array = cast_array(array, dtype)
     return array
 
 
-class Tensor:
+class Tensor(TensorOperators):
     """An n-dimensional array of one data type, evaluated when a value is needed.
 
     ``data`` may be a Python scalar, a nested list, a NumPy array, or any DLPack producer (a PyTorch or
@@ -68,26 +77,29 @@ class Tensor:
             raise_error(f"`dtype` of tp.Tensor must be a tripy data type such as tp.float32, not {dtype!r}.")
         backend = current_backend() if device is None else _backend_for_device(device)
         self._where = user_location(2)
-        self._node = None
+        self._node: Node | None = None
         self._checked = False
         if isinstance(data, Tensor):
             data.eval()
             self.shape, self.dtype = data.shape, data.dtype
             self._backend, self._value = data._backend, data._value
             if dtype is not None and dtype != data.dtype:
-                self._value = self._backend.cast(self._value, dtype=dtype)
+                assert self._backend is not None
+                self._value = self._backend.cast(self._value, dtype)
                 self.dtype = dtype
             return
         if backend.name != "numpy" and _on_device(data):
             value = backend.from_dlpack(data)
             self.dtype = dtype or backend.dtype_of(value) or dtypes.float32
             if dtype is not None and str(value.dtype) != str(dtype.numpy):
-                value = backend.cast(value, dtype=dtype)
+                value = backend.cast(value, dtype)
             self.shape, self._backend, self._value = tuple(value.shape), backend, value
             return
         array = _host_array(data, dtype)
         self.shape = tuple(array.shape)
-        self.dtype = dtypes.from_numpy(array.dtype) if dtype is None else dtype
+        found = dtypes.from_numpy(array.dtype) if dtype is None else dtype
+        assert found is not None
+        self.dtype = found
         self._backend = backend
         value = backend.from_numpy(array, self.dtype)
         if value is array and (array is data or array.base is not None):
@@ -96,38 +108,39 @@ class Tensor:
             value = array.copy()
         self._value = value
 
-    # -- construction from a trace ------------------------------------------------------------------
+    # -- construction (the frontend's and the compiler's) ------------------------------------------------------
     @staticmethod
-    def _from_node(
-        prim: str,
-        inputs: tuple[Tensor, ...],
-        attrs: dict,
-        shape: tuple[int, ...],
-        dtype: DataType,
-        where: SourceLocation | None = None,
-    ) -> Tensor:
+    def from_primitive(prim: Primitive, inputs: tuple[Tensor, ...], where: SourceLocation | None = None) -> Tensor:
+        """An unevaluated tensor made by ``prim`` from ``inputs``; its shape and dtype are ``prim``'s inference.
+
+        ``where`` is the user's line to blame for it (by default the caller's, outside tripy).
+        """
         t = Tensor.__new__(Tensor)
-        t.shape, t.dtype = shape, dtype
-        t._node, t._value, t._backend, t._checked = Node(prim, inputs, attrs), None, None, False
+        t.shape, t.dtype = prim.infer([TensorType(i.shape, i.dtype) for i in inputs])
+        t._node, t._value, t._backend, t._checked = Node(prim, inputs), None, None, False
         t._where = where if where is not None else user_location(2)
         return t
 
     @staticmethod
-    def _from_value(
-        backend, value: Any, shape: tuple[int, ...], dtype: DataType, where: SourceLocation | None = None
+    def from_data(data: Any, dtype: DataType | None = None) -> Tensor:
+        """``tp.Tensor(data, dtype)``, without copying a scalar's way through the general constructor."""
+        if dtype is not None and isinstance(data, _SCALARS):
+            backend = current_backend()
+            array = np.asarray(data, dtype=dtype.numpy)
+            return Tensor.from_value(backend, backend.from_numpy(array, dtype), dtype, ())
+        return Tensor(data, dtype)
+
+    @staticmethod
+    def from_value(
+        backend: Backend, value: Any, dtype: DataType, shape: tuple[int, ...], where: SourceLocation | None = None
     ) -> Tensor:
-        """A tensor holding an existing backend value (no copy, no trace)."""
+        """A tensor holding ``backend``'s existing ``value`` (no copy, no trace)."""
         t = Tensor.__new__(Tensor)
         t.shape, t.dtype, t._node, t._checked = tuple(shape), dtype, None, False
         t._backend, t._value, t._where = backend, value, where
         return t
 
-    # -- properties ---------------------------------------------------------------------------------
-    @property
-    def rank(self) -> int:
-        """The number of dimensions."""
-        return len(self.shape)
-
+    # -- properties ------------------------------------------------------------------------------------------
     @property
     def device(self) -> str:
         """Where the value lives: ``cpu:0`` or ``gpu:0``."""
@@ -138,24 +151,47 @@ class Tensor:
         """The user's line of code that made this tensor."""
         return self._where
 
-    # -- evaluation ---------------------------------------------------------------------------------
+    @property
+    def node(self) -> Node | None:
+        """The trace node that makes this tensor, or None once it holds a value."""
+        return self._node
+
+    @property
+    def backend(self) -> Backend | None:
+        """The backend holding this tensor's value (None while it is unevaluated)."""
+        return self._backend
+
+    @property
+    def value(self) -> Any:
+        """The backend's array holding this tensor's value (evaluated first)."""
+        self.eval()
+        return self._value
+
+    @property
+    def checked(self) -> bool:
+        """Whether the values were validated as quantization scales (see :func:`tripy.quantize`)."""
+        return self._checked
+
+    def mark_checked(self) -> None:
+        """Record that the values were validated (they cannot change: tensors are immutable)."""
+        self._checked = True
+
+    # -- evaluation ------------------------------------------------------------------------------------------
     def eval(self) -> Tensor:
         """Compute the value now (it is kept; the trace that made it is released). Returns ``self``."""
-        if self._value is None:
-            backend = current_backend()
-            node = self._node
-            if all(i._value is not None for i in node.inputs):  # one primitive on values: no graph walk
-                args = [backend.adopt(i) for i in node.inputs]
-                self._value = backend.run(self, args)
-            else:
-                (self._value,) = backend.evaluate([self])
-            self._backend = backend
-            self._node = None
+        if self._node is not None:
+            evaluate([self], current_backend())
         return self
+
+    def value_on(self, backend: Backend) -> Any:
+        """The value as ``backend``'s array (evaluated first; copied when another backend holds it)."""
+        self.eval()
+        return adopt(self, backend)
 
     def numpy(self) -> np.ndarray:
         """The value as a NumPy array (a host copy when the tensor lives on the GPU)."""
         self.eval()
+        assert self._backend is not None
         return self._backend.to_numpy(self._value, self.dtype)
 
     def tolist(self) -> Any:
@@ -165,21 +201,17 @@ class Tensor:
             array = array.astype(np.float32 if self.dtype.is_float else np.int32)
         return array.tolist()
 
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         array = self.numpy()
         return array if dtype is None else array.astype(dtype)
 
-    def __dlpack__(self, *args, **kwargs):
-        self.eval()
-        return self._value.__dlpack__(*args, **kwargs)
+    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.value.__dlpack__(*args, **kwargs)
 
-    def __dlpack_device__(self):
-        self.eval()
-        return self._value.__dlpack_device__()
+    def __dlpack_device__(self) -> Any:
+        return self.value.__dlpack_device__()
 
     def __repr__(self) -> str:
-        from tripy.printing import format_tensor
-
         return format_tensor(self.numpy(), self.dtype, self.device, self.shape)
 
     def __bool__(self) -> bool:
@@ -212,20 +244,11 @@ def _on_device(data: Any) -> bool:
     return dev is not None and dev()[0] != 1  # 1 is kDLCPU
 
 
-def _backend_for_device(device: str):
+def _backend_for_device(device: str) -> Backend:
     kind = str(device).split(":")[0]
     if kind == "cpu":
         return get_backend("numpy")
     if kind in ("gpu", "cuda"):
         return get_backend("cuda")
     raise_error(f"Unknown `device` {device!r}: expected 'cpu' or 'gpu'.")
-
-
-def constant_like(value: Any, like: Tensor) -> Tensor:
-    """``value`` as a tensor of ``like``'s dtype (Python scalars in binary ops take the tensor's type)."""
-    if isinstance(value, Tensor):
-        return value
-    array = np.asarray(value, dtype=like.dtype.numpy) if not isinstance(value, np.ndarray) else value
-    dtype = like.dtype if not isinstance(value, np.ndarray) else dtypes.from_numpy(array.dtype)
-    backend = current_backend()
-    return Tensor._from_value(backend, backend.from_numpy(array, dtype), array.shape, dtype)
+    raise AssertionError  # unreachable: raise_error raises

@@ -21,6 +21,7 @@ from trt_checks import (
 )
 
 import tripy as tp
+from tripy.trace.primitives import Dequantize
 
 
 def quantized_linear(input_scale: bool) -> tp.Linear:
@@ -206,8 +207,8 @@ def test_the_network_interpreter_catches_a_wrong_lowering(trt, monkeypatch):
     linear.weight_scale = tp.Parameter([0.5, 1.0, 2.0])
     lower = NetworkLowering.lower_dequantize
 
-    def wrong_axis(self, ins, *, dtype, axis):
-        return lower(self, ins, dtype=dtype, axis=None if axis is None else 1 - axis)
+    def wrong_axis(self, ins, prim):
+        return lower(self, ins, Dequantize(prim.dtype, None if prim.axis is None else 1 - prim.axis))
 
     monkeypatch.setattr(NetworkLowering, "lower_dequantize", wrong_axis)
     exe = compile_quietly(linear, [tp.InputInfo((2, 3), tp.float32)])

@@ -12,6 +12,7 @@ import pytest
 import tripy as tp
 from tripy.compiler.graph import Argument, _trace_sizes, trace_function
 from tripy.compiler.symbolic import SymInt, fit_int, resolve
+from tripy.trace.primitives import Iota, Reshape
 
 
 def trace(func, *infos):
@@ -46,13 +47,15 @@ def test_reshape_flatten_and_mask_sizes_are_symbolic():
     graph = trace(f, tp.InputInfo(((1, 2, 4), (1, 8, 16), 4), tp.float32))
     assert graph.symbols == [((0, 0),), ((0, 1),)]
     (reshape,) = [
-        op for op in graph.ops if op.prim == "reshape" and len(op.attrs["shape"]) == 2 and op.attrs["shape"][1] == 4
+        op.prim
+        for op in graph.ops
+        if isinstance(op.prim, Reshape) and len(op.prim.shape) == 2 and op.prim.shape[1] == 4
     ]
     batch_times_seq = SymInt(Fraction(1), ((0, 1), (1, 1)))
-    assert reshape.attrs["shape"] == (batch_times_seq, 4)
-    assert resolve(reshape.attrs["shape"], [3, 5]) == (15, 4)
-    iotas = [op for op in graph.ops if op.prim == "iota"]
-    assert iotas and all(op.attrs["shape"] == (SymInt(Fraction(1), ((1, 1),)),) * 2 for op in iotas)
+    assert reshape.shape == (batch_times_seq, 4)
+    assert resolve(reshape.shape, [3, 5]) == (15, 4)
+    iotas = [op.prim for op in graph.ops if isinstance(op.prim, Iota)]
+    assert iotas and all(p.shape == (SymInt(Fraction(1), ((1, 1),)),) * 2 for p in iotas)
 
 
 def test_function_that_rejects_sizes_beyond_its_range_still_traces():

@@ -74,7 +74,7 @@ def test_unknown_backend_in_the_environment_is_a_clear_error():
 
 
 def test_cuda_backend_runs_on_a_gpu_or_says_why_not():
-    from tripy.backend import cuda_usable
+    from tripy.backend.registry import cuda_usable
 
     previous = tp.config.backend
     try:

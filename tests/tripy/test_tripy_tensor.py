@@ -6,6 +6,7 @@ import pytest
 from tripy_testing import rand
 
 import tripy as tp
+from tripy.trace.primitives import Binary, Unary
 
 
 @pytest.mark.parametrize(
@@ -159,7 +160,7 @@ def test_tensor_is_lazy_until_a_value_is_needed(backend):
     # Before evaluation the result is a recorded operation on a trace, with its shape and dtype known.
     assert y._value is None and y._node is not None
     assert y.shape == (2,) and y.dtype == tp.float32
-    assert y._node.prim == "binary" and y._node.inputs[0]._node is not None
+    assert isinstance(y.node.prim, Binary) and y.node.inputs[0].node is not None
     assert y.eval() is y
     assert y._value is not None and y._node is None
     np.testing.assert_allclose(y.numpy(), np.exp([1.0, 2.0]) * 2 + 1, rtol=1e-6)
@@ -183,23 +184,23 @@ def test_intermediate_results_are_shared_not_recomputed(backend):
 
 
 def test_evaluation_keeps_intermediate_values_so_later_evaluations_do_not_recompute(backend, monkeypatch):
-    from tripy.backend import current_backend
+    from tripy.trace import evaluate
 
     x = tp.Tensor([1.0, 2.0])
     hidden = tp.exp(x) * 2.0  # an intermediate result, as a model layer's output
     first = hidden + 1.0
     second = hidden - 1.0
     runs = []
-    real_run = type(current_backend()).run
+    real_run = evaluate.run
     monkeypatch.setattr(
-        type(current_backend()), "run", lambda self, t, args: runs.append(t._node.prim) or real_run(self, t, args)
+        evaluate, "run", lambda backend, prim, args, where: runs.append(type(prim)) or real_run(backend, prim, args, where)
     )
     first.eval()
-    assert runs.count("unary") == 1 and hidden._value is not None and hidden._node is None
+    assert runs.count(Unary) == 1 and hidden._value is not None and hidden._node is None
     runs.clear()
     second.eval()
     # only the subtraction (and the reshape of its scalar operand): exp and the product were kept
-    assert "unary" not in runs and runs.count("binary") == 1
+    assert Unary not in runs and runs.count(Binary) == 1
     np.testing.assert_allclose(second.numpy(), np.exp([1.0, 2.0]) * 2 - 1, rtol=1e-6)
 
 

@@ -7,11 +7,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from tripy.backend.registry import current_backend, get_backend
 from tripy.backend.tensorrt import load_tensorrt, tensorrt_version
 from tripy.compiler import cache
 from tripy.compiler.graph import Graph
 from tripy.errors import raise_error
 from tripy.export import public
+from tripy.tensor import Tensor
+from tripy.trace.evaluate import evaluate
 
 _FILE_MAGIC = b"TRIPY-EXECUTABLE\n"
 _FILE_VERSION = 1
@@ -101,8 +104,6 @@ class Executable:
             self._fallback_reason = str(exc)
             return
         try:  # engine outputs become tensors of tripy's cuda backend
-            from tripy.backend import get_backend
-
             get_backend("cuda")
         except Exception as exc:
             self._fallback_reason = f"tripy's cuda backend is unavailable ({exc})"
@@ -115,8 +116,6 @@ class Executable:
         """``"tensorrt"`` when the engine runs, else the name of the eager backend that runs the trace."""
         if self._runner is not None:
             return "tensorrt"
-        from tripy.backend import current_backend
-
         return current_backend().name
 
     @property
@@ -163,8 +162,6 @@ class Executable:
 
     # -- calling ----------------------------------------------------------------------------------------------
     def _bind(self, args: tuple, kwargs: dict) -> list[Any]:
-        from tripy.tensor import Tensor
-
         graph = self._graph
         positional = [a for a in graph.args if not a.keyword]
         keyword = {a.name: a for a in graph.args if a.keyword}
@@ -220,33 +217,25 @@ class Executable:
         return tuple(outputs) if kind == "tuple" else list(outputs)
 
     def _run_eager(self, values: list[Any]) -> list[Any]:
-        from tripy.backend import current_backend
-
         backend = current_backend()
         _warn_once(self._fallback_reason or "unknown", backend.name)
         if backend.name not in self._constants:  # moved to the backend once, not at every call
             self._constants[backend.name] = self._graph.constant_tensors()
         outputs = self._graph.to_tensors(values, self._constants[backend.name])
-        pending = [t for t in outputs if t._value is None]
-        if pending:
-            backend.evaluate(pending)  # keeps each output's value on it
+        evaluate(outputs, backend)  # keeps each output's value on it
         return outputs
 
     def _run_engine(self, values: list[Any]) -> list[Any]:  # pragma: no cover - needs a GPU TensorRT runs on
-        from tripy.backend import get_backend
-        from tripy.tensor import Tensor
-
         cuda = get_backend("cuda")
         inputs = {}
         for arg, value in zip(self._graph.args, values):
-            value.eval()
-            array = cuda.adopt(value)
+            array = value.value_on(cuda)
             inputs[arg.name] = array if array.flags.c_contiguous else array.copy(order="C")
         dtypes = [self._graph.dtype_of(v) for v in self._graph.outputs]
         arrays = self._runner.run(inputs, [d.numpy for d in dtypes])
         outputs = []
         for array, dtype in zip(arrays, dtypes):
-            outputs.append(Tensor._from_value(cuda, array, array.shape, dtype))
+            outputs.append(Tensor.from_value(cuda, array, dtype, array.shape))
         return outputs
 
     # -- files ------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ tracing again with other sizes (see :mod:`tripy.compiler.symbolic`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,18 +20,19 @@ from tripy.compiler.input_info import InputInfo
 from tripy.compiler.symbolic import SymInt, fit_int, resolve
 from tripy.dtypes import DataType
 from tripy.errors import SourceLocation, TripyException, raise_error
-from tripy.trace import topological_order
-
-INPUT_PRIM = "input"
+from tripy.tensor import Tensor
+from tripy.trace.fusions import ALL_REWRITES
+from tripy.trace.node import topological_order
+from tripy.trace.primitives import Input, Primitive
+from tripy.trace.rewrite import plan
 
 
 @dataclass
 class Op:
     """One primitive of the graph; ``inputs`` and the op's own result are value numbers."""
 
-    prim: str
+    prim: Primitive
     inputs: tuple[int, ...]
-    attrs: dict[str, Any]
     shape: tuple[int | SymInt, ...]
     dtype: DataType
     where: SourceLocation | None = None
@@ -93,14 +95,12 @@ class Graph:
             h.update(repr((const.array.shape, const.dtype.name, const.sym)).encode())
             h.update(const.array.tobytes())
         for op in self.ops:
-            h.update(repr((op.prim, op.inputs, sorted(op.attrs.items()), op.shape, op.dtype.name)).encode())
+            h.update(repr((op.prim, op.inputs, op.shape, op.dtype.name)).encode())
         h.update(repr((self.outputs, self.symbols)).encode())
         return h.hexdigest()
 
     def constant_tensors(self) -> list[Any]:
         """The constants as concrete tensors on the current backend (None for those made per call)."""
-        from tripy.tensor import Tensor
-
         return [Tensor(c.array, dtype=c.dtype) if c.sym is None else None for c in self.constants]
 
     def to_tensors(self, inputs: Sequence[Any], constants: Sequence[Any] | None = None) -> list[Any]:
@@ -109,8 +109,6 @@ class Graph:
         Evaluating them runs exactly the primitives that calling the function eagerly would run.
         ``constants`` (from :meth:`constant_tensors`) saves moving the constants to the backend again.
         """
-        from tripy.tensor import Tensor
-
         dims = self.symbol_values([t.shape for t in inputs])
         values: list[Any] = list(inputs)
         constants = self.constant_tensors() if constants is None else constants
@@ -121,7 +119,10 @@ class Graph:
         for op in self.ops:
             args = tuple(values[i] for i in op.inputs)
             shape = tuple(resolve(op.shape, dims))
-            values.append(Tensor._from_node(op.prim, args, resolve(op.attrs, dims), shape, op.dtype, op.where))
+            prim = resolve_primitive(op.prim, dims)
+            out = Tensor.from_primitive(prim, args, op.where)
+            assert out.shape == shape, (prim, out.shape, shape)
+            values.append(out)
         return [values[i] for i in self.outputs]
 
 
@@ -134,10 +135,14 @@ class _RawTrace:
     output_kind: str
 
 
-def _placeholder(shape: tuple[int, ...], dtype: DataType, index: int, name: str):
-    from tripy.tensor import Tensor
+def resolve_primitive(prim: Primitive, dims: Sequence[int]) -> Primitive:
+    """``prim`` with every :class:`SymInt` in its fields evaluated for dimension sizes ``dims``."""
+    changes = {f.name: resolve(getattr(prim, f.name), dims) for f in dataclasses.fields(prim)}
+    return dataclasses.replace(prim, **changes)
 
-    return Tensor._from_node(INPUT_PRIM, (), {"index": index, "name": name}, tuple(shape), dtype)
+
+def _placeholder(shape: tuple[int, ...], dtype: DataType, index: int, name: str) -> Tensor:
+    return Tensor.from_primitive(Input(index, name, tuple(shape), dtype), ())
 
 
 def _trace_once(
@@ -145,8 +150,6 @@ def _trace_once(
 ) -> _RawTrace:
     """One trace. ``known`` maps concrete tensors seen by earlier traces (held, so ids stay unique) to
     their constants, so parameters are copied to the host once."""
-    from tripy.tensor import Tensor
-
     placeholders = [_placeholder(s, a.info.dtype, i, a.name) for i, (a, s) in enumerate(zip(args, shapes))]
     positional = [p for p, a in zip(placeholders, args) if not a.keyword]
     keywords = {a.name: p for p, a in zip(placeholders, args) if a.keyword}
@@ -164,25 +167,25 @@ def _trace_once(
     # Each tensor becomes ("input" | "constant" | "op", index); numbers are final once all are counted.
     refs: dict[int, tuple[str, int]] = {id(p): ("input", i) for i, p in enumerate(placeholders)}
     constants: list[Constant] = []
-    op_tensors: list[Any] = []
 
-    def ref(t) -> tuple[str, int]:
+    def ref(t: Tensor) -> tuple[str, int]:
         if id(t) not in refs:  # a concrete tensor: the topological order has already placed every op
             refs[id(t)] = ("constant", len(constants))
             if id(t) not in known:
-                known[id(t)] = (t, Constant(t._backend.to_numpy(t._value, t.dtype), t.dtype))
+                known[id(t)] = (t, Constant(t.numpy(), t.dtype))
             constants.append(known[id(t)][1])
         return refs[id(t)]
 
-    for t in topological_order(outputs):
-        if t._node.prim == INPUT_PRIM:
-            if id(t) not in refs:
+    steps = []
+    for step in plan(topological_order(outputs), outputs, ALL_REWRITES):
+        if isinstance(step.prim, Input):
+            if id(step.tensor) not in refs:
                 raise_error("tp.compile: the function uses a placeholder input of another compiled function.")
             continue
-        for i in t._node.inputs:
+        for i in step.inputs:
             ref(i)
-        refs[id(t)] = ("op", len(op_tensors))
-        op_tensors.append(t)
+        refs[id(step.tensor)] = ("op", len(steps))
+        steps.append(step)
     for o in outputs:
         ref(o)
 
@@ -193,15 +196,8 @@ def _trace_once(
         return offsets[kind] + index
 
     ops = [
-        Op(
-            t._node.prim,
-            tuple(value(i) for i in t._node.inputs),
-            dict(t._node.attrs),
-            tuple(t.shape),
-            t.dtype,
-            t._where,
-        )
-        for t in op_tensors
+        Op(step.prim, tuple(value(i) for i in step.inputs), tuple(step.tensor.shape), step.tensor.dtype, step.tensor.where)
+        for step in steps
     ]
     outputs_final = [value(o) for o in outputs]
     return _RawTrace(constants, ops, outputs_final, kind)
@@ -213,7 +209,7 @@ def _trace_or_explain(
     try:
         return _trace_once(func, args, shapes, known)
     except TripyException as exc:
-        if "of a traced function has no value" in str(exc) or f"running '{INPUT_PRIM}'" in str(exc):
+        if "of a traced function has no value" in str(exc):
             raise_error(
                 "tp.compile: the function needs the value of an input while it is traced (it printed a tensor "
                 "made from an input, or called eval()/numpy()/tolist()/bool() on one). A compiled function "
@@ -335,30 +331,32 @@ def _symbolize(
         first = values[0]
         if isinstance(first, bool) or not isinstance(first, (int, tuple, list, dict)):
             if any(v != first for v in values[1:]):
-                _structure_error(f"an attribute of '{op.prim}'", op)
+                _structure_error(f"an attribute of {type(op.prim).__name__}", op)
             return first
         if isinstance(first, int):
             fitted = fit_int(first, values[1:-1], *sizes)
             if fitted is None:
-                _structure_error(f"an integer attribute of '{op.prim}'", op)
+                _structure_error(f"an integer attribute of {type(op.prim).__name__}", op)
             predicted = fitted.evaluate(check_sizes) if isinstance(fitted, SymInt) else fitted
             if predicted != values[-1]:
-                _structure_error(f"an integer attribute of '{op.prim}'", op)
+                _structure_error(f"an integer attribute of {type(op.prim).__name__}", op)
             return fitted
         if isinstance(first, dict):
             if any(not isinstance(v, dict) or v.keys() != first.keys() for v in values):
-                _structure_error(f"the attributes of '{op.prim}'", op)
+                _structure_error(f"the attributes of {type(op.prim).__name__}", op)
             return {k: fit([v[k] for v in values], op) for k in first}
         if any(type(v) is not type(first) or len(v) != len(first) for v in values):
-            _structure_error(f"an attribute of '{op.prim}'", op)
+            _structure_error(f"an attribute of {type(op.prim).__name__}", op)
         return type(first)(fit([v[i] for v in values], op) for i in range(len(first)))
 
     ops = []
     for i, op in enumerate(base.ops):
         others = [t.ops[i] for t in traces[1:]]
-        if any(o.prim != op.prim or o.inputs != op.inputs or o.dtype != op.dtype for o in others):
+        if any(type(o.prim) is not type(op.prim) or o.inputs != op.inputs or o.dtype != op.dtype for o in others):
             _structure_error("the sequence of operations", op)
-        attrs = fit([op.attrs, *(o.attrs for o in others)], op)
+        fields = {
+            f.name: fit([getattr(p.prim, f.name) for p in (op, *others)], op) for f in dataclasses.fields(op.prim)
+        }
         shape = fit([op.shape, *(o.shape for o in others)], op)
-        ops.append(Op(op.prim, op.inputs, attrs, shape, op.dtype, op.where))
+        ops.append(Op(dataclasses.replace(op.prim, **fields), op.inputs, shape, op.dtype, op.where))
     return Graph(args, constants, ops, base.outputs, base.output_kind, list(groups))

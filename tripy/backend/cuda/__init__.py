@@ -1,5 +1,1 @@
 """The ``cuda`` backend: tripy's primitives on NVIDIA GPUs through CuPy, int8 matrix products on tensor cores."""
-
-from tripy.backend.cuda.backend import CudaBackend
-
-__all__ = ["CudaBackend"]

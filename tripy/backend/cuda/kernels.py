@@ -1,332 +1,247 @@
-"""Raw CUDA kernels of the int8 path: quantizing an input into a padded int8 matrix, and the epilogue that
-turns the int32 accumulators into the output type with the scales and the bias applied.
+"""CuPy kernels of every primitive, with the NumPy reference's semantics.
 
-Each kernel is compiled once per element type (CuPy caches the compiled module on disk as well).
-float16 is handled as bits with the PTX conversion instructions, so no CUDA header is needed.
+bfloat16, float8 and int4 live in raw containers (:mod:`.storage`). Work on float16, bfloat16 and float8
+runs in float32 and is rounded once to the result type; small integers run in int32 and wrap back, as the
+reference does. The fused int8 Linear runs as an int8 GEMM on tensor cores (:mod:`.int8_linear`).
 """
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
+from typing import Any
 
 import cupy
 import numpy as np
 
-from tripy.backend.cuda.storage import DEVICE_FUNCTIONS
-
-_RAW_PREAMBLE = (
-    DEVICE_FUNCTIONS
-    + r"""
-__device__ __forceinline__ float tp_load(const float* p, long long i) { return p[i]; }
-__device__ __forceinline__ float tp_load(const unsigned short* p, long long i) { return tp_bf16_to_f32(p[i]); }
-__device__ __forceinline__ float tp_load_half(const unsigned short* p, long long i) {
-    float f;
-    unsigned short h = p[i];
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
-    return f;
-}
-__device__ __forceinline__ unsigned short tp_half_bits(float f) {
-    unsigned short h;
-    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
-    return h;
-}
-__device__ __forceinline__ unsigned int tp_pack_half2(float a, float b) {
-    return tp_half_bits(a) | ((unsigned int)tp_half_bits(b) << 16);
-}
-__device__ __forceinline__ unsigned int tp_pack_bf162(float a, float b) {
-    return tp_f32_to_bf16(a) | ((unsigned int)tp_f32_to_bf16(b) << 16);
-}
-"""
+from tripy import dtypes
+from tripy.backend.array_kernels import movement_kernels, scale_layout
+from tripy.backend.base import Kernel, input_kernel
+from tripy.backend.cuda import storage
+from tripy.backend.cuda.int8_gemm import int8_gemm
+from tripy.backend.cuda.storage import logical_dtype, storage_dtype
+from tripy.dtypes import DataType
+from tripy.trace.primitives import (
+    Argmax,
+    Binary,
+    BinaryOp,
+    Cast,
+    Dequantize,
+    Full,
+    Input,
+    Iota,
+    Matmul,
+    Primitive,
+    Quantize,
+    Reduce,
+    ReduceOp,
+    Unary,
+    UnaryOp,
+    Where,
 )
 
-#: How each float type is read (``LOAD``) and written (``STORE``) by the raw kernels.
-_FLOAT_IO = {
-    "float32": ("float", "tp_load(p, i)", "v"),
-    "float16": ("unsigned short", "tp_load_half(p, i)", "tp_half_bits(v)"),
-    "bfloat16": ("unsigned short", "tp_load(p, i)", "tp_f32_to_bf16(v)"),
+_FLOAT_CONTAINERS = (dtypes.bfloat16, dtypes.float8)
+_SMALL_INT = (dtypes.int8, dtypes.int4)
+
+
+def _erf(v: Any) -> Any:
+    from cupyx.scipy.special import erf
+
+    return erf(v).astype(v.dtype, copy=False)
+
+
+def _trunc_div(x: Any, y: Any) -> Any:
+    if x.dtype.kind in "iu":
+        q = cupy.floor_divide(x, y)
+        # floor differs from truncation when the signs differ and the division is inexact
+        return q + ((cupy.remainder(x, y) != 0) & ((x < 0) != (y < 0))).astype(q.dtype)
+    return cupy.trunc(x / y)
+
+
+_UNARY: dict[UnaryOp, Callable[[Any], Any]] = {
+    UnaryOp.NEG: cupy.negative,
+    UnaryOp.EXP: cupy.exp,
+    UnaryOp.LOG: cupy.log,
+    UnaryOp.SQRT: cupy.sqrt,
+    UnaryOp.RSQRT: lambda v: cupy.reciprocal(cupy.sqrt(v)),
+    UnaryOp.TANH: cupy.tanh,
+    UnaryOp.SIN: cupy.sin,
+    UnaryOp.COS: cupy.cos,
+    UnaryOp.ABS: cupy.abs,
+    UnaryOp.NOT: cupy.logical_not,
+    UnaryOp.ERF: _erf,
 }
-
-_QUANTIZE = r"""
-#define LOAD_AT(p, i) LOADER
-extern "C" __global__ void tripy_quantize_rows(const ELEM* x, const float* scale, int* q,
-                                                long long rows, long long cols, long long padded_rows,
-                                                long long padded_cols) {
-    /* Each thread writes four int8 values (one 32-bit word) of the padded (padded_rows, padded_cols) matrix. */
-    long long words_per_row = padded_cols >> 2;
-    long long word = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (word >= padded_rows * words_per_row) return;
-    long long row = word / words_per_row, col = (word - row * words_per_row) << 2;
-    float s = scale[0];
-    unsigned int packed = 0;
-    #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-        float v = 0.0f;
-        if (row < rows && col + j < cols) {
-            const ELEM* p = x;
-            long long i = row * cols + col + j;
-            v = rintf(tp_div_rn(LOAD_AT(p, i), s));
-            v = v != v ? 0.0f : fminf(fmaxf(v, -128.0f), 127.0f);  // NaN quantizes to 0
-        }
-        packed |= ((unsigned int)(unsigned char)(signed char)(int)v) << (8 * j);
-    }
-    q[word] = (int)packed;
+_BINARY: dict[BinaryOp, Callable[[Any, Any], Any]] = {
+    BinaryOp.ADD: cupy.add,
+    BinaryOp.SUB: cupy.subtract,
+    BinaryOp.MUL: cupy.multiply,
+    BinaryOp.POW: cupy.power,
+    BinaryOp.MAX: cupy.maximum,
+    BinaryOp.MIN: cupy.minimum,
+    BinaryOp.AND: cupy.logical_and,
+    BinaryOp.OR: cupy.logical_or,
+    BinaryOp.EQ: cupy.equal,
+    BinaryOp.NE: cupy.not_equal,
+    BinaryOp.LT: cupy.less,
+    BinaryOp.LE: cupy.less_equal,
+    BinaryOp.GT: cupy.greater,
+    BinaryOp.GE: cupy.greater_equal,
+    BinaryOp.FLOOR_DIV: cupy.floor_divide,
+    BinaryOp.MOD: cupy.mod,
 }
-"""
+_REDUCE = {ReduceOp.SUM: cupy.sum, ReduceOp.PROD: cupy.prod, ReduceOp.MAX: cupy.max, ReduceOp.MIN: cupy.min}
+#: float16 ops that CuPy already rounds from one float32 result (no widening needed).
+_HALF_NATIVE_UNARY = frozenset({UnaryOp.NEG, UnaryOp.ABS})
+_HALF_NATIVE_BINARY = frozenset({BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.MAX, BinaryOp.MIN})
 
-_EPILOGUE = r"""
-#define LOAD_AT(p, i) LOADER
-extern "C" __global__ void tripy_int8_epilogue(const int4* acc, const float* x_scale, const float* w_scale,
-                                               const ELEM* bias, ELEM* out, long long rows, long long cols,
-                                               long long padded_cols, int has_x_scale, int has_bias) {
-    /* out = acc * x_scale * w_scale[col] (+ bias[col]) for four columns of a row per thread. */
-    long long groups = padded_cols >> 2;
-    long long g = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (g >= rows * groups) return;
-    long long row = g / groups, col = (g - row * groups) << 2;
-    int4 a = acc[g];
-    int av[4] = {a.x, a.y, a.z, a.w};
-    float sx = has_x_scale ? x_scale[0] : 1.0f;
-    #pragma unroll
-    for (int j = 0; j < 4; ++j) {
-        long long c = col + j;
-        if (c < cols) {
-            float v = (float)av[j] * (sx * w_scale[c]);
-            if (has_bias) { const ELEM* p = bias; long long i = c; v += LOAD_AT(p, i); }
-            out[row * cols + c] = STORER;
-        }
-    }
+
+# -- dtype handling ------------------------------------------------------------------------------------------
+def widen(x: Any) -> Any:
+    """``x`` in its compute type: float32 for 16- and 8-bit floats, int32 for int8/int4, else unchanged."""
+    dt = logical_dtype(x)
+    if dt in _FLOAT_CONTAINERS:
+        return storage.to_float32(x)
+    if dt is dtypes.float16:
+        return x.astype(np.float32)
+    if dt in _SMALL_INT:
+        return x.astype(np.int32)
+    return x
+
+
+def narrow(y: Any, dtype: DataType) -> Any:
+    """A computed array rounded (floats, no saturation) or wrapped (integers) to ``dtype``'s container."""
+    if dtype is dtypes.bfloat16:
+        return storage.float_to_bf16(y)
+    if dtype is dtypes.float8:
+        return storage.float_to_fp8(y)
+    if dtype is dtypes.int4:
+        return storage.wrap_to_int4(y)
+    return y.astype(dtype.numpy, copy=False)
+
+
+def _compute(fn: Callable[..., Any], *xs: Any, half_native: bool = False) -> Any:
+    """``fn`` in the compute type, rounded or wrapped once to the input's type. With ``half_native``,
+    float16 runs as is (CuPy's float16 arithmetic already rounds one float32 result)."""
+    dt = logical_dtype(xs[0])
+    if dt in _FLOAT_CONTAINERS or dt in _SMALL_INT or (dt is dtypes.float16 and not half_native):
+        return narrow(fn(*(widen(x) for x in xs)), dt)
+    return fn(*xs)
+
+
+def cast_array(x: Any, dtype: DataType) -> Any:
+    """``x`` as ``dtype``, as the reference converts (truncation, saturation, NaN to 0)."""
+    src = logical_dtype(x)
+    if src is dtype:
+        return x
+    target = dtype.numpy
+    v = widen(x) if src in _FLOAT_CONTAINERS else x
+    if src is dtypes.float16 and (dtype.is_quantized or target.kind in "iu" or dtype is dtypes.bfloat16):
+        v = v.astype(np.float32)
+    if dtype is dtypes.float8:  # saturates to +-448, rounds to nearest even
+        return storage.float_to_fp8_saturating(v)
+    if dtype is dtypes.bfloat16:
+        return storage.float_to_bf16(v if v.dtype.kind == "f" else v.astype(np.float32))
+    if dtype in _SMALL_INT:  # float truncates toward zero, then saturates
+        lo, hi = dtypes.QUANT_RANGE[dtype]
+        if v.dtype.kind == "f":
+            v = cupy.nan_to_num(cupy.trunc(v), nan=0.0)  # NaN becomes 0, as in the reference
+        elif v.dtype == np.bool_:
+            v = v.astype(np.int32)
+        return cupy.clip(v, lo, hi).astype(storage_dtype(dtype))
+    if target.kind in "iu" and v.dtype.kind == "f":
+        v = cupy.nan_to_num(cupy.trunc(v), nan=0.0)
+    if src is dtypes.int4 and dtype.is_float:
+        v = v.astype(np.float32)
+    return v.astype(target)
+
+
+def scale_float32(scale: Any) -> Any:
+    """A scale's values as float32 (bfloat16 containers decoded)."""
+    return scale if scale.dtype == np.float32 else storage.to_float32(scale)
+
+
+def scale_for(scale: Any, shape: tuple[int, ...], axis: int | None) -> Any:
+    """``scale`` in float32, laid out to broadcast against a tensor of ``shape``."""
+    return scale_layout(cupy, scale_float32(scale), shape, axis)
+
+
+# -- the kernels ---------------------------------------------------------------------------------------------
+def _iota(p: Iota) -> Any:
+    line = cupy.arange(p.shape[p.dim], dtype=np.float32 if p.dtype.is_float else np.int64)
+    view = [1] * len(p.shape)
+    view[p.dim] = p.shape[p.dim]
+    return cast_array(cupy.broadcast_to(line.reshape(view), p.shape).copy(), p.dtype)
+
+
+def _full(p: Full) -> Any:
+    return cast_array(cupy.full(p.shape, p.value, dtype=np.float32 if p.dtype.is_float else None), p.dtype)
+
+
+def _unary(p: Unary, x: Any) -> Any:
+    return _compute(_UNARY[p.op], x, half_native=p.op in _HALF_NATIVE_UNARY)
+
+
+def _binary(p: Binary, a: Any, b: Any) -> Any:
+    op = p.op
+    if op is BinaryOp.DIV:
+        if logical_dtype(a).is_integer:  # integer division truncates toward zero, as in C and TensorRT
+            return _compute(_trunc_div, a, b)
+        return _compute(cupy.true_divide, a, b, half_native=True)
+    fn = _BINARY[op]
+    if a.dtype == np.bool_:
+        return fn(a, b)
+    if op.is_comparison:
+        if a.dtype == np.float16:
+            return fn(a, b)
+        return fn(widen(a), widen(b))
+    return _compute(fn, a, b, half_native=op in _HALF_NATIVE_BINARY)
+
+
+def _reduce(p: Reduce, x: Any) -> Any:
+    fn = _REDUCE[p.op]
+    return _compute(lambda v: fn(v, axis=p.axes, keepdims=p.keepdim).astype(v.dtype, copy=False), x)
+
+
+def _argmax(p: Argmax, x: Any) -> Any:
+    out = cupy.argmax(widen(x), axis=p.axis)
+    if p.keepdim:
+        out = cupy.expand_dims(out, p.axis)
+    return out.astype(np.int32)
+
+
+def _matmul(p: Matmul, a: Any, b: Any) -> Any:
+    dt = logical_dtype(a)
+    if dt.is_integer:
+        if dt is dtypes.int8 and a.ndim == 2:
+            # int8 x int8 on tensor cores; int32 wraps like int64 does modulo 2**8.
+            return int8_gemm(a, b.T).astype(np.int8)
+        return narrow(cupy.matmul(a.astype(np.int64), b.astype(np.int64)), dt)
+    if dt in _FLOAT_CONTAINERS:
+        return narrow(cupy.matmul(widen(a), widen(b)), dt)
+    return cupy.matmul(a, b)
+
+
+def _quantize(p: Quantize, x: Any, scale: Any) -> Any:
+    kernel = {dtypes.int8: storage.quantize_int8, dtypes.int4: storage.quantize_int4, dtypes.float8: storage.quantize_fp8}
+    return kernel[p.dtype](x, scale_for(scale, x.shape, p.axis))
+
+
+def _dequantize(p: Dequantize, q: Any, scale: Any) -> Any:
+    out = cupy.empty(q.shape, dtype=storage_dtype(p.dtype))
+    return storage.dequantize(q, scale_for(scale, q.shape, p.axis), out)
+
+
+KERNELS: dict[type[Primitive], Kernel] = {
+    Input: input_kernel,
+    Iota: _iota,
+    Full: _full,
+    Unary: _unary,
+    Binary: _binary,
+    Where: lambda p, cond, a, b: cupy.where(cond, a, b),
+    Cast: lambda p, x: cast_array(x, p.dtype),
+    Reduce: _reduce,
+    Argmax: _argmax,
+    Matmul: _matmul,
+    Quantize: _quantize,
+    Dequantize: _dequantize,
+    **movement_kernels(cupy),
 }
-"""
-
-
-# Vectorised forms for rows whose length is a multiple of 8 (quantize) or 4 (epilogue): 16-byte loads and
-# 8- or 16-byte stores. ``UNPACK8`` reads eight floats from element ``8 * t``, ``PACK4`` stores four.
-_QUANTIZE_VEC = r"""
-__device__ __forceinline__ float tp_divide(float x, float s, float r, bool fast) {
-    /* x / s correctly rounded, without a division per value: with r = 1 / s correctly rounded, x * r is
-       within an ulp of the quotient, fma(-q, s, x) is its exact remainder, and one fma corrects it
-       (Markstein's theorem). Scales far from 1 (remainders near underflow) and huge quotients divide. */
-    if (fast) {
-        float q = tp_mul_rn(x, r);
-        if (fabsf(q) < 1e30f) return tp_fma_rn(tp_fma_rn(-q, s, x), r, q);
-    }
-    return tp_div_rn(x, s);
-}
-__device__ __forceinline__ uint2 tp_quantize8(const float* v, float s, float r, bool fast) {
-    unsigned int word[2] = {0u, 0u};
-    #pragma unroll
-    for (int j = 0; j < 8; ++j) {
-        float q = rintf(tp_divide(v[j], s, r, fast));
-        q = q != q ? 0.0f : fminf(fmaxf(q, -128.0f), 127.0f);  // NaN quantizes to 0
-        word[j >> 2] |= ((unsigned int)(unsigned char)(signed char)(int)q) << (8 * (j & 3));
-    }
-    return make_uint2(word[0], word[1]);
-}
-extern "C" __global__ void tripy_quantize_rows_vec(const ELEM* __restrict__ x, const float* __restrict__ scale,
-                                                    uint2* __restrict__ q, long long groups, long long half,
-                                                    const float* __restrict__ w_scale, float* __restrict__ alpha,
-                                                    long long n_alpha) {
-    /* Groups t and t + half of eight values per thread (each load coalesced across the warp), both loads
-       in flight before the first is used. With n_alpha > 0 the threads also write the fused GEMM's
-       per-channel factors alpha[n] = w_scale[n] * scale (one launch fewer per call). */
-    long long t0 = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    for (long long i = t0; i < n_alpha; i += (long long)gridDim.x * blockDim.x)
-        alpha[i] = tp_mul_rn(w_scale[i], scale[0]);
-    if (t0 >= half) return;
-    long long t1 = t0 + half;
-    bool two = t1 < groups;
-    float va[8], vb[8];
-    { long long t = t0; float* v = va; UNPACK8 }
-    if (two) { long long t = t1; float* v = vb; UNPACK8 }
-    float s = scale[0], r = tp_div_rn(1.0f, s);
-    bool fast = fabsf(s) > 1e-20f && fabsf(s) < 1e20f;
-    q[t0] = tp_quantize8(va, s, r, fast);
-    if (two) q[t1] = tp_quantize8(vb, s, r, fast);
-}
-"""
-
-_EPILOGUE_VEC = r"""
-extern "C" __global__ void tripy_int8_epilogue_vec(const int4* acc, const float* x_scale, const float4* w_scale,
-                                                   const ELEM* bias, ELEM* out, long long groups,
-                                                   long long groups_per_row, int has_bias) {
-    long long g = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (g >= groups) return;
-    long long c4 = g % groups_per_row;
-    int4 a = acc[g];
-    float4 ws = w_scale[c4];
-    float sx = x_scale[0];
-    float v[4] = {(float)a.x * (sx * ws.x), (float)a.y * (sx * ws.y), (float)a.z * (sx * ws.z),
-                  (float)a.w * (sx * ws.w)};
-    if (has_bias) {
-        float b[4];
-        BIAS4
-        #pragma unroll
-        for (int j = 0; j < 4; ++j) v[j] += b[j];
-    }
-    PACK4
-}
-"""
-
-_VEC_IO = {
-    "float32": dict(
-        UNPACK8="float4 lo = ((const float4*)x)[2 * t], hi = ((const float4*)x)[2 * t + 1];\n"
-        "    v[0] = lo.x; v[1] = lo.y; v[2] = lo.z; v[3] = lo.w; v[4] = hi.x; v[5] = hi.y; v[6] = hi.z; "
-        "v[7] = hi.w;",
-        BIAS4="float4 bb = ((const float4*)bias)[c4]; b[0] = bb.x; b[1] = bb.y; b[2] = bb.z; b[3] = bb.w;",
-        PACK4="((float4*)out)[g] = make_float4(v[0], v[1], v[2], v[3]);",
-    ),
-    "float16": dict(
-        UNPACK8="uint4 raw = ((const uint4*)x)[t];\n"
-        "    unsigned int w4[4] = {raw.x, raw.y, raw.z, raw.w};\n"
-        "    #pragma unroll\n    for (int j = 0; j < 8; ++j) {\n"
-        "        unsigned short h = (unsigned short)(w4[j >> 1] >> (16 * (j & 1)));\n"
-        '        asm("cvt.f32.f16 %0, %1;" : "=f"(v[j]) : "h"(h));\n    }',
-        BIAS4="uint2 bb = ((const uint2*)bias)[c4]; unsigned int bw[2] = {bb.x, bb.y};\n"
-        "        #pragma unroll\n        for (int j = 0; j < 4; ++j) {\n"
-        "            unsigned short h = (unsigned short)(bw[j >> 1] >> (16 * (j & 1)));\n"
-        '            asm("cvt.f32.f16 %0, %1;" : "=f"(b[j]) : "h"(h));\n        }',
-        PACK4="((uint2*)out)[g] = make_uint2(tp_pack_half2(v[0], v[1]), tp_pack_half2(v[2], v[3]));",
-    ),
-    "bfloat16": dict(
-        UNPACK8="uint4 raw = ((const uint4*)x)[t];\n"
-        "    unsigned int w4[4] = {raw.x, raw.y, raw.z, raw.w};\n"
-        "    #pragma unroll\n    for (int j = 0; j < 8; ++j)\n"
-        "        v[j] = tp_bf16_to_f32((unsigned short)(w4[j >> 1] >> (16 * (j & 1))));",
-        BIAS4="uint2 bb = ((const uint2*)bias)[c4]; unsigned int bw[2] = {bb.x, bb.y};\n"
-        "        #pragma unroll\n        for (int j = 0; j < 4; ++j)\n"
-        "            b[j] = tp_bf16_to_f32((unsigned short)(bw[j >> 1] >> (16 * (j & 1))));",
-        PACK4="((uint2*)out)[g] = make_uint2(tp_pack_bf162(v[0], v[1]), tp_pack_bf162(v[2], v[3]));",
-    ),
-}
-
-
-def _source(template: str, dtype_name: str) -> str:
-    elem, loader, storer = _FLOAT_IO[dtype_name]
-    body = template.replace("ELEM", elem).replace("LOADER", loader).replace("STORER", storer)
-    for name, code in _VEC_IO[dtype_name].items():
-        body = body.replace(name, code)
-    return _RAW_PREAMBLE + body
-
-
-@cache
-def quantize_rows_kernel(dtype_name: str) -> cupy.RawKernel:
-    """The kernel quantizing a row-major (rows, cols) float matrix into a zero-padded int8 matrix."""
-    return cupy.RawKernel(_source(_QUANTIZE, dtype_name), "tripy_quantize_rows")
-
-
-@cache
-def epilogue_kernel(dtype_name: str) -> cupy.RawKernel:
-    """The kernel scaling int32 accumulators into the output type and adding the bias."""
-    return cupy.RawKernel(_source(_EPILOGUE, dtype_name), "tripy_int8_epilogue")
-
-
-@cache
-def quantize_rows_vec_kernel(dtype_name: str) -> cupy.RawKernel:
-    return cupy.RawKernel(_source(_QUANTIZE_VEC, dtype_name), "tripy_quantize_rows_vec")
-
-
-@cache
-def epilogue_vec_kernel(dtype_name: str) -> cupy.RawKernel:
-    return cupy.RawKernel(_source(_EPILOGUE_VEC, dtype_name), "tripy_int8_epilogue_vec")
-
-
-_BLOCK = 256
-
-
-def quantize_rows(
-    x: cupy.ndarray,
-    dtype_name: str,
-    scale: cupy.ndarray,
-    padded_rows: int,
-    padded_cols: int,
-    out: cupy.ndarray | None = None,
-    alpha: tuple[cupy.ndarray, cupy.ndarray] | None = None,
-) -> cupy.ndarray:
-    """``clamp(rint(x / scale))`` of a contiguous 2-D ``x`` as int8, zero-padded to the given shape.
-
-    ``alpha=(w_scale, into)`` also writes ``into[n] = w_scale[n] * scale`` (float32, N elements), in the same
-    launch where the rows allow; the padding rows are then left as they are (the caller reads only ``rows``).
-    """
-    rows, cols = x.shape
-    q = cupy.empty((padded_rows, padded_cols), dtype=np.int8) if out is None else out
-    if cols % 8 == 0 and cols == padded_cols and rows > 0:
-        groups = rows * cols // 8
-        half = (groups + 1) // 2
-        w_scale, into = alpha if alpha is not None else (scale, q)
-        quantize_rows_vec_kernel(dtype_name)(
-            ((half + _BLOCK - 1) // _BLOCK,),
-            (_BLOCK,),
-            (
-                x,
-                scale,
-                q,
-                np.int64(groups),
-                np.int64(half),
-                w_scale,
-                into,
-                np.int64(into.size if alpha is not None else 0),
-            ),
-        )
-        if padded_rows > rows and alpha is None:
-            q[rows:] = 0
-        return q
-    if alpha is not None:
-        cupy.multiply(alpha[0], scale, out=alpha[1])
-    words = padded_rows * padded_cols // 4
-    quantize_rows_kernel(dtype_name)(
-        ((words + _BLOCK - 1) // _BLOCK,),
-        (_BLOCK,),
-        (x, scale, q, np.int64(rows), np.int64(cols), np.int64(padded_rows), np.int64(padded_cols)),
-    )
-    return q
-
-
-def epilogue(
-    acc: cupy.ndarray,
-    rows: int,
-    cols: int,
-    x_scale: cupy.ndarray | None,
-    w_scale: cupy.ndarray,
-    bias: cupy.ndarray | None,
-    out_storage: np.dtype,
-    dtype_name: str,
-) -> cupy.ndarray:
-    """The (rows, cols) output of int32 accumulators ``acc`` of shape (>= rows, padded_cols)."""
-    padded_cols = acc.shape[1]
-    out = cupy.empty((rows, cols), dtype=out_storage)
-    if cols == padded_cols and x_scale is not None and rows > 0:
-        groups = rows * cols // 4
-        epilogue_vec_kernel(dtype_name)(
-            ((groups + _BLOCK - 1) // _BLOCK,),
-            (_BLOCK,),
-            (
-                acc,
-                x_scale,
-                w_scale,
-                bias if bias is not None else out,
-                out,
-                np.int64(groups),
-                np.int64(cols // 4),
-                np.int32(bias is not None),
-            ),
-        )
-        return out
-    groups = rows * padded_cols // 4
-    dummy = w_scale
-    epilogue_kernel(dtype_name)(
-        ((groups + _BLOCK - 1) // _BLOCK,),
-        (_BLOCK,),
-        (
-            acc,
-            x_scale if x_scale is not None else dummy,
-            w_scale,
-            bias if bias is not None else out,
-            out,
-            np.int64(rows),
-            np.int64(cols),
-            np.int64(padded_cols),
-            np.int32(x_scale is not None),
-            np.int32(bias is not None),
-        ),
-    )
-    return out

@@ -17,6 +17,7 @@ on): how TensorRT's kernels round float-to-int casts and pick among tied ``argma
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -25,10 +26,39 @@ from typing import Any
 import numpy as np
 
 from tripy import dtypes
+from tripy.backend.numpy.kernels import KERNELS as NUMPY_KERNELS
+from tripy.backend.numpy.kernels import full_array
 from tripy.compiler.graph import Graph, Op
 from tripy.compiler.symbolic import SymInt, is_symbolic
 from tripy.dtypes import DataType
 from tripy.errors import TripyException, raise_error
+from tripy.trace import fusions
+from tripy.trace.primitives import (
+    Argmax,
+    Binary,
+    BinaryOp,
+    Cast,
+    Concat,
+    Dequantize,
+    Expand,
+    Full,
+    Gather,
+    Input,
+    Int8Linear,
+    Iota,
+    Matmul,
+    Permute,
+    Primitive,
+    Quantize,
+    Reduce,
+    ReduceOp,
+    Reshape,
+    Slice,
+    TensorType,
+    Unary,
+    UnaryOp,
+    Where,
+)
 
 Value = Any  # an ITensor, or an np.ndarray known at build time
 
@@ -85,38 +115,38 @@ class LoweredNetwork:
 
 
 _UNARY = {
-    "neg": "NEG",
-    "exp": "EXP",
-    "log": "LOG",
-    "sqrt": "SQRT",
-    "sin": "SIN",
-    "cos": "COS",
-    "abs": "ABS",
-    "not": "NOT",
-    "erf": "ERF",
+    UnaryOp.NEG: "NEG",
+    UnaryOp.EXP: "EXP",
+    UnaryOp.LOG: "LOG",
+    UnaryOp.SQRT: "SQRT",
+    UnaryOp.SIN: "SIN",
+    UnaryOp.COS: "COS",
+    UnaryOp.ABS: "ABS",
+    UnaryOp.NOT: "NOT",
+    UnaryOp.ERF: "ERF",
 }
 _BINARY = {
-    "add": "SUM",
-    "sub": "SUB",
-    "mul": "PROD",
-    "div": "DIV",
-    "floor_div": "FLOOR_DIV",
-    "pow": "POW",
-    "max": "MAX",
-    "min": "MIN",
-    "and": "AND",
-    "or": "OR",
-    "eq": "EQUAL",
-    "lt": "LESS",
-    "gt": "GREATER",
+    BinaryOp.ADD: "SUM",
+    BinaryOp.SUB: "SUB",
+    BinaryOp.MUL: "PROD",
+    BinaryOp.DIV: "DIV",
+    BinaryOp.FLOOR_DIV: "FLOOR_DIV",
+    BinaryOp.POW: "POW",
+    BinaryOp.MAX: "MAX",
+    BinaryOp.MIN: "MIN",
+    BinaryOp.AND: "AND",
+    BinaryOp.OR: "OR",
+    BinaryOp.EQ: "EQUAL",
+    BinaryOp.LT: "LESS",
+    BinaryOp.GT: "GREATER",
 }
-_REDUCE = {"sum": "SUM", "prod": "PROD", "max": "MAX", "min": "MIN"}
+_REDUCE = {ReduceOp.SUM: "SUM", ReduceOp.PROD: "PROD", ReduceOp.MAX: "MAX", ReduceOp.MIN: "MIN"}
 #: Primitives kept as layers even when their inputs are constants: a weight is quantized at build time and
 #: reaches the engine in its quantized type, followed by its dequantize layer (TensorRT's explicit form).
-_NO_FOLD: frozenset[str] = frozenset({"dequantize"})
+_NO_FOLD: frozenset[type[Primitive]] = frozenset({Dequantize, Int8Linear})
 #: Primitives that only rearrange elements; on constants of ``_BIG_CONSTANT`` elements or more they stay
 #: layers (TensorRT folds them itself), which spares a host copy of big weights at build time.
-_MOVES = frozenset({"permute", "reshape", "expand", "slice"})
+_MOVES: frozenset[type[Primitive]] = frozenset({Permute, Reshape, Expand, Slice})
 _BIG_CONSTANT = 1 << 20
 
 
@@ -142,8 +172,6 @@ class NetworkLowering:
 
     # -- entry point -------------------------------------------------------------------------------------
     def lower(self) -> LoweredNetwork:
-        from tripy.backend import get_backend
-
         trt, graph = self.trt, self.graph
         values: list[Value] = []
         shapes: list[tuple] = []
@@ -161,23 +189,10 @@ class NetworkLowering:
                 count = self._reshape(self._sym(const.sym), ())
                 values.append(self._cast(count, const.dtype))
             shapes.append(tuple(const.array.shape))
-        numpy_backend = get_backend("numpy")
         for index, op in enumerate(graph.ops):
             self._op, self._op_index = op, index
-            ins = [values[i] for i in op.inputs]
-            if self._folds(op, ins):
-                values.append(np.asarray(getattr(numpy_backend, op.prim)(*ins, **op.attrs)))
-            else:
-                method = getattr(self, "lower_" + op.prim, None)
-                if method is None:
-                    self._fail(f"TensorRT has no lowering for the primitive '{op.prim}'.")
-                try:
-                    out = method([(v, self.graph.dtype_of(i), shapes[i]) for v, i in zip(ins, op.inputs)], **op.attrs)
-                except TripyException:
-                    raise
-                except Exception as exc:
-                    self._fail(f"TensorRT could not lower '{op.prim}': {exc}")
-                values.append(out)
+            ins = [(values[i], self.graph.dtype_of(i), shapes[i]) for i in op.inputs]
+            values.append(self._lower_op(op.prim, ins))
             shapes.append(op.shape)
         self._op = None
         seen = set()
@@ -198,13 +213,29 @@ class NetworkLowering:
             trt, self.builder, self.network, config, self.logger, profile, self.keep_alive, self.constant_values
         )
 
+    def _lower_op(self, prim: Primitive, ins: list[tuple[Value, DataType, tuple]]) -> Value:
+        """The layers (or the build-time constant) computing ``prim`` on ``ins`` ((value, dtype, shape) each)."""
+        arrays = [v for v, _, _ in ins]
+        if self._folds(prim, arrays):
+            return np.asarray(NUMPY_KERNELS[type(prim)](prim, *arrays))
+        method = _LOWERINGS.get(type(prim))
+        if method is None:
+            self._fail(f"TensorRT has no lowering for the primitive {type(prim).__name__}.")
+        try:
+            return getattr(self, method)(ins, prim)
+        except TripyException:
+            raise
+        except Exception as exc:
+            self._fail(f"TensorRT could not lower {type(prim).__name__}: {exc}")
+            raise AssertionError from None  # unreachable: _fail raises
+
     # -- helpers -----------------------------------------------------------------------------------------
-    def _folds(self, op: Op, ins: list[Value]) -> bool:
-        """Whether ``op`` is computed now, at build time: all its inputs are constants (and not big ones
+    def _folds(self, prim: Primitive, ins: list[Value]) -> bool:
+        """Whether ``prim`` is computed now, at build time: all its inputs are constants (and not big ones
         that it only rearranges)."""
-        if op.prim in _NO_FOLD or is_symbolic(op.attrs) or not all(isinstance(v, np.ndarray) for v in ins):
+        if type(prim) in _NO_FOLD or _symbolic(prim) or not all(isinstance(v, np.ndarray) for v in ins):
             return False
-        return op.prim not in _MOVES or ins[0].size < _BIG_CONSTANT
+        return type(prim) not in _MOVES or ins[0].size < _BIG_CONSTANT
 
     def _fail(self, message: str) -> None:
         op = self._op
@@ -225,7 +256,7 @@ class NetworkLowering:
         self._layer_count += 1
         op = self._op
         where = f" {op.where.filename.rsplit('/', 1)[-1]}:{op.where.lineno}" if op and op.where else ""
-        prim = f"{op.prim}#{self._op_index}" if op else "io"
+        prim = f"{type(op.prim).__name__.lower()}#{self._op_index}" if op else "io"
         layer.name = f"{prim} {what}{where} [{self._layer_count}]"
         return layer
 
@@ -331,7 +362,8 @@ class NetworkLowering:
 
     # -- primitives --------------------------------------------------------------------------------------
     # Each takes its inputs as (value, dtype, shape) triples and the primitive's attributes.
-    def lower_iota(self, ins, *, shape, dim, dtype):
+    def lower_iota(self, ins, prim: Iota):
+        shape, dim, dtype = prim.shape, prim.dim, prim.dtype
         trt = self.trt
         length = shape[dim]
         work = dtypes.float32 if dtype.is_float else dtypes.int64
@@ -344,60 +376,58 @@ class NetworkLowering:
         out = self._broadcast(self._reshape(line, view), view, shape)
         return self._cast(out, dtype)
 
-    def lower_full(self, ins, *, shape, value, dtype):
-        scalar = self.graph_constant_scalar(value, dtype)
-        ones = (1,) * len(shape)
-        return self._broadcast(self._reshape(scalar, ones), ones, shape)
+    def lower_full(self, ins, prim: Full):
+        scalar = self._constant(full_array((), prim.value, prim.dtype), prim.dtype)
+        ones = (1,) * len(prim.shape)
+        return self._broadcast(self._reshape(scalar, ones), ones, prim.shape)
 
-    def graph_constant_scalar(self, value, dtype: DataType):
-        from tripy.backend import get_backend
-
-        return self._constant(get_backend("numpy").full(shape=(), value=value, dtype=dtype), dtype)
-
-    def lower_unary(self, ins, *, op):
+    def lower_unary(self, ins, prim: Unary):
+        op = prim.op
         ((x, dtype, _),) = ins
         x = self._as_itensor(x, dtype)
         trt, net = self.trt, self.network
-        if op == "tanh":
-            return self._name(net.add_activation(x, trt.ActivationType.TANH), op).get_output(0)
-        if op == "rsqrt":
+        if op is UnaryOp.TANH:
+            return self._name(net.add_activation(x, trt.ActivationType.TANH), op.value).get_output(0)
+        if op is UnaryOp.RSQRT:
             root = self._name(net.add_unary(x, trt.UnaryOperation.SQRT), "sqrt").get_output(0)
             return self._name(net.add_unary(root, trt.UnaryOperation.RECIP), "recip").get_output(0)
-        return self._name(net.add_unary(x, getattr(trt.UnaryOperation, _UNARY[op])), op).get_output(0)
+        return self._name(net.add_unary(x, getattr(trt.UnaryOperation, _UNARY[op])), op.value).get_output(0)
 
-    def lower_binary(self, ins, *, op):
+    def lower_binary(self, ins, prim: Binary):
+        op = prim.op
         (a, dtype, _), (b, _, _) = ins
         a, b = self._as_itensor(a, dtype), self._as_itensor(b, dtype)
         ew, net = self.trt.ElementWiseOperation, self.network
-        if dtype == dtypes.bool and op in ("eq", "ne"):
+        if dtype == dtypes.bool and op in (BinaryOp.EQ, BinaryOp.NE):
             a, b = self._cast(a, dtypes.int32), self._cast(b, dtypes.int32)
         if op in _BINARY:
             return self._ew(a, b, getattr(ew, _BINARY[op]))
-        if op == "ne":
+        if op is BinaryOp.NE:
             eq = self._ew(a, b, ew.EQUAL)
             return self._name(net.add_unary(eq, self.trt.UnaryOperation.NOT), "not").get_output(0)
-        if op in ("le", "ge"):
-            strict = self._ew(a, b, ew.LESS if op == "le" else ew.GREATER)
+        if op in (BinaryOp.LE, BinaryOp.GE):
+            strict = self._ew(a, b, ew.LESS if op is BinaryOp.LE else ew.GREATER)
             return self._ew(strict, self._ew(a, b, ew.EQUAL), ew.OR)
-        if op == "mod":  # a - floor(a / b) * b, the sign of the divisor as in NumPy
+        if op is BinaryOp.MOD:  # a - floor(a / b) * b, the sign of the divisor as in NumPy
             quotient = self._ew(a, b, ew.FLOOR_DIV)
             return self._ew(a, self._ew(quotient, b, ew.PROD), ew.SUB)
         raise ValueError(f"unknown binary op {op!r}")
 
-    def lower_where(self, ins):
+    def lower_where(self, ins, prim: Where):
         (c, cd, _), (a, ad, _), (b, bd, _) = ins
         layer = self.network.add_select(self._as_itensor(c, cd), self._as_itensor(a, ad), self._as_itensor(b, bd))
         return self._name(layer, "select").get_output(0)
 
-    def lower_reduce(self, ins, *, op, axes, keepdim):
+    def lower_reduce(self, ins, prim: Reduce):
         ((x, dtype, _),) = ins
-        mask = sum(1 << a for a in axes)
+        mask = sum(1 << a for a in prim.axes)
         layer = self.network.add_reduce(
-            self._as_itensor(x, dtype), getattr(self.trt.ReduceOperation, _REDUCE[op]), mask, keepdim
+            self._as_itensor(x, dtype), getattr(self.trt.ReduceOperation, _REDUCE[prim.op]), mask, prim.keepdim
         )
-        return self._name(layer, f"reduce {op}").get_output(0)
+        return self._name(layer, f"reduce {prim.op.value}").get_output(0)
 
-    def lower_argmax(self, ins, *, axis, keepdim):
+    def lower_argmax(self, ins, prim: Argmax):
+        axis, keepdim = prim.axis, prim.keepdim
         ((x, dtype, shape),) = ins
         layer = self.network.add_topk(self._as_itensor(x, dtype), self.trt.TopKOperation.MAX, 1, 1 << axis)
         indices = self._cast(self._name(layer, "argmax").get_output(1), dtypes.int32)
@@ -405,27 +435,28 @@ class NetworkLowering:
             return indices
         return self._reshape(indices, tuple(d for i, d in enumerate(shape) if i != axis))
 
-    def lower_matmul(self, ins):
+    def lower_matmul(self, ins, prim: Matmul):
         (a, dtype, _), (b, _, _) = ins
         none = self.trt.MatrixOperation.NONE
         layer = self.network.add_matrix_multiply(self._as_itensor(a, dtype), none, self._as_itensor(b, dtype), none)
         return self._name(layer, "matmul").get_output(0)
 
-    def lower_reshape(self, ins, *, shape):
+    def lower_reshape(self, ins, prim: Reshape):
         ((x, dtype, _),) = ins
-        return self._reshape(self._as_itensor(x, dtype), shape)
+        return self._reshape(self._as_itensor(x, dtype), prim.shape)
 
-    def lower_permute(self, ins, *, perm):
+    def lower_permute(self, ins, prim: Permute):
         ((x, dtype, _),) = ins
         layer = self.network.add_shuffle(self._as_itensor(x, dtype))
-        layer.first_transpose = tuple(perm)
+        layer.first_transpose = tuple(prim.perm)
         return self._name(layer, "permute").get_output(0)
 
-    def lower_expand(self, ins, *, shape):
+    def lower_expand(self, ins, prim: Expand):
         ((x, dtype, in_shape),) = ins
-        return self._broadcast(self._as_itensor(x, dtype), in_shape, shape)
+        return self._broadcast(self._as_itensor(x, dtype), in_shape, prim.shape)
 
-    def lower_slice(self, ins, *, starts, sizes, steps):
+    def lower_slice(self, ins, prim: Slice):
+        starts, sizes, steps = prim.starts, prim.sizes, prim.steps
         ((x, dtype, _),) = ins
         out_shape = tuple(sizes)
         static = tuple(1 if isinstance(d, SymInt) else int(d) for d in out_shape)
@@ -437,12 +468,13 @@ class NetworkLowering:
             layer.set_input(2, self._shape_tensor(out_shape))
         return self._name(layer, "slice").get_output(0)
 
-    def lower_concat(self, ins, *, axis):
+    def lower_concat(self, ins, prim: Concat):
         layer = self.network.add_concatenation([self._as_itensor(v, d) for v, d, _ in ins])
-        layer.axis = axis
+        layer.axis = prim.axis
         return self._name(layer, "concat").get_output(0)
 
-    def lower_gather(self, ins, *, axis):
+    def lower_gather(self, ins, prim: Gather):
+        axis = prim.axis
         (x, dtype, shape), (idx, idx_dtype, _) = ins
         x = self._as_itensor(x, dtype)
         # TensorRT gathers indices in [0, n); negative ones count from the end, as in numpy.take.
@@ -461,16 +493,17 @@ class NetworkLowering:
         layer = self.network.add_gather(x, indices, axis)
         return self._name(layer, "gather").get_output(0)
 
-    def lower_cast(self, ins, *, dtype):
+    def lower_cast(self, ins, prim: Cast):
         ((x, xd, _),) = ins
-        return self._cast(self._as_itensor(x, xd), dtype)
+        return self._cast(self._as_itensor(x, xd), prim.dtype)
 
     def _scale(self, scale, dtype: DataType):
         if isinstance(scale, np.ndarray):
             return self._constant(scale.astype(np.float32), dtypes.float32)
         return self._cast(scale, dtypes.float32)
 
-    def lower_quantize(self, ins, *, dtype, axis):
+    def lower_quantize(self, ins, prim: Quantize):
+        dtype, axis = prim.dtype, prim.axis
         (x, xd, _), (scale, sd, _) = ins
         x = self._cast(self._as_itensor(x, xd), dtypes.float32)
         layer = self.network.add_quantize(x, self._scale(scale, sd), trt_dtype(self.trt, dtype))
@@ -478,12 +511,57 @@ class NetworkLowering:
             layer.axis = axis
         return self._name(layer, f"quantize {dtype}").get_output(0)
 
-    def lower_dequantize(self, ins, *, dtype, axis):
+    def lower_dequantize(self, ins, prim: Dequantize):
         (q, qd, _), (scale, sd, _) = ins
         layer = self.network.add_dequantize(self._as_itensor(q, qd), self._scale(scale, sd), self.trt.float32)
-        if axis is not None:
-            layer.axis = axis
-        return self._cast(self._name(layer, f"dequantize {qd}").get_output(0), dtype)
+        if prim.axis is not None:
+            layer.axis = prim.axis
+        return self._cast(self._name(layer, f"dequantize {qd}").get_output(0), prim.dtype)
+
+    def lower_int8_linear(self, ins, prim: Int8Linear):
+        """TensorRT's explicit form of the fused Linear: its quantize, dequantize and product layers, which
+        TensorRT's optimizer turns into an int8 GEMM (a constant weight is quantized at build time)."""
+        op = self._op
+        assert op is not None
+        values = list(ins)
+        for step, inputs in fusions.int8_linear_steps(prim, [TensorType(shape, dtype) for _, dtype, shape in ins]):
+            self._op = dataclasses.replace(op, prim=step)
+            args = [values[i] for i in inputs]
+            out_type = step.infer([TensorType(shape, dtype) for _, dtype, shape in args])
+            values.append((self._lower_op(step, args), out_type.dtype, out_type.shape))
+        self._op = op
+        return values[-1][0]
+
+    def lower_input(self, ins, prim: Input):
+        raise AssertionError("inputs are the network's inputs, never lowered as operations")
+
+
+#: The lowering method of every primitive class.
+_LOWERINGS: dict[type[Primitive], str] = {
+    Input: "lower_input",
+    Iota: "lower_iota",
+    Full: "lower_full",
+    Unary: "lower_unary",
+    Binary: "lower_binary",
+    Where: "lower_where",
+    Cast: "lower_cast",
+    Reduce: "lower_reduce",
+    Argmax: "lower_argmax",
+    Matmul: "lower_matmul",
+    Reshape: "lower_reshape",
+    Permute: "lower_permute",
+    Expand: "lower_expand",
+    Slice: "lower_slice",
+    Concat: "lower_concat",
+    Gather: "lower_gather",
+    Quantize: "lower_quantize",
+    Dequantize: "lower_dequantize",
+    Int8Linear: "lower_int8_linear",
+}
+
+
+def _symbolic(prim: Primitive) -> bool:
+    return any(is_symbolic(getattr(prim, f.name)) for f in dataclasses.fields(prim))
 
 
 def lower_graph(trt: ModuleType, graph: Graph) -> LoweredNetwork:

@@ -6,6 +6,7 @@ from tripy.dtypes import DataType
 from tripy.errors import raise_error
 from tripy.export import public
 from tripy.tensor import Tensor
+from tripy.trace.primitives import Cast
 
 
 @public
@@ -22,4 +23,4 @@ def cast(input: Tensor, dtype: DataType) -> Tensor:
         raise_error(f"cast: `dtype` must be a tripy data type such as tp.float16, not {dtype!r}.")
     if input.dtype == dtype:
         return input
-    return Tensor._from_node("cast", (input,), {"dtype": dtype}, input.shape, dtype)
+    return Tensor.from_primitive(Cast(dtype), (input,))

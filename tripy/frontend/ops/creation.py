@@ -12,6 +12,7 @@ from tripy.errors import raise_error
 from tripy.export import public
 from tripy.frontend.utils import normalize_dim
 from tripy.tensor import Tensor
+from tripy.trace.primitives import Full, Iota
 
 
 def _shape(shape, op: str) -> tuple[int, ...]:
@@ -41,7 +42,7 @@ def iota(shape: Sequence[int], dim: int = 0, dtype: DataType = dtypes.float32) -
     """
     shape = _shape(shape, "iota")
     dim = normalize_dim(dim, len(shape), "iota")
-    return Tensor._from_node("iota", (), {"shape": shape, "dim": dim, "dtype": _dtype(dtype, "iota")}, shape, dtype)
+    return Tensor.from_primitive(Iota(shape, dim, _dtype(dtype, "iota")), ())
 
 
 @public
@@ -54,7 +55,7 @@ def full(shape: Sequence[int], value: float | int | bool, dtype: DataType = dtyp
         assert out.tolist() == [7.0, 7.0]
     """
     shape = _shape(shape, "full")
-    return Tensor._from_node("full", (), {"shape": shape, "value": value, "dtype": _dtype(dtype, "full")}, shape, dtype)
+    return Tensor.from_primitive(Full(shape, value, _dtype(dtype, "full")), ())
 
 
 @public

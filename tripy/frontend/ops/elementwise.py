@@ -1,79 +1,17 @@
-"""Elementwise math, the arithmetic and comparison operators of ``tp.Tensor``, ``where`` and ``masked_fill``."""
+"""Elementwise math functions, ``where`` and ``masked_fill`` (the operators are in :mod:`tripy.frontend.tensor_operators`)."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from tripy import dtypes
-from tripy.backend.base import COMPARISONS
 from tripy.errors import raise_error
 from tripy.export import public
-from tripy.frontend.utils import as_tensor, broadcast_shape, with_rank
+from tripy.frontend.checks import broadcast_shape
+from tripy.frontend.tensor_operators import binary, unary, with_rank
+from tripy.frontend.utils import as_tensor
 from tripy.tensor import Tensor
-
-_SYMBOL = {
-    "add": "+",
-    "sub": "-",
-    "mul": "*",
-    "div": "/",
-    "floor_div": "//",
-    "mod": "%",
-    "pow": "**",
-    "and": "&",
-    "or": "|",
-    "eq": "==",
-    "ne": "!=",
-    "lt": "<",
-    "le": "<=",
-    "gt": ">",
-    "ge": ">=",
-}
-
-
-_LOGICAL = frozenset({"and", "or"})
-#: Ops that take bools as well as numbers (bool add and mul are or and and, as in NumPy).
-_ANY_DTYPE = COMPARISONS | {"max", "min", "add", "mul"}
-
-
-def binary(op: str, a: Any, b: Any, name: str | None = None) -> Tensor:
-    """Apply a binary primitive with broadcasting; Python scalars take the other operand's dtype."""
-    opname = name or f"'{_SYMBOL.get(op, op)}'"
-    if not isinstance(a, Tensor):
-        a = as_tensor(a, "input", opname, like=b if isinstance(b, Tensor) else None)
-    b = as_tensor(b, "other", opname, like=a)
-    if a.dtype != b.dtype:
-        raise_error(
-            f"{opname}: operands have different dtypes: `input` is {a.dtype} and `other` is {b.dtype}; "
-            f"use tp.cast to make them match.",
-            [("`input` was created at", a.where), ("`other` was created at", b.where)],
-        )
-    if (op in _LOGICAL) != (a.dtype == dtypes.bool) and op not in _ANY_DTYPE:
-        message = (
-            f"{opname} is a logical operator: its operands must be bool, but they are {a.dtype}; make a "
-            f"mask with a comparison (e.g. `x != 0`) or use tp.cast."
-            if op in _LOGICAL
-            else f"{opname} does not take bool operands; tp.cast them to a number type first."
-        )
-        raise_error(message, [("`input` was created at", a.where), ("`other` was created at", b.where)])
-    shape = a.shape if a.shape == b.shape else broadcast_shape(a, b, op=opname)
-    rank = len(shape)
-    out_dtype = dtypes.bool if op in COMPARISONS else a.dtype
-    return Tensor._from_node("binary", (with_rank(a, rank), with_rank(b, rank)), {"op": op}, shape, out_dtype)
-
-
-def unary(op: str, x: Tensor, name: str, float_only: bool = True) -> Tensor:
-    if not isinstance(x, Tensor):
-        x = as_tensor(x, "input", name)
-    if (op == "not" and x.dtype != dtypes.bool) or (op == "neg" and x.dtype == dtypes.bool):
-        need = "must be bool (a mask)" if op == "not" else "must not be bool (use ~ for logical not)"
-        raise_error(f"{name}: `input` {need}, but it is {x.dtype}.", [("`input` was created at", x.where)])
-    if float_only and not x.dtype.is_float:
-        raise_error(
-            f"{name}: `input` must have a floating-point dtype, but it is {x.dtype}.",
-            [("`input` was created at", x.where)],
-        )
-    return Tensor._from_node("unary", (x,), {"op": op}, x.shape, x.dtype)
+from tripy.trace.primitives import BinaryOp, UnaryOp, Where
 
 
 @public
@@ -84,7 +22,7 @@ def exp(input: Tensor) -> Tensor:
 
         assert tp.exp(tp.zeros((1,))).tolist() == [1.0]
     """
-    return unary("exp", input, "exp")
+    return unary(UnaryOp.EXP, input, "exp")
 
 
 @public
@@ -95,7 +33,7 @@ def log(input: Tensor) -> Tensor:
 
         assert tp.log(tp.ones((1,))).tolist() == [0.0]
     """
-    return unary("log", input, "log")
+    return unary(UnaryOp.LOG, input, "log")
 
 
 @public
@@ -106,7 +44,7 @@ def sqrt(input: Tensor) -> Tensor:
 
         assert tp.sqrt(tp.Tensor([4.0])).tolist() == [2.0]
     """
-    return unary("sqrt", input, "sqrt")
+    return unary(UnaryOp.SQRT, input, "sqrt")
 
 
 @public
@@ -117,7 +55,7 @@ def rsqrt(input: Tensor) -> Tensor:
 
         assert tp.rsqrt(tp.Tensor([4.0])).tolist() == [0.5]
     """
-    return unary("rsqrt", input, "rsqrt")
+    return unary(UnaryOp.RSQRT, input, "rsqrt")
 
 
 @public
@@ -128,7 +66,7 @@ def tanh(input: Tensor) -> Tensor:
 
         assert tp.tanh(tp.zeros((1,))).tolist() == [0.0]
     """
-    return unary("tanh", input, "tanh")
+    return unary(UnaryOp.TANH, input, "tanh")
 
 
 @public
@@ -139,7 +77,7 @@ def sin(input: Tensor) -> Tensor:
 
         assert tp.sin(tp.zeros((1,))).tolist() == [0.0]
     """
-    return unary("sin", input, "sin")
+    return unary(UnaryOp.SIN, input, "sin")
 
 
 @public
@@ -150,7 +88,7 @@ def cos(input: Tensor) -> Tensor:
 
         assert tp.cos(tp.zeros((1,))).tolist() == [1.0]
     """
-    return unary("cos", input, "cos")
+    return unary(UnaryOp.COS, input, "cos")
 
 
 @public
@@ -161,7 +99,7 @@ def abs(input: Tensor) -> Tensor:  # noqa: A001 - mirrors tp.abs
 
         assert tp.abs(tp.Tensor([-2, 3])).tolist() == [2, 3]
     """
-    return unary("abs", input, "abs", float_only=False)
+    return unary(UnaryOp.ABS, input, "abs", float_only=False)
 
 
 @public
@@ -172,7 +110,7 @@ def pow(input: Tensor | float, exponent: Tensor | float) -> Tensor:  # noqa: A00
 
         assert tp.pow(tp.Tensor([2.0, 3.0]), 2.0).tolist() == [4.0, 9.0]
     """
-    return binary("pow", input, exponent, "pow")
+    return binary(BinaryOp.POW, input, exponent, "pow")
 
 
 @public
@@ -183,7 +121,7 @@ def maximum(lhs: Tensor, rhs: Tensor) -> Tensor:
 
         assert tp.maximum(tp.Tensor([1.0, 5.0]), tp.Tensor([3.0, 2.0])).tolist() == [3.0, 5.0]
     """
-    return binary("max", lhs, rhs, "maximum")
+    return binary(BinaryOp.MAX, lhs, rhs, "maximum")
 
 
 @public
@@ -194,7 +132,7 @@ def minimum(lhs: Tensor, rhs: Tensor) -> Tensor:
 
         assert tp.minimum(tp.Tensor([1.0, 5.0]), tp.Tensor([3.0, 2.0])).tolist() == [1.0, 2.0]
     """
-    return binary("min", lhs, rhs, "minimum")
+    return binary(BinaryOp.MIN, lhs, rhs, "minimum")
 
 
 @public
@@ -222,9 +160,7 @@ def where(condition: Tensor, input: Tensor | float, other: Tensor | float) -> Te
         )
     shape = broadcast_shape(condition, input, other, op="where", names=("condition", "input", "other"))
     rank = len(shape)
-    return Tensor._from_node(
-        "where", (with_rank(condition, rank), with_rank(input, rank), with_rank(other, rank)), {}, shape, input.dtype
-    )
+    return Tensor.from_primitive(Where(), (with_rank(condition, rank), with_rank(input, rank), with_rank(other, rank)))
 
 
 @public
@@ -238,35 +174,6 @@ def masked_fill(input: Tensor, mask: Tensor, value: float) -> Tensor:
     """
     return where(mask, as_tensor(value, "value", "masked_fill", like=input), input)
 
-
-# -- operators of tp.Tensor --------------------------------------------------------------------------
-def _install_operators() -> None:
-    def make(op: str, reflected: bool = False):
-        if reflected:
-            return lambda self, other: binary(op, other, self)
-        return lambda self, other: binary(op, self, other)
-
-    for op, dunder in [
-        ("add", "add"),
-        ("sub", "sub"),
-        ("mul", "mul"),
-        ("div", "truediv"),
-        ("floor_div", "floordiv"),
-        ("mod", "mod"),
-        ("pow", "pow"),
-        ("and", "and"),
-        ("or", "or"),
-    ]:
-        setattr(Tensor, f"__{dunder}__", make(op))
-        setattr(Tensor, f"__r{dunder}__", make(op, reflected=True))
-    for op in ("eq", "ne", "lt", "le", "gt", "ge"):
-        setattr(Tensor, f"__{op}__", make(op))
-    Tensor.__neg__ = lambda self: unary("neg", self, "'-'", float_only=False)
-    Tensor.__invert__ = lambda self: unary("not", self, "'~'", float_only=False)
-    Tensor.__abs__ = lambda self: abs(self)
-
-
-_install_operators()
 
 # GELU's tanh approximation, as in GPT-2: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
 GELU_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)

@@ -15,7 +15,8 @@ from tripy.errors import raise_error
 from tripy.export import public
 from tripy.frontend.utils import normalize_dim
 from tripy.tensor import Tensor
-from tripy.trace import topological_order
+from tripy.trace.node import topological_order
+from tripy.trace.primitives import Dequantize, Input, Quantize
 
 QUANTIZED = (dtypes.int8, dtypes.int4, dtypes.float8)
 
@@ -61,9 +62,9 @@ def _check_scale(input: Tensor, scale, dim: int | None, dtype: DataType, op: str
 
 def _check_scale_values(scale: Tensor, op: str, details) -> None:
     """Scales must be positive and finite; checked once per scale tensor whose value can be known."""
-    if scale._checked:
+    if scale.checked:
         return
-    if scale._value is None and any(t._node.prim == "input" for t in topological_order([scale])):
+    if any(isinstance(t.node.prim, Input) for t in topological_order([scale]) if t.node is not None):
         return  # a traced input of tp.compile: no value to check yet
     values = np.asarray(scale.numpy(), dtype=np.float32)
     bad = ~(np.isfinite(values) & (values > 0))
@@ -74,7 +75,7 @@ def _check_scale_values(scale: Tensor, op: str, details) -> None:
             f"({int(bad.sum())} of {values.size} values are zero, negative, NaN or infinite).",
             details,
         )
-    scale._checked = True
+    scale.mark_checked()
 
 
 @public
@@ -100,7 +101,7 @@ def quantize(input: Tensor, scale: Tensor | float, dtype: DataType, dim: int | N
             where,
         )
     scale, dim = _check_scale(input, scale, dim, dtype, "quantize")
-    return Tensor._from_node("quantize", (input, scale), {"dtype": dtype, "axis": dim}, input.shape, dtype)
+    return Tensor.from_primitive(Quantize(dtype, dim), (input, scale))
 
 
 @public
@@ -124,4 +125,4 @@ def dequantize(input: Tensor, scale: Tensor | float, dtype: DataType, dim: int |
     if not isinstance(dtype, DataType) or not dtype.is_float or dtype.is_quantized:
         raise_error(f"dequantize: `dtype` must be float32, float16 or bfloat16, but it is {dtype}.")
     scale, dim = _check_scale(input, scale, dim, input.dtype, "dequantize")
-    return Tensor._from_node("dequantize", (input, scale), {"dtype": dtype, "axis": dim}, input.shape, dtype)
+    return Tensor.from_primitive(Dequantize(dtype, dim), (input, scale))

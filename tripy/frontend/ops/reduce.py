@@ -10,6 +10,7 @@ from tripy.errors import raise_error
 from tripy.export import public
 from tripy.frontend.utils import normalize_dim
 from tripy.tensor import Tensor
+from tripy.trace.primitives import Argmax, Reduce, ReduceOp
 
 
 def _axes(input: Tensor, dim: int | Sequence[int] | None, op: str) -> tuple[int, ...]:
@@ -20,15 +21,10 @@ def _axes(input: Tensor, dim: int | Sequence[int] | None, op: str) -> tuple[int,
     return axes
 
 
-def _reduce(op: str, input: Tensor, dim, keepdim: bool, name: str) -> Tensor:
+def _reduce(op: ReduceOp, input: Tensor, dim, keepdim: bool, name: str) -> Tensor:
     if not isinstance(input, Tensor):
         raise_error(f"{name}: `input` must be a tp.Tensor, not {type(input).__name__}.")
-    axes = _axes(input, dim, name)
-    if keepdim:
-        shape = tuple(1 if i in axes else n for i, n in enumerate(input.shape))
-    else:
-        shape = tuple(n for i, n in enumerate(input.shape) if i not in axes)
-    return Tensor._from_node("reduce", (input,), {"op": op, "axes": axes, "keepdim": keepdim}, shape, input.dtype)
+    return Tensor.from_primitive(Reduce(op, _axes(input, dim, name), keepdim), (input,))
 
 
 def _to(input: Tensor, dtype) -> Tensor:
@@ -56,7 +52,7 @@ def sum(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = F
 
         assert tp.sum(tp.ones((2, 3)), dim=1).tolist() == [3.0, 3.0]
     """
-    return _reduce("sum", _bool_to_int(input), dim, keepdim, "sum")
+    return _reduce(ReduceOp.SUM, _bool_to_int(input), dim, keepdim, "sum")
 
 
 @public
@@ -67,7 +63,7 @@ def prod(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = 
 
         assert tp.prod(tp.Tensor([2.0, 3.0])).tolist() == 6.0
     """
-    return _reduce("prod", _bool_to_int(input), dim, keepdim, "prod")
+    return _reduce(ReduceOp.PROD, _bool_to_int(input), dim, keepdim, "prod")
 
 
 @public
@@ -78,7 +74,7 @@ def max(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = F
 
         assert tp.max(tp.Tensor([[1, 5], [7, 2]]), dim=0).tolist() == [7, 5]
     """
-    return _reduce("max", input, dim, keepdim, "max")
+    return _reduce(ReduceOp.MAX, input, dim, keepdim, "max")
 
 
 @public
@@ -89,7 +85,7 @@ def min(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = F
 
         assert tp.min(tp.Tensor([[1, 5], [7, 2]]), dim=1).tolist() == [1, 2]
     """
-    return _reduce("min", input, dim, keepdim, "min")
+    return _reduce(ReduceOp.MIN, input, dim, keepdim, "min")
 
 
 @public
@@ -137,12 +133,7 @@ def _arg(op: str, input: Tensor, dim: int | None, keepdim: bool) -> Tensor:
     x = input
     if op == "argmin":  # argmax of an order-reversing map: -x for floats, ~x for bools, -1 - x (no overflow) for ints
         x = ~input if input.dtype == dtypes.bool else -input if input.dtype.is_float else -1 - input
-    shape = (
-        tuple(1 if i == axis else n for i, n in enumerate(input.shape))
-        if keepdim
-        else tuple(n for i, n in enumerate(input.shape) if i != axis)
-    )
-    return Tensor._from_node("argmax", (x,), {"axis": axis, "keepdim": keepdim}, shape, dtypes.int32)
+    return Tensor.from_primitive(Argmax(axis, keepdim), (x,))
 
 
 @public
@@ -177,7 +168,7 @@ def all(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = F
     """
     if isinstance(input, Tensor) and input.dtype != dtypes.bool:
         input = input != 0
-    return _reduce("min", input, dim, keepdim, "all")
+    return _reduce(ReduceOp.MIN, input, dim, keepdim, "all")
 
 
 @public
@@ -190,4 +181,4 @@ def any(input: Tensor, dim: int | Sequence[int] | None = None, keepdim: bool = F
     """
     if isinstance(input, Tensor) and input.dtype != dtypes.bool:
         input = input != 0
-    return _reduce("max", input, dim, keepdim, "any")
+    return _reduce(ReduceOp.MAX, input, dim, keepdim, "any")

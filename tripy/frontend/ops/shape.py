@@ -7,11 +7,12 @@ import math
 import numbers
 from collections.abc import Sequence
 
-from tripy import dtypes
 from tripy.errors import raise_error
 from tripy.export import public
+from tripy.frontend import tensor_operators as operators
 from tripy.frontend.utils import as_tensor, normalize_dim
 from tripy.tensor import Tensor
+from tripy.trace.primitives import Concat, Expand, Permute, Reshape
 
 
 def _where(t: Tensor, name: str = "input") -> list:
@@ -43,7 +44,7 @@ def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
         )
     if shape == input.shape:
         return input
-    return Tensor._from_node("reshape", (input,), {"shape": shape}, shape, input.dtype)
+    return Tensor.from_primitive(Reshape(shape), (input,))
 
 
 @public
@@ -62,8 +63,7 @@ def permute(input: Tensor, perm: Sequence[int]) -> Tensor:
         )
     if perm == tuple(range(input.rank)):
         return input
-    shape = tuple(input.shape[p] for p in perm)
-    return Tensor._from_node("permute", (input,), {"perm": perm}, shape, input.dtype)
+    return Tensor.from_primitive(Permute(perm), (input,))
 
 
 @public
@@ -151,7 +151,7 @@ def expand(input: Tensor, sizes: Sequence[int]) -> Tensor:
     x = reshape(input, src)
     if shape == src:
         return x
-    return Tensor._from_node("expand", (x,), {"shape": shape}, shape, input.dtype)
+    return Tensor.from_primitive(Expand(shape), (x,))
 
 
 @public
@@ -196,8 +196,7 @@ def concatenate(tensors: Sequence[Tensor], dim: int) -> Tensor:
             )
     if len(tensors) == 1:
         return first
-    shape = first.shape[:d] + (sum(t.shape[d] for t in tensors),) + first.shape[d + 1 :]
-    return Tensor._from_node("concat", tuple(tensors), {"axis": d}, shape, first.dtype)
+    return Tensor.from_primitive(Concat(d), tuple(tensors))
 
 
 @public
@@ -261,71 +260,4 @@ def gather(input: Tensor, dim: int, index: Tensor) -> Tensor:
         assert tp.gather(table, 0, tp.Tensor([2, 0])).tolist() == [[5.0, 6.0], [1.0, 2.0]]
     """
     d = normalize_dim(dim, input.rank, "gather")
-    index = as_tensor(index, "index", "gather")
-    if index.dtype not in (dtypes.int32, dtypes.int64):
-        raise_error(f"gather: `index` must be int32 or int64, but it is {index.dtype}.", _where(index, "index"))
-    shape = input.shape[:d] + index.shape + input.shape[d + 1 :]
-    return Tensor._from_node("gather", (input, index), {"axis": d}, shape, input.dtype)
-
-
-def _getitem(self: Tensor, key) -> Tensor:
-    """Basic indexing: ints, slices (any step), ``None`` and ``...``; an int tensor or list gathers along dim 0."""
-    if isinstance(key, list):
-        key = Tensor(key)
-    if isinstance(key, Tensor):
-        if key.dtype == dtypes.bool:
-            raise_error(
-                "Indexing with a boolean mask is not supported (the result's shape would depend on the "
-                "values); use tp.where or tp.masked_fill.",
-                _where(key, "the mask"),
-            )
-        return gather(self, 0, key)
-    key = key if isinstance(key, tuple) else (key,)
-    if sum(k is Ellipsis for k in key) > 1:
-        raise_error("Indexing: at most one '...' is allowed.")
-    consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
-    if consumed > self.rank:
-        raise_error(f"Indexing: too many indices ({consumed}) for a tensor of rank {self.rank}.", _where(self))
-    if Ellipsis in key:
-        i = key.index(Ellipsis)
-        key = key[:i] + (slice(None),) * (self.rank - consumed) + key[i + 1 :]
-    else:
-        key = key + (slice(None),) * (self.rank - consumed)
-
-    starts, sizes, steps, out_shape = [], [], [], []
-    dim = 0
-    for k in key:
-        if k is None:
-            out_shape.append(1)
-            continue
-        n = self.shape[dim]
-        if isinstance(k, slice):
-            start, stop, step = k.indices(n)
-            size = len(range(start, stop, step))
-            starts.append(start if size else 0)
-            sizes.append(size)
-            steps.append(step)
-            out_shape.append(size)
-        elif isinstance(k, numbers.Integral):
-            k = int(k)
-            if not -n <= k < n:
-                raise IndexError(f"index {k} is out of range for dimension {dim} of size {n}")
-            starts.append(k % n)
-            sizes.append(1)
-            steps.append(1)
-        else:
-            raise_error(f"Indexing: unsupported index {k!r} of type {type(k).__name__}.")
-        dim += 1
-    x = self
-    if any(st != 0 or sz != n or sp != 1 for st, sz, sp, n in zip(starts, sizes, steps, self.shape, strict=True)):
-        x = Tensor._from_node(
-            "slice",
-            (self,),
-            {"starts": tuple(starts), "sizes": tuple(sizes), "steps": tuple(steps)},
-            tuple(sizes),
-            self.dtype,
-        )
-    return reshape(x, tuple(out_shape))
-
-
-Tensor.__getitem__ = _getitem
+    return operators.gather(input, d, as_tensor(index, "index", "gather"))

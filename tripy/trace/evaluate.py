@@ -1,0 +1,75 @@
+"""The one evaluator: computes tensors' values by running their trace's primitives on a backend.
+
+It walks the graph (inputs first), lets the backend's rewrites fuse what they match, moves values made
+on another backend, runs each primitive under one error wrapper that names the user's line, and keeps
+every computed value on its tensor (so a later evaluation, the next layer of a model run step by step,
+starts from it). Besides :mod:`tripy.tensor`, this is the only module that reads or writes a tensor's
+value and node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from tripy.backend.base import Backend
+from tripy.errors import SourceLocation, TripyException
+from tripy.trace.node import topological_order
+from tripy.trace.primitives import Primitive
+from tripy.trace.rewrite import plan
+
+if TYPE_CHECKING:
+    from tripy.tensor import Tensor
+
+
+def adopt(tensor: Tensor, backend: Backend) -> Any:
+    """The value of an evaluated ``tensor`` as ``backend``'s value (copied if another backend made it)."""
+    source = tensor._backend
+    if source is backend:
+        return tensor._value
+    assert source is not None
+    return backend.from_numpy(source.to_numpy(tensor._value, tensor.dtype), tensor.dtype)
+
+
+def run(backend: Backend, prim: Primitive, args: Sequence[Any], where: SourceLocation | None) -> Any:
+    """``prim`` on ``args``; an internal failure still says which user line made the tensor."""
+    try:
+        return backend.kernels[type(prim)](prim, *args)
+    except TripyException:
+        raise
+    except Exception as exc:
+        made_at = f"\n  made at: {where}" if where else ""
+        raise TripyException(
+            f"{backend.name} backend failed running {type(prim).__name__}: {exc}{made_at}"
+        ) from exc
+
+
+def evaluate(outputs: Sequence[Tensor], backend: Backend) -> None:
+    """Compute, on ``backend``, the values of ``outputs`` that have none yet, and keep them."""
+    pending = [t for t in outputs if t._node is not None]
+    if not pending:
+        return
+    if len(pending) == 1:  # one primitive on values (eager code): no graph walk
+        tensor = pending[0]
+        node = tensor._node
+        assert node is not None
+        if all(i._node is None for i in node.inputs) and not _may_fuse(backend, node.prim):
+            value = run(backend, node.prim, [adopt(i, backend) for i in node.inputs], tensor._where)
+            _keep(tensor, value, backend)
+            return
+    steps = plan(topological_order(pending), pending, backend.rewrites)
+    values: dict[int, Any] = {}
+    for step in steps:
+        args = [values[id(i)] if i._node is not None else adopt(i, backend) for i in step.inputs]
+        values[id(step.tensor)] = run(backend, step.prim, args, step.tensor._where)
+    for step in steps:
+        _keep(step.tensor, values[id(step.tensor)], backend)
+
+
+def _may_fuse(backend: Backend, prim: Primitive) -> bool:
+    return any(type(prim) is rewrite.pattern.prim for rewrite in backend.rewrites)
+
+
+def _keep(tensor: Tensor, value: Any, backend: Backend) -> None:
+    """Store a computed value on its tensor and release the trace that made it."""
+    tensor._value, tensor._backend, tensor._node = value, backend, None

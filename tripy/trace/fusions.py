@@ -1,0 +1,151 @@
+"""The fusions of the trace: the int8 Linear, defined once for every backend and for ``tp.compile``.
+
+The pattern is what ``tp.Linear(quant_dtype=tp.int8)`` writes (and anyone may write by hand)::
+
+    matmul(dequantize(quantize(x, sx)), permute(dequantize(quantize(w, sw, axis)), (1, 0))) [+ bias]
+
+with a per-tensor ``sx`` (or no input quantization at all: weight-only), ``sw`` per-tensor or per output
+channel, ``w`` (N, K) permuted or (K, N) used as is, and the leading-1 reshapes that broadcasting adds. It
+becomes one :class:`Int8Linear`, whose meaning is exactly those primitives (:func:`int8_linear_steps`):
+the NumPy backend runs them, the TensorRT lowering lowers them, the CUDA backend runs an int8 GEMM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from tripy import dtypes
+from tripy.trace.primitives import (
+    Binary,
+    BinaryOp,
+    Dequantize,
+    Int8Linear,
+    Matmul,
+    Permute,
+    Primitive,
+    Quantize,
+    Reshape,
+    TensorType,
+)
+from tripy.trace.rewrite import Capture, Match, OneOf, Pattern, PatternLike, Rewrite
+
+if TYPE_CHECKING:
+    from tripy.tensor import Tensor
+
+_FLOATS = (dtypes.float32, dtypes.float16, dtypes.bfloat16)
+P = TypeVar("P", bound=Primitive)
+
+
+def _adds_leading_ones(t: Tensor) -> bool:
+    source = t.node.inputs[0] if t.node is not None else t
+    extra = len(t.shape) - len(source.shape)
+    return extra > 0 and t.shape[extra:] == source.shape and all(d == 1 for d in t.shape[:extra])
+
+
+def _broadcast_view(inner: PatternLike) -> OneOf:
+    """``inner``, possibly reshaped with leading 1s (as the frontend does to equalise ranks)."""
+    return OneOf((Pattern(Reshape, (inner,), when=_adds_leading_ones), inner))
+
+
+def _quantized(prefix: str) -> Pattern:
+    """``dequantize(quantize(source, scale, int8), scale)`` with one scale tensor for both."""
+    scale = Capture(f"{prefix}_scale")
+    quantize = Pattern(Quantize, (Capture(prefix), scale), name=f"{prefix}_quantize")
+    return Pattern(Dequantize, (quantize, scale), name=f"{prefix}_dequantize")
+
+
+def _swaps_matrix(t: Tensor) -> bool:
+    return t.node is not None and getattr(t.node.prim, "perm", None) == (1, 0)
+
+
+def _adds(t: Tensor) -> bool:
+    return t.node is not None and getattr(t.node.prim, "op", None) is BinaryOp.ADD
+
+
+_WEIGHT = OneOf((Pattern(Permute, (_quantized("weight"),), _swaps_matrix, "weight_permute"), _quantized("weight")))
+_PRODUCT = Pattern(Matmul, (OneOf((_quantized("x"), Capture("x"))), _broadcast_view(_WEIGHT)), name="product")
+_WITH_BIAS = Pattern(Binary, (_PRODUCT, _broadcast_view(Capture("bias"))), _adds, "root")
+
+
+def _build(found: Match) -> tuple[Primitive, tuple[Tensor, ...]] | None:
+    """The fused primitive for a match, or None where the int8 GEMM would not compute the same thing."""
+    product = found["product"]
+    root = found.get("root")
+    out = product if root is None else root
+    a, b = product.node.inputs  # type: ignore[union-attr]
+    weight, w_scale = found["weight"], found["weight_scale"]
+    w_quantize = _prim(found["weight_quantize"], Quantize)
+    weight_kn = found.get("weight_permute") is None
+    axis = w_quantize.axis
+    if out.dtype not in _FLOATS or weight.dtype not in _FLOATS or len(a.shape) < 2 or len(weight.shape) != 2:
+        return None
+    if w_quantize.dtype is not dtypes.int8 or axis != _prim(found["weight_dequantize"], Dequantize).axis:
+        return None
+    if len(w_scale.shape) != (0 if axis is None else 1):
+        return None  # block-wise scales
+    if axis is not None and axis != (1 if weight_kn else 0):
+        return None  # a scale along K does not factor out of the sum
+    x, x_scale = found["x"], found.get("x_scale")
+    if x.dtype not in _FLOATS:
+        return None
+    if x_scale is not None:
+        x_quantize = _prim(found["x_quantize"], Quantize)
+        if x_quantize.dtype is not dtypes.int8 or x_quantize.axis is not None or len(x_scale.shape) != 0:
+            return None
+    bias = found.get("bias")
+    if bias is not None and (len(bias.shape) != 1 or bias.shape != out.shape[-1:] or product.shape != out.shape):
+        return None
+    inputs = tuple(t for t in (x, x_scale, weight, w_scale, bias) if t is not None)
+    return Int8Linear(x_scale is not None, weight_kn, axis, bias is not None, out.dtype), inputs
+
+
+def _prim(tensor: Tensor, kind: type[P]) -> P:
+    prim = tensor.node.prim  # type: ignore[union-attr]
+    assert isinstance(prim, kind)
+    return prim
+
+
+#: The int8 Linear with a bias add, and without.
+INT8_LINEAR_REWRITES: tuple[Rewrite, ...] = (
+    Rewrite("int8 Linear + bias", _WITH_BIAS, _build),
+    Rewrite("int8 Linear", _PRODUCT, _build),
+)
+#: Every rewrite of the trace (``tp.compile`` applies all of them; a backend lists those it runs fused).
+ALL_REWRITES: tuple[Rewrite, ...] = INT8_LINEAR_REWRITES
+
+
+def int8_linear_steps(prim: Int8Linear, inputs: Sequence[TensorType]) -> list[tuple[Primitive, tuple[int, ...]]]:
+    """The unfused primitives that ``prim`` stands for, in the order the frontend records them.
+
+    Values are numbered: ``0 .. len(inputs) - 1`` are ``prim``'s inputs, and each step's result takes the
+    next number; the last step's result is ``prim``'s.
+    """
+    names = ["x", *(["x_scale"] if prim.input_scaled else []), "weight", "weight_scale", *(["bias"] if prim.biased else [])]
+    index = {name: i for i, name in enumerate(names)}
+    types = dict(zip(names, inputs, strict=True))
+    steps: list[tuple[Primitive, tuple[int, ...]]] = []
+
+    def add(p: Primitive, *args: int) -> int:
+        steps.append((p, args))
+        return len(names) + len(steps) - 1
+
+    a = index["x"]
+    if prim.input_scaled:
+        q = add(Quantize(dtypes.int8, None), a, index["x_scale"])
+        a = add(Dequantize(prim.dtype, None), q, index["x_scale"])
+    q = add(Quantize(dtypes.int8, prim.weight_axis), index["weight"], index["weight_scale"])
+    b = add(Dequantize(prim.dtype, prim.weight_axis), q, index["weight_scale"])
+    n, k = types["weight"].shape[::-1] if prim.weight_kn else types["weight"].shape
+    if not prim.weight_kn:
+        b = add(Permute((1, 0)), b)
+    rank = len(types["x"].shape)
+    if rank > 2:
+        b = add(Reshape((1,) * (rank - 2) + (k, n)), b)
+    out = add(Matmul(), a, b)
+    if prim.biased:
+        bias = index["bias"]
+        if rank > 1:
+            bias = add(Reshape((1,) * (rank - 1) + (n,)), bias)
+        out = add(Binary(BinaryOp.ADD), out, bias)
+    return steps

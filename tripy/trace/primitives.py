@@ -1,0 +1,378 @@
+"""The primitives of the trace: one frozen dataclass per operation that backends implement.
+
+A primitive's fields are its attributes; :meth:`Primitive.infer` gives the shape and dtype of its result
+from those of its inputs. Every public op is composed from these in ``tripy/frontend``, so a backend (a
+table keyed by primitive class) and the TensorRT lowering implement only this list. Operands of
+:class:`Binary` and :class:`Where` have equal rank and broadcast along size-1 dimensions; :class:`Matmul`
+operands have rank >= 2 and equal rank. Shapes and sizes may hold :class:`tripy.compiler.symbolic.SymInt`
+while ``tp.compile`` fits dynamic dimensions; everywhere else they are ints.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
+
+from tripy import dtypes
+from tripy.dtypes import DataType
+
+Shape = tuple[Any, ...]  # ints, or SymInts while tp.compile fits dynamic dimensions
+
+
+class TensorType(NamedTuple):
+    """The shape and dtype of a value of the trace."""
+
+    shape: Shape
+    dtype: DataType
+
+
+class UnaryOp(enum.Enum):
+    """Elementwise functions of one operand."""
+
+    NEG = "neg"
+    EXP = "exp"
+    LOG = "log"
+    SQRT = "sqrt"
+    RSQRT = "rsqrt"
+    TANH = "tanh"
+    SIN = "sin"
+    COS = "cos"
+    ABS = "abs"
+    NOT = "not"
+    ERF = "erf"
+
+
+class BinaryOp(enum.Enum):
+    """Elementwise functions of two operands; the comparisons yield bool."""
+
+    ADD = "add"
+    SUB = "sub"
+    MUL = "mul"
+    DIV = "div"
+    FLOOR_DIV = "floor_div"
+    MOD = "mod"
+    POW = "pow"
+    MAX = "max"
+    MIN = "min"
+    AND = "and"
+    OR = "or"
+    EQ = "eq"
+    NE = "ne"
+    LT = "lt"
+    LE = "le"
+    GT = "gt"
+    GE = "ge"
+
+    @property
+    def is_comparison(self) -> bool:
+        return self in _COMPARISONS
+
+
+_COMPARISONS = frozenset({BinaryOp.EQ, BinaryOp.NE, BinaryOp.LT, BinaryOp.LE, BinaryOp.GT, BinaryOp.GE})
+
+
+class ReduceOp(enum.Enum):
+    """Reductions over some axes."""
+
+    SUM = "sum"
+    PROD = "prod"
+    MAX = "max"
+    MIN = "min"
+
+
+def broadcast(shapes: Sequence[Shape]) -> Shape:
+    """The shape that equal-rank ``shapes`` broadcast to along their size-1 dimensions."""
+    first = shapes[0]
+    if all(s == first for s in shapes[1:]):
+        return first
+    return tuple(next((d for d in dims if d != 1), 1) for dims in zip(*shapes, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class Primitive:
+    """Base of the primitives. ``arity`` is the number of inputs (None: any number)."""
+
+    arity: ClassVar[int | None] = 1
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        """The type of the result for inputs of types ``inputs`` (checked by the frontend beforehand)."""
+        return inputs[0]
+
+
+# -- sources -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Input(Primitive):
+    """Argument ``index`` of a function traced by ``tp.compile``: it has no value outside the compiled call."""
+
+    arity: ClassVar[int | None] = 0
+    index: int
+    name: str
+    shape: Shape
+    dtype: DataType
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        return TensorType(self.shape, self.dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class Iota(Primitive):
+    """0, 1, 2... along ``dim``, repeated along every other dimension."""
+
+    arity: ClassVar[int | None] = 0
+    shape: Shape
+    dim: int
+    dtype: DataType
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        return TensorType(self.shape, self.dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class Full(Primitive):
+    """``shape`` filled with ``value``."""
+
+    arity: ClassVar[int | None] = 0
+    shape: Shape
+    value: float | int | bool
+    dtype: DataType
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        return TensorType(self.shape, self.dtype)
+
+
+# -- elementwise ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Unary(Primitive):
+    """``op`` applied to each element."""
+
+    op: UnaryOp
+
+
+@dataclass(frozen=True, slots=True)
+class Binary(Primitive):
+    """``op`` of two equal-rank operands, broadcast along size-1 dimensions."""
+
+    arity: ClassVar[int | None] = 2
+    op: BinaryOp
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        a, b = inputs
+        shape = a.shape if a.shape == b.shape else broadcast((a.shape, b.shape))
+        return TensorType(shape, dtypes.bool if self.op.is_comparison else a.dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class Where(Primitive):
+    """The second input where the (bool) first is true, else the third; all broadcast."""
+
+    arity: ClassVar[int | None] = 3
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        return TensorType(broadcast([t.shape for t in inputs]), inputs[1].dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class Cast(Primitive):
+    """Conversion to ``dtype``: floats to integers truncate; int8, int4 and float8 saturate."""
+
+    dtype: DataType
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        return TensorType(inputs[0].shape, self.dtype)
+
+
+# -- reductions and products ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Reduce(Primitive):
+    """``op`` over ``axes`` (sorted, distinct), keeping them as size 1 when ``keepdim``."""
+
+    op: ReduceOp
+    axes: tuple[int, ...]
+    keepdim: bool
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        shape, dtype = inputs[0]
+        return TensorType(_reduced(shape, self.axes, self.keepdim), dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class Argmax(Primitive):
+    """The index (int32) of the first maximum along ``axis``."""
+
+    axis: int
+    keepdim: bool
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        return TensorType(_reduced(inputs[0].shape, (self.axis,), self.keepdim), dtypes.int32)
+
+
+def _reduced(shape: Shape, axes: tuple[int, ...], keepdim: bool) -> Shape:
+    if keepdim:
+        return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+@dataclass(frozen=True, slots=True)
+class Matmul(Primitive):
+    """The matrix product of the last two dimensions; the leading (batch) dimensions broadcast."""
+
+    arity: ClassVar[int | None] = 2
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        a, b = inputs
+        batch = broadcast((a.shape[:-2], b.shape[:-2]))
+        return TensorType((*batch, a.shape[-2], b.shape[-1]), a.dtype)
+
+
+# -- movement ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Reshape(Primitive):
+    """The same elements in ``shape`` (row-major order)."""
+
+    shape: Shape
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        return TensorType(self.shape, inputs[0].dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class Permute(Primitive):
+    """Output dimension i is input dimension ``perm[i]``."""
+
+    perm: tuple[int, ...]
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        shape, dtype = inputs[0]
+        return TensorType(tuple(shape[p] for p in self.perm), dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class Expand(Primitive):
+    """The input (of equal rank) broadcast to ``shape`` along its size-1 dimensions."""
+
+    shape: Shape
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        return TensorType(self.shape, inputs[0].dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class Slice(Primitive):
+    """``sizes[d]`` elements along each dimension d, from ``starts[d]`` every ``steps[d]`` (may be < 0)."""
+
+    starts: Shape
+    sizes: Shape
+    steps: tuple[int, ...]
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        return TensorType(tuple(self.sizes), inputs[0].dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class Concat(Primitive):
+    """The inputs joined along ``axis``."""
+
+    arity: ClassVar[int | None] = None
+    axis: int
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        first = inputs[0].shape
+        size = sum(t.shape[self.axis] for t in inputs)
+        return TensorType((*first[: self.axis], size, *first[self.axis + 1 :]), inputs[0].dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class Gather(Primitive):
+    """The slices of the first input along ``axis`` picked by the second (integer indices; < 0 from the end)."""
+
+    arity: ClassVar[int | None] = 2
+    axis: int
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        (shape, dtype), (index, _) = inputs
+        return TensorType((*shape[: self.axis], *index, *shape[self.axis + 1 :]), dtype)
+
+
+# -- quantization --------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Quantize(Primitive):
+    """``clamp(round_half_to_even(x / scale))`` in ``dtype`` (float8 saturates to +-448, no rounding step).
+
+    ``axis`` None with a scalar scale is per-tensor, with a 2-D scale block-wise (each scale covers a block
+    of ``x.shape[d] // scale.shape[d]`` elements along every dimension d); an int is per-channel.
+    """
+
+    arity: ClassVar[int | None] = 2
+    dtype: DataType
+    axis: int | None
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        return TensorType(inputs[0].shape, self.dtype)
+
+
+@dataclass(frozen=True, slots=True)
+class Dequantize(Primitive):
+    """``q * scale`` computed in float32 and returned as ``dtype``; scale layouts as in :class:`Quantize`."""
+
+    arity: ClassVar[int | None] = 2
+    dtype: DataType
+    axis: int | None
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        return TensorType(inputs[0].shape, self.dtype)
+
+
+# -- fused ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Int8Linear(Primitive):
+    """``x @ W.T (+ bias)`` with int8 quantize/dequantize of ``W`` (and of ``x`` with an input scale).
+
+    Made only by the rewrite in :mod:`tripy.trace.fusions`, from the unfused primitives it stands for (its
+    meaning). Inputs, in order: ``x`` (rank >= 2, last dimension K), the per-tensor input scale when
+    ``input_scaled``, the weight ((N, K), or (K, N) when ``weight_kn``), its scale (per-tensor, or per
+    output channel along ``weight_axis``), and a bias of N elements when ``biased``. Everything is computed
+    in ``dtype``, the type of the result.
+    """
+
+    arity: ClassVar[int | None] = None
+    input_scaled: bool
+    weight_kn: bool
+    weight_axis: int | None
+    biased: bool
+    dtype: DataType
+
+    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+        x = inputs[0].shape
+        weight = inputs[2 if self.input_scaled else 1].shape
+        return TensorType((*x[:-1], weight[1] if self.weight_kn else weight[0]), self.dtype)
+
+
+#: Every primitive class: each backend table and the TensorRT lowering cover all of them.
+ALL_PRIMITIVES: tuple[type[Primitive], ...] = (
+    Input,
+    Iota,
+    Full,
+    Unary,
+    Binary,
+    Where,
+    Cast,
+    Reduce,
+    Argmax,
+    Matmul,
+    Reshape,
+    Permute,
+    Expand,
+    Slice,
+    Concat,
+    Gather,
+    Quantize,
+    Dequantize,
+    Int8Linear,
+)
+
+
+def element_count(shape: Shape) -> int:
+    return math.prod(shape)

@@ -1,0 +1,156 @@
+"""Rewrites as data: patterns over the trace and the fused primitive that replaces what they match.
+
+A :class:`Pattern` matches an unevaluated tensor made by a primitive of a given class whose inputs match
+the sub-patterns; a :class:`Capture` matches any tensor and names it (a name used twice must match one
+tensor twice); :class:`OneOf` tries alternatives in order. A :class:`Rewrite` pairs a pattern with a
+function that, given the match, returns the fused primitive and its inputs (or None when a condition the
+pattern cannot express fails). :func:`plan` decides, for one evaluation, which tensors are computed by
+which primitive; the evaluator and ``tp.compile`` both use it, so a pattern is written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Union
+
+from tripy.trace.primitives import Primitive
+
+if TYPE_CHECKING:
+    from tripy.tensor import Tensor
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Any tensor, evaluated or not, bound to ``name``."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """An unevaluated tensor made by a ``prim`` whose inputs match ``inputs`` (and ``when`` holds for it).
+
+    ``name`` binds the matched tensor; unnamed matched tensors are still recorded as the match's interior.
+    """
+
+    prim: type[Primitive]
+    inputs: tuple[PatternLike, ...] = ()
+    when: Callable[[Tensor], bool] | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """The first of ``alternatives`` that matches."""
+
+    alternatives: tuple[PatternLike, ...]
+
+
+PatternLike = Union[Capture, Pattern, OneOf]  # noqa: UP007 - a runtime alias, evaluated before 3.12
+
+
+@dataclass
+class Match:
+    """What a pattern matched: named tensors, and every tensor matched by a :class:`Pattern` (the interior)."""
+
+    tensors: dict[str, Tensor] = field(default_factory=dict)
+    interior: list[Tensor] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> Tensor:
+        return self.tensors[name]
+
+    def get(self, name: str) -> Tensor | None:
+        return self.tensors.get(name)
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """``pattern`` (rooted at a :class:`Pattern`) replaced by what ``build`` returns for the match."""
+
+    name: str
+    pattern: Pattern
+    build: Callable[[Match], tuple[Primitive, tuple[Tensor, ...]] | None]
+
+
+def match(pattern: PatternLike, tensor: Tensor) -> Match | None:
+    """The match of ``pattern`` at ``tensor``, or None."""
+    found = Match()
+    return found if _match(pattern, tensor, found) else None
+
+
+def _match(pattern: PatternLike, tensor: Tensor, found: Match) -> bool:
+    if isinstance(pattern, Capture):
+        bound = found.tensors.get(pattern.name)
+        if bound is not None:
+            return bound is tensor
+        found.tensors[pattern.name] = tensor
+        return True
+    if isinstance(pattern, OneOf):
+        for alternative in pattern.alternatives:
+            attempt = Match(dict(found.tensors), list(found.interior))
+            if _match(alternative, tensor, attempt):
+                found.tensors, found.interior = attempt.tensors, attempt.interior
+                return True
+        return False
+    node = tensor.node
+    if node is None or type(node.prim) is not pattern.prim or len(node.inputs) != len(pattern.inputs):
+        return False
+    if pattern.when is not None and not pattern.when(tensor):
+        return False
+    if pattern.name is not None:
+        bound = found.tensors.get(pattern.name)
+        if bound is not None and bound is not tensor:
+            return False
+        found.tensors[pattern.name] = tensor
+    found.interior.append(tensor)
+    return all(_match(p, t, found) for p, t in zip(pattern.inputs, node.inputs, strict=True))
+
+
+@dataclass(frozen=True)
+class Step:
+    """One primitive to run: it computes ``tensor`` from ``inputs``."""
+
+    tensor: Tensor
+    prim: Primitive
+    inputs: tuple[Tensor, ...]
+
+
+def plan(order: Sequence[Tensor], outputs: Sequence[Tensor], rewrites: Sequence[Rewrite]) -> list[Step]:
+    """The steps that compute ``outputs``: ``order`` (inputs first, from ``topological_order``) with each
+    match of ``rewrites`` replaced by its fused primitive, and without what only a fused match needed.
+
+    Matches are sought from the outputs back, so the largest pattern wins (a matrix product with its bias
+    add rather than the product alone).
+    """
+    if not rewrites:
+        return [Step(t, t.node.prim, t.node.inputs) for t in order]  # type: ignore[union-attr]
+    by_root: dict[type[Primitive], list[Rewrite]] = {}
+    for rewrite in rewrites:
+        by_root.setdefault(rewrite.pattern.prim, []).append(rewrite)
+    fused: dict[int, tuple[Primitive, tuple[Tensor, ...]]] = {}
+    covered: set[int] = set()
+    for tensor in reversed(order):
+        node = tensor.node
+        candidates = by_root.get(type(node.prim)) if node is not None else None
+        if not candidates or id(tensor) in covered:
+            continue
+        for rewrite in candidates:
+            found = match(rewrite.pattern, tensor)
+            built = rewrite.build(found) if found is not None else None
+            if built is not None:
+                fused[id(tensor)] = built
+                covered.update(id(t) for t in found.interior if t is not tensor)  # type: ignore[union-attr]
+                break
+    if not fused:
+        return [Step(t, t.node.prim, t.node.inputs) for t in order]  # type: ignore[union-attr]
+    needed = {id(t) for t in outputs}
+    steps: list[Step] = []
+    for tensor in reversed(order):
+        if id(tensor) not in needed:
+            continue
+        prim, inputs = fused.get(id(tensor)) or (tensor.node.prim, tensor.node.inputs)  # type: ignore[union-attr]
+        needed.update(id(i) for i in inputs if i.node is not None)
+        steps.append(Step(tensor, prim, inputs))
+    steps.reverse()
+    return steps
