@@ -167,9 +167,13 @@ def _signal_name(code: int) -> str:
 
 def stack_dump(text: str, path: str) -> tuple[str, int]:
     """A faulthandler dump without doc_runner's own frames, and the guide line it was at (0: none)."""
-    kept = [line for line in text.splitlines() if not _ENGINE_FILES.search(line)]
-    while kept and kept[-1].strip() == 'File "<string>", line 1 in <module>':  # the server's start command
-        kept.pop()
+    kept = [
+        line
+        for line in text.splitlines()
+        if not _ENGINE_FILES.search(line)
+        and line.strip() != 'File "<string>", line 1 in <module>'  # the server's start command
+        and not line.startswith("Extension modules:")
+    ]
     lines = re.findall(rf'File "{re.escape(path)}", line (\d+)', text)
     return "\n".join(kept).strip(), (int(lines[0]) if lines else 0)
 
