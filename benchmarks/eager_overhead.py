@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 import tripy as tp
+from tripy.backend.registry import current_backend
 
 
 def _median_us(fn, repeat: int, number: int) -> float:
@@ -53,7 +54,7 @@ def main() -> None:
         ("a + b (build only)", lambda: a + b, None),
         ("seed guide's quantized Linear forward", lambda: linear(x).eval(), np_linear),
     ]
-    print(f"backend: {tp.config._resolved().name}; median of {args.repeat} x {args.number} calls")
+    print(f"backend: {current_backend().name}; median of {args.repeat} x {args.number} calls")
     print(f"{'case':<40} {'tripy µs':>10} {'numpy µs':>10} {'overhead µs':>12}")
     for name, tripy_fn, numpy_fn in cases:
         t = _median_us(tripy_fn, args.repeat, args.number)

@@ -27,12 +27,22 @@ class SourceLocation(NamedTuple):
         return f"{text}\n    {code}" if code else text
 
 
+#: Whether each code object seen is tripy's own (memoized: this runs for every tensor made).
+_internal_code: dict[object, bool] = {}
+
+
 def user_location(skip: int = 1) -> SourceLocation | None:
     """The innermost frame outside the ``tripy`` package: the user's line that called into tripy."""
     frame = sys._getframe(skip)
+    internal = _internal_code
     while frame is not None:
         code = frame.f_code
-        if not code.co_filename.startswith(_INTERNAL):
+        inside = internal.get(code)
+        if inside is None:
+            if len(internal) > 50_000:  # code objects of exec'd code come and go: keep the memo bounded
+                internal.clear()
+            inside = internal[code] = code.co_filename.startswith(_INTERNAL)
+        if not inside:
             return SourceLocation(code.co_filename, frame.f_lineno, code.co_name)
         frame = frame.f_back
     return None

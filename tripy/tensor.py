@@ -14,11 +14,12 @@ from tripy.dtypes import DataType
 from tripy.errors import SourceLocation, raise_error, user_location
 from tripy.frontend.tensor_operators import TensorOperators
 from tripy.printing import format_tensor
-from tripy.trace.evaluate import adopt, evaluate
+from tripy.trace.evaluate import adopt, evaluate_one
 from tripy.trace.node import Node
-from tripy.trace.primitives import Primitive, TensorType
+from tripy.trace.primitives import Primitive
 
 _SCALARS = (bool, int, float, np.generic)
+_new_tensor = object.__new__
 
 
 def _host_array(data: Any, dtype: DataType | None) -> np.ndarray:
@@ -115,9 +116,11 @@ class Tensor(TensorOperators):
 
         ``where`` is the user's line to blame for it (by default the caller's, outside tripy).
         """
-        t = Tensor.__new__(Tensor)
-        t.shape, t.dtype = prim.infer([TensorType(i.shape, i.dtype) for i in inputs])
-        t._node, t._value, t._backend, t._checked = Node(prim, inputs), None, None, False
+        t = _new_tensor(Tensor)
+        t.shape, t.dtype = prim.infer(inputs)
+        t._node = Node(prim, inputs)
+        t._value = t._backend = None
+        t._checked = False
         t._where = where if where is not None else user_location(2)
         return t
 
@@ -180,7 +183,7 @@ class Tensor(TensorOperators):
     def eval(self) -> Tensor:
         """Compute the value now (it is kept; the trace that made it is released). Returns ``self``."""
         if self._node is not None:
-            evaluate([self], current_backend())
+            evaluate_one(self, current_backend())
         return self
 
     def value_on(self, backend: Backend) -> Any:

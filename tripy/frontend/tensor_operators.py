@@ -218,14 +218,38 @@ def with_rank(t: TensorOperators, rank: int) -> Tensor:
 
 def binary(op: BinaryOp, a: Any, b: Any, name: str | None = None) -> Tensor:
     """``op`` of ``a`` and ``b`` with broadcasting; a Python scalar takes the other operand's dtype."""
-    opname = name or f"'{_SYMBOL.get(op, op.value)}'"
+    if not isinstance(a, TensorOperators) or not isinstance(b, TensorOperators):
+        return _binary_with_scalar(op, a, b, name)
+    if a.dtype is not b.dtype or (op not in _ANY_DTYPE and (op in _LOGICAL) != (a.dtype is dtypes.bool)):
+        _reject_operands(op, a, b, name)
+    if a.shape == b.shape:
+        return a.from_primitive(_BINARY[op], (a, b))
+    rank = len(broadcast_shape(a, b, op=_opname(op, name)))
+    return a.from_primitive(_BINARY[op], (with_rank(a, rank), with_rank(b, rank)))
+
+
+def _opname(op: BinaryOp, name: str | None) -> str:
+    return name or f"'{_SYMBOL.get(op, op.value)}'"
+
+
+def _binary_with_scalar(op: BinaryOp, a: Any, b: Any, name: str | None) -> Tensor:
+    """:func:`binary` where one operand is a Python scalar (or another non-tensor value)."""
+    opname = _opname(op, name)
     if not isinstance(a, TensorOperators) and not isinstance(b, TensorOperators):
-        raise_error(f"{opname}: at least one operand must be a tp.Tensor, but they are {type(a).__name__} and "
-                    f"{type(b).__name__}.")
+        raise_error(
+            f"{opname}: at least one operand must be a tp.Tensor, but they are {type(a).__name__} and "
+            f"{type(b).__name__}."
+        )
     if not isinstance(a, TensorOperators):
         a = scalar_operand(a, "input", opname, b)
     if not isinstance(b, TensorOperators):
         b = scalar_operand(b, "other", opname, a)
+    return binary(op, a, b, name)
+
+
+def _reject_operands(op: BinaryOp, a: TensorOperators, b: TensorOperators, name: str | None) -> None:
+    """The error for operands that ``op`` does not take."""
+    opname = _opname(op, name)
     if a.dtype is not b.dtype:
         raise_error(
             f"{opname}: operands have different dtypes: `input` is {a.dtype} and `other` is {b.dtype}; "
@@ -240,10 +264,6 @@ def binary(op: BinaryOp, a: Any, b: Any, name: str | None = None) -> Tensor:
             else f"{opname} does not take bool operands; tp.cast them to a number type first."
         )
         raise_error(message, _created_at(("input", a), ("other", b)))
-    if a.shape == b.shape:
-        return a.from_primitive(_BINARY[op], (a, b))  # type: ignore[arg-type]
-    rank = len(broadcast_shape(a, b, op=opname))
-    return a.from_primitive(_BINARY[op], (with_rank(a, rank), with_rank(b, rank)))
 
 
 def unary(op: UnaryOp, x: TensorOperators, name: str, float_only: bool = True) -> Tensor:
@@ -325,7 +345,9 @@ def getitem(x: TensorOperators, key: Any) -> Tensor:
         raise_error("Indexing: at most one '...' is allowed.")
     consumed = sum(1 for k in key if k is not None and k is not Ellipsis)
     if consumed > x.rank:
-        raise_error(f"Indexing: too many indices ({consumed}) for a tensor of rank {x.rank}.", _created_at(("input", x)))
+        raise_error(
+            f"Indexing: too many indices ({consumed}) for a tensor of rank {x.rank}.", _created_at(("input", x))
+        )
     if Ellipsis in key:
         i = key.index(Ellipsis)
         key = key[:i] + (slice(None),) * (x.rank - consumed) + key[i + 1 :]

@@ -39,9 +39,24 @@ def run(backend: Backend, prim: Primitive, args: Sequence[Any], where: SourceLoc
         raise
     except Exception as exc:
         made_at = f"\n  made at: {where}" if where else ""
-        raise TripyException(
-            f"{backend.name} backend failed running {type(prim).__name__}: {exc}{made_at}"
-        ) from exc
+        raise TripyException(f"{backend.name} backend failed running {type(prim).__name__}: {exc}{made_at}") from exc
+
+
+def evaluate_one(tensor: Tensor, backend: Backend) -> None:
+    """:func:`evaluate` of one tensor, without a graph walk when it is one primitive on values (eager code)."""
+    node = tensor._node
+    if node is None:
+        return
+    for i in node.inputs:
+        if i._node is not None:
+            break
+    else:
+        if not backend.rewrites or not _may_fuse(backend, node.prim):
+            args = [i._value if i._backend is backend else adopt(i, backend) for i in node.inputs]
+            tensor._value = run(backend, node.prim, args, tensor._where)
+            tensor._backend, tensor._node = backend, None
+            return
+    evaluate([tensor], backend)
 
 
 def evaluate(outputs: Sequence[Tensor], backend: Backend) -> None:
@@ -49,14 +64,6 @@ def evaluate(outputs: Sequence[Tensor], backend: Backend) -> None:
     pending = [t for t in outputs if t._node is not None]
     if not pending:
         return
-    if len(pending) == 1:  # one primitive on values (eager code): no graph walk
-        tensor = pending[0]
-        node = tensor._node
-        assert node is not None
-        if all(i._node is None for i in node.inputs) and not _may_fuse(backend, node.prim):
-            value = run(backend, node.prim, [adopt(i, backend) for i in node.inputs], tensor._where)
-            _keep(tensor, value, backend)
-            return
     steps = plan(topological_order(pending), pending, backend.rewrites)
     values: dict[int, Any] = {}
     for step in steps:

@@ -121,7 +121,13 @@ def int8_linear_steps(prim: Int8Linear, inputs: Sequence[TensorType]) -> list[tu
     Values are numbered: ``0 .. len(inputs) - 1`` are ``prim``'s inputs, and each step's result takes the
     next number; the last step's result is ``prim``'s.
     """
-    names = ["x", *(["x_scale"] if prim.input_scaled else []), "weight", "weight_scale", *(["bias"] if prim.biased else [])]
+    names = [
+        "x",
+        *(["x_scale"] if prim.input_scaled else []),
+        "weight",
+        "weight_scale",
+        *(["bias"] if prim.biased else []),
+    ]
     index = {name: i for i, name in enumerate(names)}
     types = dict(zip(names, inputs, strict=True))
     steps: list[tuple[Primitive, tuple[int, ...]]] = []

@@ -11,15 +11,23 @@ while ``tp.compile`` fits dynamic dimensions; everywhere else they are ints.
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from tripy import dtypes
 from tripy.dtypes import DataType
 
 Shape = tuple[Any, ...]  # ints, or SymInts while tp.compile fits dynamic dimensions
+
+
+class Typed(Protocol):
+    """Anything with a shape and a dtype: a tensor, or a :class:`TensorType`."""
+
+    @property
+    def shape(self) -> Shape: ...
+    @property
+    def dtype(self) -> DataType: ...
 
 
 class TensorType(NamedTuple):
@@ -31,6 +39,8 @@ class TensorType(NamedTuple):
 
 class UnaryOp(enum.Enum):
     """Elementwise functions of one operand."""
+
+    __hash__ = object.__hash__  # members are singletons: identity hashing is right, and fast
 
     NEG = "neg"
     EXP = "exp"
@@ -47,6 +57,8 @@ class UnaryOp(enum.Enum):
 
 class BinaryOp(enum.Enum):
     """Elementwise functions of two operands; the comparisons yield bool."""
+
+    __hash__ = object.__hash__  # members are singletons: identity hashing is right, and fast
 
     ADD = "add"
     SUB = "sub"
@@ -77,6 +89,8 @@ _COMPARISONS = frozenset({BinaryOp.EQ, BinaryOp.NE, BinaryOp.LT, BinaryOp.LE, Bi
 class ReduceOp(enum.Enum):
     """Reductions over some axes."""
 
+    __hash__ = object.__hash__  # members are singletons: identity hashing is right, and fast
+
     SUM = "sum"
     PROD = "prod"
     MAX = "max"
@@ -97,9 +111,9 @@ class Primitive:
 
     arity: ClassVar[int | None] = 1
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        """The type of the result for inputs of types ``inputs`` (checked by the frontend beforehand)."""
-        return inputs[0]
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        """The shape and dtype of the result for inputs of these shapes and dtypes (which the frontend checked)."""
+        return inputs[0].shape, inputs[0].dtype
 
 
 # -- sources -------------------------------------------------------------------------------------------------
@@ -113,8 +127,8 @@ class Input(Primitive):
     shape: Shape
     dtype: DataType
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        return TensorType(self.shape, self.dtype)
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return self.shape, self.dtype
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +140,8 @@ class Iota(Primitive):
     dim: int
     dtype: DataType
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        return TensorType(self.shape, self.dtype)
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return self.shape, self.dtype
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +153,8 @@ class Full(Primitive):
     value: float | int | bool
     dtype: DataType
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        return TensorType(self.shape, self.dtype)
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return self.shape, self.dtype
 
 
 # -- elementwise ---------------------------------------------------------------------------------------------
@@ -158,10 +172,10 @@ class Binary(Primitive):
     arity: ClassVar[int | None] = 2
     op: BinaryOp
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
         a, b = inputs
         shape = a.shape if a.shape == b.shape else broadcast((a.shape, b.shape))
-        return TensorType(shape, dtypes.bool if self.op.is_comparison else a.dtype)
+        return shape, dtypes.bool if self.op.is_comparison else a.dtype
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +184,8 @@ class Where(Primitive):
 
     arity: ClassVar[int | None] = 3
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        return TensorType(broadcast([t.shape for t in inputs]), inputs[1].dtype)
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return broadcast([t.shape for t in inputs]), inputs[1].dtype
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +194,8 @@ class Cast(Primitive):
 
     dtype: DataType
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        return TensorType(inputs[0].shape, self.dtype)
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return inputs[0].shape, self.dtype
 
 
 # -- reductions and products ---------------------------------------------------------------------------------
@@ -193,9 +207,8 @@ class Reduce(Primitive):
     axes: tuple[int, ...]
     keepdim: bool
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        shape, dtype = inputs[0]
-        return TensorType(_reduced(shape, self.axes, self.keepdim), dtype)
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return _reduced(inputs[0].shape, self.axes, self.keepdim), inputs[0].dtype
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +218,8 @@ class Argmax(Primitive):
     axis: int
     keepdim: bool
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        return TensorType(_reduced(inputs[0].shape, (self.axis,), self.keepdim), dtypes.int32)
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return _reduced(inputs[0].shape, (self.axis,), self.keepdim), dtypes.int32
 
 
 def _reduced(shape: Shape, axes: tuple[int, ...], keepdim: bool) -> Shape:
@@ -221,10 +234,10 @@ class Matmul(Primitive):
 
     arity: ClassVar[int | None] = 2
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
         a, b = inputs
         batch = broadcast((a.shape[:-2], b.shape[:-2]))
-        return TensorType((*batch, a.shape[-2], b.shape[-1]), a.dtype)
+        return (*batch, a.shape[-2], b.shape[-1]), a.dtype
 
 
 # -- movement ------------------------------------------------------------------------------------------------
@@ -234,8 +247,8 @@ class Reshape(Primitive):
 
     shape: Shape
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        return TensorType(self.shape, inputs[0].dtype)
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return self.shape, inputs[0].dtype
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,9 +257,9 @@ class Permute(Primitive):
 
     perm: tuple[int, ...]
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        shape, dtype = inputs[0]
-        return TensorType(tuple(shape[p] for p in self.perm), dtype)
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        shape = inputs[0].shape
+        return tuple(shape[p] for p in self.perm), inputs[0].dtype
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,8 +268,8 @@ class Expand(Primitive):
 
     shape: Shape
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        return TensorType(self.shape, inputs[0].dtype)
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return self.shape, inputs[0].dtype
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,8 +280,8 @@ class Slice(Primitive):
     sizes: Shape
     steps: tuple[int, ...]
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        return TensorType(tuple(self.sizes), inputs[0].dtype)
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return tuple(self.sizes), inputs[0].dtype
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,10 +291,10 @@ class Concat(Primitive):
     arity: ClassVar[int | None] = None
     axis: int
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
         first = inputs[0].shape
         size = sum(t.shape[self.axis] for t in inputs)
-        return TensorType((*first[: self.axis], size, *first[self.axis + 1 :]), inputs[0].dtype)
+        return (*first[: self.axis], size, *first[self.axis + 1 :]), inputs[0].dtype
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,9 +304,9 @@ class Gather(Primitive):
     arity: ClassVar[int | None] = 2
     axis: int
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        (shape, dtype), (index, _) = inputs
-        return TensorType((*shape[: self.axis], *index, *shape[self.axis + 1 :]), dtype)
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        shape, index = inputs[0].shape, inputs[1].shape
+        return (*shape[: self.axis], *index, *shape[self.axis + 1 :]), inputs[0].dtype
 
 
 # -- quantization --------------------------------------------------------------------------------------------
@@ -309,8 +322,8 @@ class Quantize(Primitive):
     dtype: DataType
     axis: int | None
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        return TensorType(inputs[0].shape, self.dtype)
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return inputs[0].shape, self.dtype
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,8 +334,8 @@ class Dequantize(Primitive):
     dtype: DataType
     axis: int | None
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
-        return TensorType(inputs[0].shape, self.dtype)
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return inputs[0].shape, self.dtype
 
 
 # -- fused ---------------------------------------------------------------------------------------------------
@@ -344,10 +357,10 @@ class Int8Linear(Primitive):
     biased: bool
     dtype: DataType
 
-    def infer(self, inputs: Sequence[TensorType]) -> TensorType:
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
         x = inputs[0].shape
         weight = inputs[2 if self.input_scaled else 1].shape
-        return TensorType((*x[:-1], weight[1] if self.weight_kn else weight[0]), self.dtype)
+        return (*x[:-1], weight[1] if self.weight_kn else weight[0]), self.dtype
 
 
 #: Every primitive class: each backend table and the TensorRT lowering cover all of them.
@@ -372,7 +385,3 @@ ALL_PRIMITIVES: tuple[type[Primitive], ...] = (
     Dequantize,
     Int8Linear,
 )
-
-
-def element_count(shape: Shape) -> int:
-    return math.prod(shape)

@@ -221,7 +221,11 @@ def _matmul(p: Matmul, a: Any, b: Any) -> Any:
 
 
 def _quantize(p: Quantize, x: Any, scale: Any) -> Any:
-    kernel = {dtypes.int8: storage.quantize_int8, dtypes.int4: storage.quantize_int4, dtypes.float8: storage.quantize_fp8}
+    kernel = {
+        dtypes.int8: storage.quantize_int8,
+        dtypes.int4: storage.quantize_int4,
+        dtypes.float8: storage.quantize_fp8,
+    }
     return kernel[p.dtype](x, scale_for(scale, x.shape, p.axis))
 
 

@@ -83,14 +83,18 @@ _BINARY: dict[BinaryOp, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 _REDUCE = {ReduceOp.SUM: np.sum, ReduceOp.PROD: np.prod, ReduceOp.MAX: np.max, ReduceOp.MIN: np.min}
 
 
+#: The type that work on each low-precision type is done in (then rounded or wrapped back once).
+_COMPUTE_TYPE = {**{dt: np.dtype(np.float32) for dt in _LOW_PRECISION}, **{dt: np.dtype(np.int32) for dt in _SMALL_INT}}
+_BOOL = np.dtype(np.bool_)
+
+
 def _compute(fn: Callable[..., np.ndarray], *xs: np.ndarray) -> np.ndarray:
     """Apply ``fn`` with low-precision floats widened to float32 (small ints to int32), then round back once."""
     dt = xs[0].dtype
-    if dt in _LOW_PRECISION:
-        return fn(*(x.astype(np.float32) for x in xs)).astype(dt)
-    if dt in _SMALL_INT:
-        return fn(*(x.astype(np.int32) for x in xs)).astype(dt)
-    return fn(*xs)
+    wide = _COMPUTE_TYPE.get(dt)
+    if wide is None:
+        return fn(*xs)
+    return fn(*(x.astype(wide) for x in xs)).astype(dt)
 
 
 def cast_array(x: np.ndarray, dtype: DataType) -> np.ndarray:
@@ -139,7 +143,7 @@ def _binary(p: Binary, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if op is BinaryOp.DIV and a.dtype.kind in "iu":  # integer division truncates toward zero, as in C
         return _compute(lambda x, y: (np.trunc(x / y)).astype(x.dtype), a, b)
     fn = _BINARY[op]
-    if a.dtype == np.bool_ or op.is_comparison:
+    if a.dtype is _BOOL or op.is_comparison:
         return fn(a, b)
     return _compute(fn, a, b)
 

@@ -527,8 +527,8 @@ class NetworkLowering:
         for step, inputs in fusions.int8_linear_steps(prim, [TensorType(shape, dtype) for _, dtype, shape in ins]):
             self._op = dataclasses.replace(op, prim=step)
             args = [values[i] for i in inputs]
-            out_type = step.infer([TensorType(shape, dtype) for _, dtype, shape in args])
-            values.append((self._lower_op(step, args), out_type.dtype, out_type.shape))
+            shape, dtype = step.infer([TensorType(shape, dtype) for _, dtype, shape in args])
+            values.append((self._lower_op(step, args), dtype, shape))
         self._op = op
         return values[-1][0]
 
