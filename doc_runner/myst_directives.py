@@ -70,12 +70,40 @@ def directive_class(name: str) -> Any:
     return found
 
 
-def markdown_body(name: str, argument: str, content: str, fence_line: int) -> tuple[str, int] | None:
-    """The Markdown that MyST renders from directive ``name`` whose fence is at guide line ``fence_line``.
+def _is_pseudo_section(cls: Any) -> bool:
+    """Topic and sidebar: allowed only where a section could be (docutils' ``BasePseudoSection``)."""
+    from docutils.parsers.rst.directives.body import BasePseudoSection
 
-    Returns ``(text, guide line of the text's first line)``, or None when MyST renders no Markdown
-    from it: a directive whose body is not Markdown, an unknown directive, or one whose arguments or
-    options are in error (MyST shows only the error). The body is split into lines as MyST splits it.
+    return isinstance(cls, type) and issubclass(cls, BasePseudoSection)
+
+
+#: Directives in whose body a topic or a sidebar may stand (their node is no body element); in a sidebar,
+#: only a topic may.
+SECTION_LIKE_BODIES = frozenset({"only"} | {name for name, found in SPHINX_DIRECTIVES.items() if found == _CHANGESET})
+
+
+def _pseudo_section_allowed(name: str, container: str) -> bool:
+    """Whether topic or sidebar ``name`` may stand in ``container`` (see :func:`markdown_body`)."""
+    if container == "":
+        return True
+    if container == "sidebar":
+        return name == "topic"
+    return container in SECTION_LIKE_BODIES
+
+
+def markdown_body(
+    name: str, argument: str, content: str, fence_line: int, container: str = ""
+) -> tuple[str, int] | None:
+    """The Markdown that MyST renders from directive ``name`` (``argument`` on its fence line, at
+    ``fence_line``, then ``content``).
+
+    Returns ``(text, offset)``: the body, split into lines as MyST splits it (``str.splitlines``), and
+    the index of its first line in ``content.splitlines()`` (-1: the fence line's argument is the
+    body's first line). None when MyST renders no Markdown from it: a directive whose body is not
+    Markdown, an unknown directive, one whose arguments or options are in error (MyST shows only
+    the error), or a topic or sidebar where docutils refuses one: ``container`` is what the fence
+    stands in, ``""`` for the document itself, ``"list"`` for a list item or block quote, else the
+    name of the directive whose body it is.
     """
     if name in NON_MARKDOWN_DIRECTIVES:
         return None
@@ -86,10 +114,12 @@ def markdown_body(name: str, argument: str, content: str, fence_line: int) -> tu
     cls = directive_class(name)
     if cls is None or not getattr(cls, "has_content", False):
         return None
+    if _is_pseudo_section(cls) and not _pseudo_section_allowed(name, container):
+        return None
     try:
         parsed = parse_directive_text(cls, argument, content, line=fence_line - 1)
     except MarkupError:
         return None
     if not parsed.body:
         return None
-    return "\n".join(parsed.body) + "\n", fence_line + parsed.body_offset + 1
+    return "\n".join(parsed.body) + "\n", parsed.body_offset

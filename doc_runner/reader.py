@@ -70,6 +70,9 @@ class Block:
     expected_stdout: str | None = None
     #: line of that expected-output fence
     expected_stdout_line: int = 0
+    #: the line MyST gives the block's node: ``line``, except inside a directive's body after a character
+    #: that ``str.splitlines`` breaks at (MyST splits a body so); 0 where no MyST page shows the block
+    page_line: int = 0
 
     @property
     def is_python(self) -> bool:
@@ -211,7 +214,7 @@ def parse_guide(text: str, path: str, prefix: str = "Tripy", myst_config: Any = 
     raw: list[Block] = []
     markers: list[Marker] = []
     warnings: list[GuideWarning] = []
-    _scan(_markdown_parser(myst_config), text, 0, prefix, path, raw, markers, warnings)
+    _scan(_markdown_parser(myst_config), text, _Lines(), prefix, path, raw, markers, warnings)
     regions = mk.pair_regions(markers, path, total_lines)
     raw.sort(key=lambda b: b.line)
     inside = mk.names_containing(regions, [b.line for b in raw])
@@ -222,17 +225,55 @@ def parse_guide(text: str, path: str, prefix: str = "Tripy", myst_config: Any = 
     return Guide(path, tuple(_with_prose(blocks, text)), tuple(regions), text, tuple(warnings))
 
 
+#: The characters other than ``\\n`` at which ``str.splitlines`` (and so MyST, in a directive's body) breaks.
+_SPLITLINES_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """Where the lines of a text being scanned are: their guide lines, and the lines MyST gives them."""
+
+    #: guide line of each 0-based line index; None for the guide itself (index + 1)
+    guide: tuple[int, ...] | None = None
+    #: MyST numbers a directive's body from its first line on, as split by ``str.splitlines``
+    page_offset: int = 0
+
+    def line(self, index: int) -> int:
+        if self.guide is None:
+            return index + 1
+        return self.guide[min(index, len(self.guide) - 1)]
+
+    def page(self, index: int) -> int:
+        return index + 1 + self.page_offset
+
+    def body(self, fence: int, content: str, body_offset: int, body_length: int) -> _Lines:
+        """The lines of a directive's body: the fence at index ``fence``, its ``content``, and the body
+        MyST cut from it (its first line is ``content.splitlines()[body_offset]``; -1 is the fence's line)."""
+        piece_line = [
+            j for j, text in enumerate(content.split("\n")) for _ in range(1 + len(_SPLITLINES_BREAKS.findall(text)))
+        ]
+        guide = []
+        for piece in range(body_offset, body_offset + body_length):
+            if piece < 0:
+                guide.append(self.line(fence))
+            else:
+                guide.append(self.line(fence + 1 + piece_line[min(piece, len(piece_line) - 1)]))
+        return _Lines(tuple(guide), self.page(fence) + body_offset)
+
+
 def _scan(
     md: MarkdownIt,
     text: str,
-    offset: int,
+    lines: _Lines,
     prefix: str,
     path: str,
     raw: list[Block],
     markers: list[Marker],
     warnings: list[GuideWarning],
+    container: str = "",
 ) -> None:
-    """Collect code blocks and markers of ``text`` (whose line 1 is guide line ``offset + 1``).
+    """Collect code blocks and markers of ``text``, whose lines are at ``lines`` (``container``: the
+    directive whose body it is; "" for the document).
 
     The body of a MyST directive is read the same way when MyST renders it as Markdown
     (``{note}``, ``{seealso}``...; not an unknown directive or one in error).
@@ -241,17 +282,21 @@ def _scan(
     for token in md.parse(text):
         if token.map is None:
             continue
-        first, last = token.map[0] + 1 + offset, token.map[1] + offset
+        first, last = lines.line(token.map[0]), lines.line(token.map[1] - 1)
         if token.type in ("fence", "code_block", "colon_fence"):
             info = (token.info or "").strip()
             language = info.split()[0].lower() if info and token.type != "code_block" else ""
-            code_line = first if token.type == "code_block" else first + 1
-            raw.append(Block(BlockKind.CODE, first, last, token.content, language, code_line))
+            code_line = first if token.type == "code_block" else lines.line(token.map[0] + 1)
+            page_line = lines.page(token.map[0])
+            raw.append(Block(BlockKind.CODE, first, last, token.content, language, code_line, page_line=page_line))
             name, _, argument = info.partition(" ") if token.type != "code_block" else ("", "", "")
             if len(name) > 2 and name.startswith("{") and name.endswith("}"):
-                body = markdown_body(name[1:-1], argument.strip(), token.content, first)
+                where = container if token.level == 0 else "list"
+                body = markdown_body(name[1:-1], argument.strip(), token.content, page_line, where)
                 if body is not None:
-                    _scan(md, body[0], body[1] - 1, prefix, path, raw, markers, warnings)
+                    body_text, body_offset = body
+                    inner = lines.body(token.map[0], token.content, body_offset, body_text.count("\n"))
+                    _scan(md, body_text, inner, prefix, path, raw, markers, warnings, name[1:-1])
         elif token.type == "html_block":
             for marker in mk.find_markers(token.content, first, prefix, path, warnings):
                 markers.append(marker)

@@ -263,6 +263,10 @@ def test_a_non_utf8_guide_is_a_guide_encoding_error(tmp_path):
         pytest.param("````{versionadded} 1.0\n```py\nx = 1\n```\n````\n", [2], id="sphinx directive, argument"),
         pytest.param("````{note}\n---\nclass: a\n---\n```py\nx = 1\n```\n````\n", [5], id="yaml options"),
         pytest.param("````{code-block} md\n```py\nx = 1\n```\n````\n", [], id="code directive"),
+        pytest.param("`````{note}\n````{topic} T\n```py\nx = 1\n```\n````\n`````\n", [], id="topic in a note"),
+        pytest.param("- item\n\n  ````{sidebar} S\n  ```py\n  x = 1\n  ```\n  ````\n", [], id="sidebar in a list"),
+        pytest.param("`````{sidebar} S\n````{topic} T\n```py\nx = 1\n```\n````\n`````\n", [3], id="topic in a sidebar"),
+        pytest.param("`````{only} html\n````{topic} T\n```py\nx = 1\n```\n````\n`````\n", [3], id="topic in only"),
     ],
 )
 def test_blocks_run_only_where_myst_renders_them(text, runs):
@@ -270,10 +274,11 @@ def test_blocks_run_only_where_myst_renders_them(text, runs):
 
 
 def test_a_directive_body_is_split_into_lines_as_myst_splits_it():
-    # MyST splits a directive's body with str.splitlines, so U+2028 is a line break there (and only there).
-    guide = parse_guide("````{note}\n```py\nx = 'a\u2028b'\n```\n````\n", "g.md")
+    # MyST splits a directive's body with str.splitlines, so U+2028 is a line break there (and only there):
+    # the block runs as MyST shows it, at its line in the file, on the line MyST numbers it.
+    guide = parse_guide("````{note}\nA\u2028B\n\n```py\nx = 'a\u2028b'\n```\n````\n", "g.md")
     (block,) = guide.runnable_blocks
-    assert block.text == "x = 'a\nb'\n"
+    assert (block.text, block.line, block.page_line) == ("x = 'a\nb'\n", 4, 5)
 
 
 @pytest.mark.parametrize(
