@@ -24,8 +24,11 @@ import cupy
 import numpy as np
 
 import tripy as tp
-from tripy.backend import get_backend
-from tripy.backend.cuda import fused_gemm, kernels
+from tripy.backend.cuda import fused_gemm
+from tripy.backend.cuda import int8_kernels as kernels
+from tripy.backend.cuda.int8_gemm import int8_gemm_padded
+from tripy.backend.registry import get_backend
+from tripy.trace.primitives import Quantize
 
 SHAPES = [(8192, 8192, 8192), (4096, 4096, 4096), (512, 768, 2304), (16, 768, 2304)]
 
@@ -119,11 +122,11 @@ def bench_shape(m: int, k: int, n: int, iters: int, torch) -> list[tuple[str, fl
     kp, mp = (k + 3) // 4 * 4, (m + 3) // 4 * 4
     xs = cupy.asarray(np.float32(x_scale))
     x_q = kernels.quantize_rows(x, "float16", xs, mp, kp)
-    w_q = cb.quantize(w, cupy.asarray(w_scale), dtype=tp.int8, axis=0)
-    rows.append(("raw cuBLAS int8 GEMM (int32 out)", gpu_ms(lambda: cb.int8.gemm_padded(x_q, w_q), iters), ""))
+    w_q = cb.kernels[Quantize](Quantize(tp.int8, 0), w, cupy.asarray(w_scale))
+    rows.append(("raw cuBLAS int8 GEMM (int32 out)", gpu_ms(lambda: int8_gemm_padded(x_q, w_q), iters), ""))
 
     # Exactness of the GEMM on this shape, checked on a slice against int64 on the host.
-    acc = cupy.asnumpy(cb.int8.gemm_padded(x_q, w_q)[:8, :64])
+    acc = cupy.asnumpy(int8_gemm_padded(x_q, w_q)[:8, :64])
     ref = cupy.asnumpy(x_q[:8]).astype(np.int64) @ cupy.asnumpy(w_q[:64]).astype(np.int64).T
     assert np.array_equal(acc, ref), "int8 GEMM is not exact"
 
@@ -146,7 +149,7 @@ def bench_shape(m: int, k: int, n: int, iters: int, torch) -> list[tuple[str, fl
         ms = gpu_ms(lambda: hopper(x_q, m, w_q, alpha, bias, out, "float16"), iters)
         rows.append(("  stage: Hopper GEMM + scales kernel", ms, f"{2.0 * m * n * k / ms / 1e9:.1f} TOPS"))
     if m * n * k < 2**33:  # small shapes: the host's share
-        acc_full = cb.int8.gemm_padded(x_q, w_q)
+        acc_full = int8_gemm_padded(x_q, w_q)
         epi = gpu_ms(
             lambda: kernels.epilogue(acc_full, m, n, xs, w_scale, bias, np.dtype(np.float16), "float16"), iters
         )

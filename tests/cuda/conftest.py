@@ -3,15 +3,11 @@ the report says why), so a CPU run is complete on its own and a GPU run hides no
 
 from __future__ import annotations
 
-from tripy.backend import cuda_usable
+from tripy.backend.cuda.availability import unusable_reason
 
 
 def _no_gpu_reason() -> str | None:
-    if cuda_usable():
-        return None
-    from tripy.backend.cuda.backend import _unusable_reason
-
-    return _unusable_reason() or "no usable GPU"
+    return unusable_reason()
 
 
 def pytest_report_header(config) -> str:

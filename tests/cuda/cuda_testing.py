@@ -6,7 +6,8 @@ import numpy as np
 
 import tripy as tp
 from tripy import dtypes
-from tripy.backend import get_backend
+from tripy.backend.registry import get_backend
+from tripy.trace import primitives as prims
 
 ALL = [tp.float32, tp.float16, tp.bfloat16, tp.float8, tp.int4, tp.int8, tp.int32, tp.int64, tp.bool]
 FLOATS = [tp.float32, tp.float16, tp.bfloat16, tp.float8]
@@ -35,13 +36,30 @@ def sample(shape, dtype, seed=0, low=-6.0, high=6.0) -> np.ndarray:
     return rng.integers(max(lo, int(low) * 4), min(hi, int(high) * 4) + 1, size=shape).astype(dtype.numpy)
 
 
-def run_both(prim: str, arrays: list[np.ndarray], in_dtypes: list, **attrs):
-    """``prim`` on the numpy and the cuda backend; returns (reference, cuda result as a host array)."""
+_OPS = {prims.Unary: prims.UnaryOp, prims.Binary: prims.BinaryOp, prims.Reduce: prims.ReduceOp}
+
+
+def primitive(name: str, **attrs) -> prims.Primitive:
+    """The primitive called ``name`` (its class name in lower case) with ``attrs``; ops may be given by value."""
+    cls = next(c for c in prims.ALL_PRIMITIVES if c.__name__.lower() == name)
+    if "op" in attrs:
+        attrs["op"] = _OPS[cls](attrs["op"])
+    return cls(**attrs)
+
+
+def run(backend, prim: prims.Primitive, *values):
+    """One primitive on ``backend``'s values, through its kernel table."""
+    return backend.kernels[type(prim)](prim, *values)
+
+
+def run_both(name: str, arrays: list[np.ndarray], in_dtypes: list, **attrs):
+    """Primitive ``name`` on the numpy and the cuda backend; returns (reference, cuda result as a host array)."""
     nb, cb = numpy_backend(), cuda_backend()
-    ref = getattr(nb, prim)(*[nb.from_numpy(a, d) for a, d in zip(arrays, in_dtypes, strict=True)], **attrs)
-    got = getattr(cb, prim)(*[cb.from_numpy(a, d) for a, d in zip(arrays, in_dtypes, strict=True)], **attrs)
+    prim = primitive(name, **attrs)
+    ref = run(nb, prim, *[nb.from_numpy(a, d) for a, d in zip(arrays, in_dtypes, strict=True)])
+    got = run(cb, prim, *[cb.from_numpy(a, d) for a, d in zip(arrays, in_dtypes, strict=True)])
     ref = np.asarray(ref)
-    out_dtype = attrs.get("dtype") if prim in ("cast", "quantize", "dequantize", "iota", "full") else None
+    out_dtype = attrs.get("dtype") if name in ("cast", "quantize", "dequantize", "iota", "full") else None
     out_dtype = out_dtype or dtypes.from_numpy(ref.dtype)
     assert cb.dtype_of(got) == out_dtype, f"cuda gave {cb.dtype_of(got)}, numpy {out_dtype}"
     return ref, cb.to_numpy(got, out_dtype)

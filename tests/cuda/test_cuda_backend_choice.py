@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import tripy as tp
-import tripy.backend as backends
-from tripy.backend import cuda_usable
+from tripy.backend import registry
+from tripy.backend.registry import cuda_usable
 from tripy.errors import TripyException
 
 
@@ -18,10 +18,9 @@ def restore_backend():
 
 
 def test_forced_cuda_without_a_gpu_is_a_clear_error(monkeypatch, restore_backend):
-    import tripy.backend.cuda.backend as cuda_module
-
-    monkeypatch.setattr(cuda_module, "_unusable_reason", lambda: "CUDA reports no device")
-    monkeypatch.delitem(backends._instances, "cuda", raising=False)
+    monkeypatch.setattr(registry, "unusable_reason", lambda: "CUDA reports no device")
+    monkeypatch.setattr(registry, "_instances", {})
+    monkeypatch.setattr(registry, "_resolved", {})
     tp.config.backend = "cuda"
     with pytest.raises(
         TripyException, match="'cuda' backend was requested.*no GPU is usable: CUDA reports no device"

@@ -10,6 +10,7 @@ import pytest
 from cuda_testing import EPS, cuda_backend, numpy_backend
 
 import tripy as tp
+from tripy.backend.cuda.int8_gemm import int8_gemm
 
 pytestmark = pytest.mark.gpu
 
@@ -67,7 +68,7 @@ def test_int8_gemm_is_exact_past_float32_precision():
         a = rng.integers(-128, 128, size=(m, k)).astype(np.int8)
         w = rng.integers(-128, 128, size=(n, k)).astype(np.int8)
         a[0, :], w[0, :] = 127, 127  # one sum of 127*127*k, past 2**24 for large k
-        got = cb.int8.gemm(cb.from_numpy(a, tp.int8), cb.from_numpy(w, tp.int8))
+        got = int8_gemm(cb.from_numpy(a, tp.int8), cb.from_numpy(w, tp.int8))
         assert got.dtype == np.int32 and got.shape == (m, n)
         np.testing.assert_array_equal(cb.to_numpy(got, tp.int32), a.astype(np.int64) @ w.T.astype(np.int64))
 
@@ -180,13 +181,13 @@ def test_fusion_can_be_switched_off(on):
     cb = cuda_backend()
     x = np.random.default_rng(7).uniform(-2, 2, size=(8, 64)).astype(np.float32)
     fused = on("cuda", lambda: _linear(64, 16)(tp.Tensor(x)).numpy())
-    cb.int8.enabled = False
+    rewrites, cb.rewrites = cb.rewrites, ()
     try:
         before = _stats()["fused"]
         plain = on("cuda", lambda: _linear(64, 16)(tp.Tensor(x)).numpy())
         assert _stats()["fused"] == before
     finally:
-        cb.int8.enabled = True
+        cb.rewrites = rewrites
     np.testing.assert_allclose(fused, plain, rtol=1e-5, atol=1e-5 * np.abs(plain).max())
     assert numpy_backend() is not cb
 
@@ -280,7 +281,7 @@ SCALES = [1 / 127, 0.02, 0.3, 1.0, 7.0, -0.05, 2.0**-10, 1e-6, 1e-19, 2e-20, 1e-
 def test_input_quantization_kernel_is_exact_for_every_16_bit_value(dtype):
     # The linear path quantizes its input without a division per value (a reciprocal and one correction):
     # it must give rint(x / scale) bit for bit, for every float16/bfloat16 value and scales near and far from 1.
-    from tripy.backend.cuda import kernels
+    from tripy.backend.cuda import int8_kernels as kernels
 
     cb = cuda_backend()
     bits = np.arange(65536, dtype=np.uint16)
@@ -294,7 +295,7 @@ def test_input_quantization_kernel_is_exact_for_every_16_bit_value(dtype):
 
 
 def test_input_quantization_kernel_is_exact_for_float32():
-    from tripy.backend.cuda import kernels
+    from tripy.backend.cuda import int8_kernels as kernels
 
     cb = cuda_backend()
     rng = np.random.default_rng(11)
@@ -373,4 +374,4 @@ def test_a_failing_hopper_kernel_falls_back_to_cublas(on, monkeypatch):
         ref = on("numpy", lambda: _linear(256, 64)(tp.Tensor(x)).numpy())
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
     finally:
-        cb.int8._fused_failed = False
+        cb.int8.fused_failed = False

@@ -10,7 +10,19 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 import pytest
-from cuda_testing import ALL, EPS, FLOATS, INTS, assert_same, cuda_backend, numpy_backend, run_both, sample
+from cuda_testing import (
+    ALL,
+    EPS,
+    FLOATS,
+    INTS,
+    assert_same,
+    cuda_backend,
+    numpy_backend,
+    primitive,
+    run,
+    run_both,
+    sample,
+)
 
 import tripy as tp
 
@@ -211,13 +223,13 @@ def test_movement(dtype):
 def test_constants(dtype):
     nb, cb = numpy_backend(), cuda_backend()
     for dim in (0, 1):
-        ref = nb.iota(shape=(20, 3), dim=dim, dtype=dtype)
-        assert_same(cb.to_numpy(cb.iota(shape=(20, 3), dim=dim, dtype=dtype), dtype), np.asarray(ref), dtype)
+        iota = primitive("iota", shape=(20, 3), dim=dim, dtype=dtype)
+        assert_same(cb.to_numpy(run(cb, iota), dtype), np.asarray(run(nb, iota)), dtype)
     for value in (0, 1, -3, 2.5, True):
         if isinstance(value, float) and not dtype.is_float:
             continue
-        ref = np.asarray(nb.full(shape=(2, 3), value=value, dtype=dtype))
-        assert_same(cb.to_numpy(cb.full(shape=(2, 3), value=value, dtype=dtype), dtype), ref, dtype)
+        full = primitive("full", shape=(2, 3), value=value, dtype=dtype)
+        assert_same(cb.to_numpy(run(cb, full), dtype), np.asarray(run(nb, full)), dtype)
 
 
 QUANT_INPUT = [tp.float32, tp.float16, tp.bfloat16]
@@ -259,9 +271,10 @@ def test_quantize_rounds_half_to_even_and_saturates():
     cb = cuda_backend()
     x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 127.5, 128.0, -128.5, -129.0, 1e9], dtype=np.float32)
     one = cb.from_numpy(np.float32(1.0), tp.float32)
-    q = cb.quantize(cb.from_numpy(x, tp.float32), one, dtype=tp.int8, axis=None)
+    q = run(cb, primitive("quantize", dtype=tp.int8, axis=None), cb.from_numpy(x, tp.float32), one)
     assert cb.to_numpy(q, tp.int8).tolist() == [0, 2, 2, 0, -2, -2, 127, 127, -128, -128, 127]
-    q8 = cb.quantize(cb.from_numpy(np.array([500.0, -1e6], np.float32), tp.float32), one, dtype=tp.float8, axis=None)
+    big = cb.from_numpy(np.array([500.0, -1e6], np.float32), tp.float32)
+    q8 = run(cb, primitive("quantize", dtype=tp.float8, axis=None), big, one)
     assert cb.to_numpy(q8, tp.float8).astype(np.float32).tolist() == [448.0, -448.0]
 
 
@@ -291,3 +304,9 @@ def test_float8_conversion_matches_ml_dtypes_on_many_values():
 
 def test_eps_table_covers_floats():
     assert set(EPS) == set(FLOATS)
+
+
+def test_the_cuda_table_covers_every_primitive():
+    from tripy.trace.primitives import ALL_PRIMITIVES
+
+    assert set(cuda_backend().kernels) == set(ALL_PRIMITIVES)

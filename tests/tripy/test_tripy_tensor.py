@@ -193,7 +193,9 @@ def test_evaluation_keeps_intermediate_values_so_later_evaluations_do_not_recomp
     runs = []
     real_run = evaluate.run
     monkeypatch.setattr(
-        evaluate, "run", lambda backend, prim, args, where: runs.append(type(prim)) or real_run(backend, prim, args, where)
+        evaluate,
+        "run",
+        lambda backend, prim, args, where: runs.append(type(prim)) or real_run(backend, prim, args, where),
     )
     first.eval()
     assert runs.count(Unary) == 1 and hidden._value is not None and hidden._node is None
