@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -130,12 +129,24 @@ def bundle_nodes(data: dict[str, Any], images: ImageStore | None = None) -> list
 
         return [nodes.raw("", MarkdownIt("commonmark").render(value), format="html", classes=["doc-runner-html"])]
     if mime == "text/latex":
-        latex = _latex(value)
-        return [nodes.math_block(latex, latex, nowrap=bool(re.match(r"\\begin\{", latex)), number=None)]
+        return [math_node(_latex(value))]
     if mime == "application/json":
         return [_literal(json.dumps(value, indent=2), "json")]
     text = out.plain_text(data)
     return [_literal(text, "text")] if text else []
+
+
+def math_node(latex: str) -> nodes.Node:
+    """LaTeX as MathML, which browsers typeset without a script or a network (``latex2mathml``); the
+    source as text where it cannot be converted."""
+    from latex2mathml.converter import convert
+
+    latex = latex.replace("\\displaystyle", "").strip()
+    try:
+        mathml = convert(latex, display="block")
+    except Exception:  # a construct latex2mathml does not know: show the source
+        return _literal(latex, "latex")
+    return nodes.raw("", f'<div class="doc-runner-math">{mathml}</div>', format="html")
 
 
 def outputs_nodes(outputs: list[dict[str, Any]], images: ImageStore | None = None) -> list[nodes.Node]:

@@ -92,7 +92,7 @@ def _report_result(env: BuildEnvironment, block: Block, result: BlockResult, set
     elif stderr_policy(block, settings) == "warn" and stderr_text(result):
         logger.warning(
             f"the block at line {block.line} wrote to stderr:\n{stderr_text(result)}",
-            location=(result.path, block.line),
+            location=f"{result.path}:{block.line}",
             type="doc_runner",
             subtype="stderr",
         )
@@ -113,7 +113,7 @@ _AHEAD: dict[tuple[str, str], Outcome] = {}
 _ENVIRONMENTS: dict[str, dict[str, str]] = {}
 #: Per source folder: the builder's format and output folder (where notebooks are written).
 _OUTPUTS: dict[str, tuple[str, Path]] = {}
-_VALUE_ROLE = re.compile(r"\{doc-value\}`([^`]+)`")
+_VALUE_ROLE = re.compile(r"(?<!`)\{doc-value\}`([^`\n]+)`")
 
 
 @dataclass
@@ -343,10 +343,12 @@ class ExecuteGuide(SphinxTransform):
         for node in list(self.document.findall(value_node)):
             expression = node["expression"]
             output = values.get(expression)
-            line = node.line or 0
+            line = _role_line(guide, node.line or 1, expression)
             if output is None or output["output_type"] == "error":
                 why = (output or {}).get("traceback", ["it was not evaluated (did the guide run?)"])[-1]
-                _report(self.env, (guide.path, line), f"the value {{doc-value}}`{expression}` cannot be shown: {why}")
+                _report(
+                    self.env, f"{guide.path}:{line}", f"the value {{doc-value}}`{expression}` cannot be shown: {why}"
+                )
                 node.replace_self(nodes.literal(expression, expression, classes=["doc-runner-value-error"]))
                 continue
             text = out.plain_text(output["data"])
@@ -377,6 +379,15 @@ class ExecuteGuide(SphinxTransform):
         where = section if section is not None else self.document
         title = next((i for i, child in enumerate(where.children) if isinstance(child, nodes.title)), -1)
         where.insert(title + 1, nodes.raw("", links, format="html"))
+
+
+def _role_line(guide: Guide, near: int, expression: str) -> int:
+    """The guide line of the role ``{doc-value}`expression``` (MyST gives its paragraph's first line)."""
+    lines = guide.source.split("\n")
+    for number in range(max(near, 1), len(lines) + 1):
+        if f"`{expression}`" in lines[number - 1]:
+            return number
+    return near
 
 
 class value_node(nodes.Inline, nodes.Element):  # noqa: N801 - docutils node naming
