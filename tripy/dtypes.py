@@ -13,7 +13,9 @@ class DataType:
 
     __slots__ = ("name", "itemsize_bits", "is_float", "is_integer", "is_quantized", "_np")
 
-    def __init__(self, name: str, np_dtype, itemsize_bits: int, is_float: bool, is_quantized: bool = False):
+    def __init__(
+        self, name: str, np_dtype, itemsize_bits: int, is_float: builtins.bool, is_quantized: builtins.bool = False
+    ):
         self.name = name
         self.itemsize_bits = itemsize_bits
         self.is_float = is_float

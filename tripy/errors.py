@@ -5,7 +5,8 @@ from __future__ import annotations
 import linecache
 import os
 import sys
-from typing import NamedTuple
+from types import FrameType
+from typing import NamedTuple, NoReturn
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _INTERNAL = (_PACKAGE_DIR, "<frozen ")
@@ -33,7 +34,7 @@ _internal_code: dict[object, bool] = {}
 
 def user_location(skip: int = 1) -> SourceLocation | None:
     """The innermost frame outside the ``tripy`` package: the user's line that called into tripy."""
-    frame = sys._getframe(skip)
+    frame: FrameType | None = sys._getframe(skip)
     internal = _internal_code
     while frame is not None:
         code = frame.f_code
@@ -55,7 +56,7 @@ class TripyException(Exception):
 TripyError = TripyException
 
 
-def raise_error(message: str, details: list[tuple[str, SourceLocation | None]] | None = None) -> None:
+def raise_error(message: str, details: list[tuple[str, SourceLocation | None]] | None = None) -> NoReturn:
     """Raise a TripyException for ``message``, with the user's call site and any related locations.
 
     ``details`` pairs a caption (e.g. "`scale` was created here") with the user's location it refers to.

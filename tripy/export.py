@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-T = TypeVar("T")
+
+class _Named(Protocol):
+    __name__: str
+
+
+T = TypeVar("T", bound=_Named)
 
 #: Public name -> object, in registration order.
 PUBLIC_API: dict[str, object] = {}

@@ -71,6 +71,11 @@ class Tensor(TensorOperators):
     """
 
     __slots__ = ("shape", "dtype", "_node", "_value", "_backend", "_where", "__weakref__", "_checked")
+    _node: Node | None
+    _value: Any
+    _backend: Backend | None
+    _where: SourceLocation | None
+    _checked: bool
     __array_priority__ = 1000  # so ``ndarray + tensor`` defers to Tensor.__radd__
 
     def __init__(self, data: Any, dtype: DataType | None = None, device: str | None = None) -> None:
@@ -78,7 +83,7 @@ class Tensor(TensorOperators):
             raise_error(f"`dtype` of tp.Tensor must be a tripy data type such as tp.float32, not {dtype!r}.")
         backend = current_backend() if device is None else _backend_for_device(device)
         self._where = user_location(2)
-        self._node: Node | None = None
+        self._node = None
         self._checked = False
         if isinstance(data, Tensor):
             data.eval()

@@ -64,7 +64,7 @@ class Executable:
         #: Seconds spent building the engine (None when it came from the cache or a file).
         self.build_seconds = build_seconds
         self.from_cache = from_cache
-        self._runner = None
+        self._runner: Any = None  # an EngineRunner where the engine runs here
         self._fallback_reason: str | None = None
         self._constants: dict[str, list[Any]] = {}
         self._choose_runner()
@@ -80,6 +80,7 @@ class Executable:
         from tripy.backend.tensorrt.network import lower_graph
 
         version = tensorrt_version()
+        assert version is not None  # TensorRT is installed
         key = cache.engine_key(graph.fingerprint(), version)
         blob = cache.load_engine(key)
         if blob is not None and check_engine(trt, blob).ok:

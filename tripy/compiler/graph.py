@@ -24,7 +24,7 @@ from tripy.tensor import Tensor
 from tripy.trace.fusions import ALL_REWRITES
 from tripy.trace.node import topological_order
 from tripy.trace.primitives import Input, Primitive
-from tripy.trace.rewrite import plan
+from tripy.trace.rewrite import Step, plan
 
 
 @dataclass
@@ -176,7 +176,7 @@ def _trace_once(
             constants.append(known[id(t)][1])
         return refs[id(t)]
 
-    steps = []
+    steps: list[Step] = []
     for step in plan(topological_order(outputs), outputs, ALL_REWRITES):
         if isinstance(step.prim, Input):
             if id(step.tensor) not in refs:
@@ -196,7 +196,13 @@ def _trace_once(
         return offsets[kind] + index
 
     ops = [
-        Op(step.prim, tuple(value(i) for i in step.inputs), tuple(step.tensor.shape), step.tensor.dtype, step.tensor.where)
+        Op(
+            step.prim,
+            tuple(value(i) for i in step.inputs),
+            tuple(step.tensor.shape),
+            step.tensor.dtype,
+            step.tensor.where,
+        )
         for step in steps
     ]
     outputs_final = [value(o) for o in outputs]
@@ -301,6 +307,7 @@ def _fit_scalar(const: Constant, others: list[Constant], sizes, check_sizes: lis
     fitted = fit_int(int(numbers[0]), [int(n) for n in numbers[1:-1]], *sizes)
     if not isinstance(fitted, SymInt) or fitted.evaluate(check_sizes) != int(numbers[-1]):
         _structure_error(what)
+        raise AssertionError from None  # unreachable: _structure_error raises
     return fitted
 
 
@@ -349,14 +356,12 @@ def _symbolize(
             _structure_error(f"an attribute of {type(op.prim).__name__}", op)
         return type(first)(fit([v[i] for v in values], op) for i in range(len(first)))
 
-    ops = []
+    ops: list[Op] = []
     for i, op in enumerate(base.ops):
-        others = [t.ops[i] for t in traces[1:]]
-        if any(type(o.prim) is not type(op.prim) or o.inputs != op.inputs or o.dtype != op.dtype for o in others):
+        same = [t.ops[i] for t in traces[1:]]
+        if any(type(o.prim) is not type(op.prim) or o.inputs != op.inputs or o.dtype != op.dtype for o in same):
             _structure_error("the sequence of operations", op)
-        fields = {
-            f.name: fit([getattr(p.prim, f.name) for p in (op, *others)], op) for f in dataclasses.fields(op.prim)
-        }
-        shape = fit([op.shape, *(o.shape for o in others)], op)
+        fields = {f.name: fit([getattr(p.prim, f.name) for p in (op, *same)], op) for f in dataclasses.fields(op.prim)}
+        shape = fit([op.shape, *(o.shape for o in same)], op)
         ops.append(Op(dataclasses.replace(op.prim, **fields), op.inputs, shape, op.dtype, op.where))
     return Graph(args, constants, ops, base.outputs, base.output_kind, list(groups))

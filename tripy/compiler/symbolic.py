@@ -71,14 +71,14 @@ def fit_int(
     changed = [s for s, v in enumerate(probes) if v != base]
     if not changed:
         return base
-    powers: list[tuple[int, int]] | None = []
+    found: list[tuple[int, int]] = []
     for s in changed:
         b, p = base_dims[s], probe_dims[s]
         exp = next((e for e in (1, 2) if base != 0 and base * p**e == probes[s] * b**e), None)
         if exp is None:
-            powers = None
             break
-        powers.append((s, exp))
+        found.append((s, exp))
+    powers = found if len(found) == len(changed) else None
     if powers:
         scale = 1
         for s, e in powers:

@@ -223,7 +223,7 @@ def binary(op: BinaryOp, a: Any, b: Any, name: str | None = None) -> Tensor:
     if a.dtype is not b.dtype or (op not in _ANY_DTYPE and (op in _LOGICAL) != (a.dtype is dtypes.bool)):
         _reject_operands(op, a, b, name)
     if a.shape == b.shape:
-        return a.from_primitive(_BINARY[op], (a, b))
+        return a.from_primitive(_BINARY[op], (a, b))  # type: ignore[arg-type]
     rank = len(broadcast_shape(a, b, op=_opname(op, name)))
     return a.from_primitive(_BINARY[op], (with_rank(a, rank), with_rank(b, rank)))
 

@@ -31,8 +31,10 @@ def storage_dtype(dtype: DataType) -> np.dtype:
 
 def logical_dtype(array: cupy.ndarray) -> DataType:
     """The tripy type of a CuPy array held by this backend."""
-    found = _BY_CONTAINER.get(array.dtype)
-    return found if found is not None else dtypes.from_numpy(array.dtype)
+    found = _BY_CONTAINER.get(array.dtype) or dtypes.from_numpy(array.dtype)
+    if found is None:
+        raise TypeError(f"no tripy type holds CuPy arrays of {array.dtype}")
+    return found
 
 
 def host_to_storage(array: np.ndarray, dtype: DataType) -> np.ndarray:

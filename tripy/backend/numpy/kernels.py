@@ -80,7 +80,12 @@ _BINARY: dict[BinaryOp, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     BinaryOp.FLOOR_DIV: np.floor_divide,
     BinaryOp.MOD: np.mod,
 }
-_REDUCE = {ReduceOp.SUM: np.sum, ReduceOp.PROD: np.prod, ReduceOp.MAX: np.max, ReduceOp.MIN: np.min}
+_REDUCE: dict[ReduceOp, Callable[..., np.ndarray]] = {
+    ReduceOp.SUM: np.sum,
+    ReduceOp.PROD: np.prod,
+    ReduceOp.MAX: np.max,
+    ReduceOp.MIN: np.min,
+}
 
 
 #: The type that work on each low-precision type is done in (then rounded or wrapped back once).

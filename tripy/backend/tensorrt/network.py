@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from types import ModuleType
 from typing import Any
 
@@ -69,7 +70,7 @@ def collecting_logger(trt: ModuleType):
     A subclass of ``trt.ILogger`` of whichever TensorRT module is in use, hence made by a function.
     """
 
-    class CollectingLogger(trt.ILogger):
+    class CollectingLogger(trt.ILogger):  # type: ignore[name-defined]
         def __init__(self) -> None:
             trt.ILogger.__init__(self)
             self.messages: list[tuple[str, str]] = []
@@ -175,7 +176,7 @@ class NetworkLowering:
         trt, graph = self.trt, self.graph
         values: list[Value] = []
         shapes: list[tuple] = []
-        profile = {}
+        profile: dict[str, tuple[tuple[int, ...], ...]] = {}
         for a, arg in enumerate(graph.args):
             dims = tuple(-1 if lo != hi else lo for lo, _, hi in arg.info.ranges)
             values.append(self.network.add_input(arg.name, trt_dtype(trt, arg.info.dtype), dims))
@@ -221,6 +222,7 @@ class NetworkLowering:
         method = _LOWERINGS.get(type(prim))
         if method is None:
             self._fail(f"TensorRT has no lowering for the primitive {type(prim).__name__}.")
+            raise AssertionError from None  # unreachable: _fail raises
         try:
             return getattr(self, method)(ins, prim)
         except TripyException:
@@ -248,7 +250,7 @@ class NetworkLowering:
         for s, group in enumerate(self.graph.symbols):
             for arg, axis in group:
                 if arg == a:
-                    shape[axis] = SymInt(1, ((s, 1),))
+                    shape[axis] = SymInt(Fraction(1), ((s, 1),))
         return tuple(shape)
 
     def _name(self, layer, what: str):
@@ -334,7 +336,7 @@ class NetworkLowering:
     def _shape_tensor(self, dims: Sequence[int | SymInt]):
         """``dims`` as a 1-D int64 shape tensor, or a tuple of ints when none is symbolic."""
         if not is_symbolic(tuple(dims)):
-            return tuple(int(d) for d in dims)
+            return tuple(int(d) for d in dims)  # type: ignore[arg-type]
         parts = [self._sym(d) if isinstance(d, SymInt) else self._int64([d]) for d in dims]
         layer = self.network.add_concatenation(parts)
         layer.axis = 0

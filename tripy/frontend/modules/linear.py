@@ -67,7 +67,7 @@ class Linear(Module):
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor):
             raise_error(f"Linear: the input must be a tp.Tensor, not {type(x).__name__}.")
-        weight = self.weight
+        weight: Tensor = self.weight
         if self.quant_dtype is not None:
             if self.weight_scale is None:
                 raise_error(

@@ -1,4 +1,4 @@
-"""Elementwise math functions, ``where`` and ``masked_fill`` (the operators are in :mod:`tripy.frontend.tensor_operators`)."""
+"""Elementwise math functions, ``where`` and ``masked_fill`` (operators: :mod:`tripy.frontend.tensor_operators`)."""
 
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ def pow(input: Tensor | float, exponent: Tensor | float) -> Tensor:  # noqa: A00
 
 
 @public
-def maximum(lhs: Tensor, rhs: Tensor) -> Tensor:
+def maximum(lhs: Tensor | float, rhs: Tensor | float) -> Tensor:
     """Elementwise maximum, with broadcasting.
 
     .. code-block:: python
@@ -125,7 +125,7 @@ def maximum(lhs: Tensor, rhs: Tensor) -> Tensor:
 
 
 @public
-def minimum(lhs: Tensor, rhs: Tensor) -> Tensor:
+def minimum(lhs: Tensor | float, rhs: Tensor | float) -> Tensor:
     """Elementwise minimum, with broadcasting.
 
     .. code-block:: python

@@ -27,8 +27,8 @@ def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
 
         assert tp.reshape(tp.iota((6,)), (2, -1)).shape == (2, 3)
     """
-    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
-    shape = tuple(int(d) if isinstance(d, numbers.Integral) else d for d in shape)  # NumPy ints too
+    dims = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    shape = tuple(int(d) if isinstance(d, numbers.Integral) else d for d in dims)  # NumPy ints too
     numel = math.prod(input.shape)
     if shape.count(-1) > 1 or any(not isinstance(d, int) or d < -1 for d in shape):
         raise_error(f"reshape: `shape` {shape} may hold non-negative ints and at most one -1.", _where(input))
@@ -108,14 +108,14 @@ def squeeze(input: Tensor, dims: int | Sequence[int]) -> Tensor:
 
         assert tp.squeeze(tp.ones((1, 3, 1)), (0, 2)).shape == (3,)
     """
-    dims = {normalize_dim(d, input.rank, "squeeze", "dims") for d in ((dims,) if isinstance(dims, int) else dims)}
-    for d in dims:
+    drop = {normalize_dim(d, input.rank, "squeeze", "dims") for d in ((dims,) if isinstance(dims, int) else dims)}
+    for d in drop:
         if input.shape[d] != 1:
             raise_error(
                 f"squeeze: dimension {d} of `input` has size {input.shape[d]}, not 1 (shape {input.shape}).",
                 _where(input),
             )
-    return reshape(input, tuple(n for i, n in enumerate(input.shape) if i not in dims))
+    return reshape(input, tuple(n for i, n in enumerate(input.shape) if i not in drop))
 
 
 @public
