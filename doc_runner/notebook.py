@@ -2,7 +2,8 @@
 
 The pre-imports become an explicit first cell (with ``__file__``, which a kernel does not set), directives stay
 as comments, prose becomes Markdown cells, and blocks that never run (``TEST: IGNORE``, ``no-eval``) become raw
-cells, so the notebook re-runs in Jupyter with the page's results.
+cells, and blocks expected to raise are tagged ``raises-exception``, so the notebook re-runs in Jupyter
+with the page's results.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def to_notebook(
         cell = v4.new_code_cell(cell_code(block), execution_count=count)
         made = result.made if result is not None else []
         cell.outputs = [_output(o, count) for o in made]
+        if block.xfail or (block.code is not None and block.code.get("allow-exception") is not None):
+            cell.metadata["tags"] = ["raises-exception"]  # Jupyter's tag: "run all" goes on past it
         cells.append(cell)
     rest = "\n".join(lines[cursor - 1 :]).strip("\n")
     if rest.strip():
