@@ -7,25 +7,12 @@ copy button. A screenshot is saved as ``_build/browser/quantization.png``.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_setup import BUILD, CHROMIUM, CHROMIUM_ARGS
 from playwright.sync_api import Page, expect, sync_playwright
-
-ROOT = Path(__file__).resolve().parents[2]
-BUILD = ROOT / "_build" / "browser"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 # Record what the copy button copies, whichever clipboard API it uses.
 CLIPBOARD_SPY = """
@@ -47,21 +34,6 @@ if (navigator.clipboard) {
 """
 
 QUANT_LINEAR_CODE = "quant_linear = tp.Linear(\n    4,\n    2,\n    quant_dtype=tp.int8,\n    weight_quant_dim=None,\n)"
-
-
-@pytest.fixture(scope="module")
-def site() -> Path:
-    """Build the docs (warnings are errors) and return the HTML folder."""
-    html = BUILD / "html"
-    build = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-q", "-b", "html", str(ROOT), str(html)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert build.returncode == 0, build.stdout + build.stderr
-    return html
 
 
 @pytest.fixture(scope="module")
