@@ -80,12 +80,43 @@ class ParsedCode:
         return "\n".join(shown).strip("\n") + ("\n" if shown else "")
 
 
+#: The code of a line before its comment: anything but quotes, ``#`` and backslashes, escapes, and strings
+#: that close on the line. The alternatives start differently, so matching never backtracks.
+_BEFORE_COMMENT = re.compile(r"""(?:[^'"#\\]+|\\.|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")*""")
+
+
 def _comments(source: str) -> dict[int, tuple[int, str]] | None:
-    """Map 0-based line index to (column, text) of its comment, using Python's tokenizer.
+    """Map 0-based line index to (column, text) of its comment.
 
     Returns None when the block does not tokenize (the executor then reports the syntax
     error; directives fall back to a plain textual scan).
     """
+    if "'''" not in source and '"""' not in source:
+        found = _line_comments(source)
+        if found is not None:
+            return found
+    return _tokenized_comments(source)
+
+
+def _line_comments(source: str) -> dict[int, tuple[int, str]] | None:
+    """Comments found line by line, for a block without triple-quoted strings; None when a line does not
+    end cleanly (an unclosed string, a backslash continuation), for Python's tokenizer to decide."""
+    found: dict[int, tuple[int, str]] = {}
+    for index, line in enumerate(code_lines(source)):
+        if "#" not in line and "'" not in line and '"' not in line and "\\" not in line:
+            continue
+        code = _BEFORE_COMMENT.match(line)
+        end = code.end() if code is not None else 0
+        if end == len(line):
+            continue
+        if line[end] != "#":
+            return None
+        found[index] = (end, line[end:])
+    return found
+
+
+def _tokenized_comments(source: str) -> dict[int, tuple[int, str]] | None:
+    """:func:`_comments` by Python's tokenizer."""
     found: dict[int, tuple[int, str]] = {}
     try:
         for tok in tokenize.generate_tokens(io.StringIO(source).readline):
@@ -142,6 +173,12 @@ def _check_names(name: str, args: tuple[str, ...], path: str, lineno: int) -> No
         )
 
 
+def _may_hold_directives(source: str) -> bool:
+    """Whether any comment of ``source`` could be a directive or a near miss (else it need not be tokenized):
+    each names a directive or is written with ``doc``."""
+    return "#" in source and ("doc" in source.lower() or any(name in source for name in ALL_DIRECTIVES))
+
+
 def parse_code(source: str, first_line: int, path: str) -> ParsedCode:
     """Split a Python block's ``source`` into lines and directives.
 
@@ -150,6 +187,10 @@ def parse_code(source: str, first_line: int, path: str) -> ParsedCode:
     almost a directive gives a :class:`GuideWarning`. In a block that does not tokenize,
     only valid whole-line directives are read (so the executor reports its syntax error).
     """
+    if not _may_hold_directives(source):
+        return ParsedCode(
+            tuple(CodeLine(text, LineRole.CODE, first_line + i) for i, text in enumerate(code_lines(source)))
+        )
     comments = _comments(source)
     lines: list[CodeLine] = []
     directives: list[Directive] = []

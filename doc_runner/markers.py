@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from doc_runner.errors import GuideError, GuideWarning, closest_name
 
@@ -88,26 +89,36 @@ def find_markers(
     """
     markers = []
     for line, body in html_comments(html, first_line):
-        words = " ".join(body.split())
-        rest = _after_prefix(words, prefix)
-        if rest is None:
-            if warnings is not None and (hint := _near_miss(words, prefix)) is not None:
-                warnings.append(GuideWarning(path, line, hint))
-            continue
-        name, _, edge = rest.rpartition(" ")
-        if edge not in ("Start", "End"):
-            guess = rest if rest in MARKER_NAMES else None
-            hint = (
-                f"write '<!-- {prefix}: {guess} Start -->' or '... End -->'"
-                if guess
-                else closest_name(rest, MARKER_NAMES)
-            )
-            raise GuideError(path, line, f"marker '{rest}' must end with 'Start' or 'End'; {hint}")
-        name = _normalise(name)
-        if name not in MARKER_NAMES:
-            raise GuideError(path, line, f"unknown marker '{name}'; " + closest_name(name, MARKER_NAMES))
-        markers.append(Marker(name, Edge(edge), line))
+        kind, value, edge = _read_comment(" ".join(body.split()), prefix)
+        if kind == "marker":
+            markers.append(Marker(value, edge, line))
+        elif kind == "error":
+            raise GuideError(path, line, value)
+        elif kind == "warning" and warnings is not None:
+            warnings.append(GuideWarning(path, line, value))
     return markers
+
+
+@lru_cache(maxsize=4096)
+def _read_comment(words: str, prefix: str) -> tuple[str, str, Edge]:
+    """What a comment's space-normalised ``words`` are: ``("marker", name, edge)``, ``("error", message, _)``,
+    ``("warning", message, _)`` (a near miss) or ``("comment", "", _)``. Guides repeat their markers, so
+    this is cached."""
+    rest = _after_prefix(words, prefix)
+    if rest is None:
+        hint = _near_miss(words, prefix)
+        return ("comment", "", Edge.START) if hint is None else ("warning", hint, Edge.START)
+    name, _, edge = rest.rpartition(" ")
+    if edge not in ("Start", "End"):
+        guess = rest if rest in MARKER_NAMES else None
+        hint = (
+            f"write '<!-- {prefix}: {guess} Start -->' or '... End -->'" if guess else closest_name(rest, MARKER_NAMES)
+        )
+        return "error", f"marker '{rest[:200]}' must end with 'Start' or 'End'; {hint}", Edge.START
+    name = _normalise(name)
+    if name not in MARKER_NAMES:
+        return "error", f"unknown marker '{name[:200]}'; " + closest_name(name, MARKER_NAMES), Edge.START
+    return "marker", name, Edge(edge)
 
 
 def _after_prefix(words: str, prefix: str) -> str | None:

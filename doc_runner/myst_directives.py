@@ -92,7 +92,7 @@ def _pseudo_section_allowed(name: str, container: str) -> bool:
 
 
 def markdown_body(
-    name: str, argument: str, content: str, fence_line: int, container: str = ""
+    name: str, argument: str, content: str, fence_line: int, container: str = "", classes: dict[str, Any] | None = None
 ) -> tuple[str, int] | None:
     """The Markdown that MyST renders from directive ``name`` (``argument`` on its fence line, at
     ``fence_line``, then ``content``).
@@ -103,7 +103,7 @@ def markdown_body(
     Markdown, an unknown directive, one whose arguments or options are in error (MyST shows only
     the error), or a topic or sidebar where docutils refuses one: ``container`` is what the fence
     stands in, ``""`` for the document itself, ``"list"`` for a list item or block quote, else the
-    name of the directive whose body it is.
+    name of the directive whose body it is. ``classes`` caches :func:`directive_class` for one document.
     """
     if name in NON_MARKDOWN_DIRECTIVES:
         return None
@@ -111,7 +111,12 @@ def markdown_body(
         from myst_parser.parsers.directives import MarkupError, parse_directive_text
     except ImportError:  # pragma: no cover - myst-parser comes with the docs extra
         return None
-    cls = directive_class(name)
+    if classes is None:
+        cls = directive_class(name)
+    elif name in classes:
+        cls = classes[name]
+    else:
+        cls = classes[name] = directive_class(name)
     if cls is None or not getattr(cls, "has_content", False):
         return None
     if _is_pseudo_section(cls) and not _pseudo_section_allowed(name, container):

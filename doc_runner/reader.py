@@ -161,14 +161,17 @@ def _markdown_parser(myst_config: Any = None) -> MarkdownIt:
 
 
 def _new_markdown_parser(myst_config: Any) -> MarkdownIt:
+    """Block structure only: inline markup never changes where blocks are, and parsing it costs the most
+    (markdown-it's inline HTML rule is quadratic in a paragraph of unclosed ``<!--``)."""
     try:
         from markdown_it.renderer import RendererHTML
         from myst_parser.config.main import MdParserConfig
         from myst_parser.parsers.mdit import create_md_parser
 
-        return create_md_parser(myst_config or MdParserConfig(), RendererHTML)
+        md = create_md_parser(myst_config or MdParserConfig(), RendererHTML)
     except ImportError:  # pragma: no cover - myst-parser is a dependency of the docs extra
-        return MarkdownIt("commonmark")
+        md = MarkdownIt("commonmark")
+    return md.disable(["inline", "text_join"], ignoreInvalid=True)
 
 
 def decode_guide(data: bytes, path: str) -> str:
@@ -214,7 +217,7 @@ def parse_guide(text: str, path: str, prefix: str = "Tripy", myst_config: Any = 
     raw: list[Block] = []
     markers: list[Marker] = []
     warnings: list[GuideWarning] = []
-    _scan(_markdown_parser(myst_config), text, _Lines(), prefix, path, raw, markers, warnings)
+    _scan(_markdown_parser(myst_config), text, _Lines(), prefix, path, raw, markers, warnings, classes={})
     regions = mk.pair_regions(markers, path, total_lines)
     raw.sort(key=lambda b: b.line)
     inside = mk.names_containing(regions, [b.line for b in raw])
@@ -227,6 +230,10 @@ def parse_guide(text: str, path: str, prefix: str = "Tripy", myst_config: Any = 
 
 #: The characters other than ``\\n`` at which ``str.splitlines`` (and so MyST, in a directive's body) breaks.
 _SPLITLINES_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+#: Text without any of these holds no fence and no marker: a directive's body without them is not parsed.
+_BLOCK_MARKS = ("`", "~", "<!--", ":::")
 
 
 @dataclass(frozen=True)
@@ -271,9 +278,10 @@ def _scan(
     markers: list[Marker],
     warnings: list[GuideWarning],
     container: str = "",
+    classes: dict[str, Any] | None = None,
 ) -> None:
     """Collect code blocks and markers of ``text``, whose lines are at ``lines`` (``container``: the
-    directive whose body it is; "" for the document).
+    directive whose body it is; "" for the document; ``classes``: the directive classes looked up so far).
 
     The body of a MyST directive is read the same way when MyST renders it as Markdown
     (``{note}``, ``{seealso}``...; not an unknown directive or one in error).
@@ -292,30 +300,60 @@ def _scan(
             name, _, argument = info.partition(" ") if token.type != "code_block" else ("", "", "")
             if len(name) > 2 and name.startswith("{") and name.endswith("}"):
                 where = container if token.level == 0 else "list"
-                body = markdown_body(name[1:-1], argument.strip(), token.content, page_line, where)
-                if body is not None:
+                body = markdown_body(name[1:-1], argument.strip(), token.content, page_line, where, classes)
+                if body is not None and any(mark in body[0] for mark in _BLOCK_MARKS):
                     body_text, body_offset = body
                     inner = lines.body(token.map[0], token.content, body_offset, body_text.count("\n"))
-                    _scan(md, body_text, inner, prefix, path, raw, markers, warnings, name[1:-1])
+                    _scan(md, body_text, inner, prefix, path, raw, markers, warnings, name[1:-1], classes)
         elif token.type == "html_block":
             for marker in mk.find_markers(token.content, first, prefix, path, warnings):
                 markers.append(marker)
                 raw.append(Block(BlockKind.MARKER, marker.line, marker.line, token.content, marker=marker))
-        elif token.type == "inline" and any(
-            child.type == "html_inline" and inline_marker.search(child.content) for child in token.children or []
+        elif (
+            token.type == "inline"
+            and inline_marker.search(token.content)
+            and inline_marker.search(_without_code_spans(token.content))
         ):
             raise GuideError(path, first, f"a '{prefix}:' marker must be an HTML comment on a line of its own")
     markers.sort(key=lambda m: m.line)
+
+
+def _without_code_spans(text: str) -> str:
+    """``text`` without its code spans (a run of n backticks up to the next run of exactly n), in linear time."""
+    runs = [(m.start(), m.end()) for m in re.finditer("`+", text)]
+    if not runs:
+        return text
+    of_length: dict[int, list[int]] = {}
+    for index, (start, end) in enumerate(runs):
+        of_length.setdefault(end - start, []).append(index)
+    seen = dict.fromkeys(of_length, 0)  # per length: how far its list has been passed
+    kept, copied, index = [], 0, 0
+    while index < len(runs):
+        start, end = runs[index]
+        same = of_length[end - start]
+        while seen[end - start] < len(same) and same[seen[end - start]] <= index:
+            seen[end - start] += 1
+        if seen[end - start] == len(same):  # no closing run: the backticks are text
+            index += 1
+            continue
+        closing = same[seen[end - start]]
+        kept.append(text[copied:start])
+        copied, index = runs[closing][1], closing + 1
+    kept.append(text[copied:])
+    return "".join(kept)
 
 
 def _classify(block: Block, inside: frozenset[str], path: str) -> Block:
     """Record the names of the regions a code block lies in and parse its directives."""
     if block.kind is not BlockKind.CODE:
         return block
-    block = dataclasses.replace(block, regions=inside)
-    if block.is_python and not block.verbatim and not block.is_expected_output:
-        block = dataclasses.replace(block, code=parse_code(block.text, block.code_line, path))
-    return block
+    parses = block.language in PYTHON_LANGUAGES and mk.DOC_NO_EVAL_OR_FORMAT not in inside
+    code = parse_code(block.text, block.code_line, path) if parses and mk.TEST_EXPECTED_STDOUT not in inside else None
+    # Built directly rather than with dataclasses.replace, which costs several times more per block.
+    return Block(
+        block.kind, block.line, block.end_line, block.text, block.language, block.code_line,
+        regions=inside, code=code, page_line=block.page_line,
+    )  # fmt: skip
 
 
 def _attach_expected_output(blocks: list[Block], regions: list[Region], path: str) -> list[Block]:
@@ -323,6 +361,8 @@ def _attach_expected_output(blocks: list[Block], regions: list[Region], path: st
 
     ``blocks`` are in line order; one pass over them and a binary search per region.
     """
+    if not any(r.name == mk.TEST_EXPECTED_STDOUT for r in regions):
+        return blocks
     code = [i for i, b in enumerate(blocks) if b.kind is BlockKind.CODE]
     code_lines = [blocks[i].line for i in code]
     last_runnable: list[int] = []  # per block: the index of the last runnable block before it, or -1

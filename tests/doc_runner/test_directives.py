@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from doc_runner.directives import LineRole, parse_code
 from doc_runner.errors import GuideError
@@ -119,3 +121,40 @@ def test_a_broken_block_keeps_its_valid_directives_but_never_suffix_ones():
 def test_code_lines_split_only_at_newlines(char):
     code = parse_code(f"s = 'a{char}b'\nt = 1\n", first_line=3, path="g.md")
     assert [(ln.line, ln.text) for ln in code.lines] == [(3, f"s = 'a{char}b'"), (4, "t = 1")]
+
+
+LINES = st.sampled_from(
+    [
+        "x = 1",
+        "s = 'a # b'  # doc: omit",
+        's = "it\'s # here"',
+        "t = 'a\\\\' + 'b'  # doc: ignore-line",
+        "# doc: no-output",
+        "# Doc: no-output",
+        "u = f'{1}#'  # a plain comment",
+        "v = 'unclosed",
+        "w = 1 + \\",
+        "    2",
+        "# doc: print-locals x",
+        "y = '#' # doc no-output",
+    ]
+)
+
+
+@given(st.lists(LINES, min_size=1, max_size=8))
+def test_comments_are_found_as_pythons_tokenizer_finds_them(lines):
+    # A triple-quoted string before the block makes parse_code use Python's tokenizer; without one it scans
+    # line by line (numbered from 0, the added line keeps the block's lines at their numbers).
+    source = "\n".join(lines) + "\n"
+    forced = 'start = """tokenized"""\n' + source
+    try:
+        scanned = parse_code(source, first_line=1, path="g.md")
+    except GuideError as error:
+        with pytest.raises(GuideError) as info:
+            parse_code(forced, first_line=0, path="g.md")
+        assert str(info.value) == str(error)
+        return
+    tokenized = parse_code(forced, first_line=0, path="g.md")
+    assert tokenized.lines[1:] == scanned.lines
+    assert tokenized.directives == scanned.directives
+    assert [str(w) for w in tokenized.warnings] == [str(w) for w in scanned.warnings]
