@@ -47,6 +47,7 @@ _ANY_DTYPE = frozenset(op for op in BinaryOp if op.is_comparison) | {
 }
 _BINARY = {op: Binary(op) for op in BinaryOp}
 _UNARY = {op: Unary(op) for op in UnaryOp}
+_MATMUL = Matmul()
 
 
 class TensorOperators:
@@ -213,7 +214,7 @@ def with_rank(t: TensorOperators, rank: int) -> Tensor:
     if t.rank == rank:
         return t  # type: ignore[return-value]
     shape = (1,) * (rank - t.rank) + t.shape
-    return t.from_primitive(Reshape(shape), (t,), t.where)  # type: ignore[arg-type]
+    return t.from_primitive(Reshape.of(shape), (t,), t.where)  # type: ignore[arg-type]
 
 
 def binary(op: BinaryOp, a: Any, b: Any, name: str | None = None) -> Tensor:
@@ -224,7 +225,11 @@ def binary(op: BinaryOp, a: Any, b: Any, name: str | None = None) -> Tensor:
         _reject_operands(op, a, b, name)
     if a.shape == b.shape:
         return a.from_primitive(_BINARY[op], (a, b))  # type: ignore[arg-type]
-    rank = len(broadcast_shape(a, b, op=_opname(op, name)))
+    shape = broadcast_shapes(a.shape, b.shape)
+    if shape is None:
+        broadcast_shape(a, b, op=_opname(op, name))  # raises, naming the operands
+        raise AssertionError  # unreachable
+    rank = len(shape)
     return a.from_primitive(_BINARY[op], (with_rank(a, rank), with_rank(b, rank)))
 
 
@@ -281,7 +286,7 @@ def unary(op: UnaryOp, x: TensorOperators, name: str, float_only: bool = True) -
 def _reshape(x: TensorOperators, shape: tuple[int, ...]) -> Tensor:
     if shape == x.shape:
         return x  # type: ignore[return-value]
-    return x.from_primitive(Reshape(shape), (x,))  # type: ignore[arg-type]
+    return x.from_primitive(Reshape.of(shape), (x,))  # type: ignore[arg-type]
 
 
 def matmul(input: Any, other: Any) -> Tensor:
@@ -311,7 +316,7 @@ def matmul(input: Any, other: Any) -> Tensor:
     if batch is None:
         raise_error(f"matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} cannot be broadcast.", details)
     rank = len(batch) + 2
-    out = a.from_primitive(Matmul(), (with_rank(a, rank), with_rank(b, rank)))
+    out = a.from_primitive(_MATMUL, (with_rank(a, rank), with_rank(b, rank)))
     if squeeze_rows or squeeze_cols:
         shape = out.shape
         keep = shape[:-2] + (() if squeeze_rows else (shape[-2],)) + (() if squeeze_cols else (shape[-1],))

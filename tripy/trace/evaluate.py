@@ -16,7 +16,7 @@ from tripy.backend.base import Backend
 from tripy.errors import SourceLocation, TripyException
 from tripy.trace.node import topological_order
 from tripy.trace.primitives import Primitive
-from tripy.trace.rewrite import plan
+from tripy.trace.rewrite import fuse_at, plan
 
 if TYPE_CHECKING:
     from tripy.tensor import Tensor
@@ -47,16 +47,18 @@ def evaluate_one(tensor: Tensor, backend: Backend) -> None:
     node = tensor._node
     if node is None:
         return
-    for i in node.inputs:
+    prim, inputs = node.prim, node.inputs
+    if backend.rewrites and _may_fuse(backend, prim):
+        fused = fuse_at(tensor, backend.rewrites)  # an eager layer's call: its fused inputs are often all values
+        if fused is not None:
+            prim, inputs = fused
+    for i in inputs:
         if i._node is not None:
-            break
-    else:
-        if not backend.rewrites or not _may_fuse(backend, node.prim):
-            args = [i._value if i._backend is backend else adopt(i, backend) for i in node.inputs]
-            tensor._value = run(backend, node.prim, args, tensor._where)
-            tensor._backend, tensor._node = backend, None
+            evaluate([tensor], backend)
             return
-    evaluate([tensor], backend)
+    args = [i._value if i._backend is backend else adopt(i, backend) for i in inputs]
+    tensor._value = run(backend, prim, args, tensor._where)
+    tensor._backend, tensor._node = backend, None
 
 
 def evaluate(outputs: Sequence[Tensor], backend: Backend) -> None:

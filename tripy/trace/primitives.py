@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
 
 from tripy import dtypes
 from tripy.dtypes import DataType
@@ -99,10 +99,16 @@ class ReduceOp(enum.Enum):
 
 def broadcast(shapes: Sequence[Shape]) -> Shape:
     """The shape that equal-rank ``shapes`` broadcast to along their size-1 dimensions."""
-    first = shapes[0]
-    if all(s == first for s in shapes[1:]):
-        return first
-    return tuple(next((d for d in dims if d != 1), 1) for dims in zip(*shapes, strict=True))
+    out = list(shapes[0])
+    for shape in shapes[1:]:
+        for i, d in enumerate(shape):
+            if d != 1:
+                out[i] = d
+    return tuple(out)
+
+
+P = TypeVar("P", bound="Primitive")
+_SHARED: dict[tuple, Primitive] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +116,18 @@ class Primitive:
     """Base of the primitives. ``arity`` is the number of inputs (None: any number)."""
 
     arity: ClassVar[int | None] = 1
+
+    @classmethod
+    def of(cls: type[P], *fields: Any) -> P:
+        """``cls(*fields)``, shared with earlier requests of the same fields (primitives are immutable, and
+        the frontend makes the same few over and over)."""
+        key = (cls, *fields)
+        prim = _SHARED.get(key)
+        if prim is None:
+            if len(_SHARED) >= 4096:
+                _SHARED.clear()
+            prim = _SHARED[key] = cls(*fields)
+        return prim  # type: ignore[return-value]
 
     def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
         """The shape and dtype of the result for inputs of these shapes and dtypes (which the frontend checked)."""

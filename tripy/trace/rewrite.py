@@ -76,35 +76,63 @@ class Rewrite:
 def match(pattern: PatternLike, tensor: Tensor) -> Match | None:
     """The match of ``pattern`` at ``tensor``, or None."""
     found = Match()
-    return found if _match(pattern, tensor, found) else None
+    return found if _match(pattern, tensor, found, []) else None
 
 
-def _match(pattern: PatternLike, tensor: Tensor, found: Match) -> bool:
-    if isinstance(pattern, Capture):
-        bound = found.tensors.get(pattern.name)
+def _match(pattern: PatternLike, tensor: Tensor, found: Match, trail: list[str]) -> bool:
+    """Extend ``found`` with a match of ``pattern`` at ``tensor``; names bound are appended to ``trail`` so
+    that a failed alternative of :class:`OneOf` can be undone."""
+    kind = type(pattern)
+    if kind is Capture:
+        name = pattern.name  # type: ignore[union-attr]
+        bound = found.tensors.get(name)
         if bound is not None:
             return bound is tensor
-        found.tensors[pattern.name] = tensor
+        found.tensors[name] = tensor
+        trail.append(name)
         return True
-    if isinstance(pattern, OneOf):
-        for alternative in pattern.alternatives:
-            attempt = Match(dict(found.tensors), list(found.interior))
-            if _match(alternative, tensor, attempt):
-                found.tensors, found.interior = attempt.tensors, attempt.interior
+    if kind is OneOf:
+        mark, interior = len(trail), len(found.interior)
+        for alternative in pattern.alternatives:  # type: ignore[union-attr]
+            if _match(alternative, tensor, found, trail):
                 return True
+            while len(trail) > mark:
+                del found.tensors[trail.pop()]
+            del found.interior[interior:]
         return False
     node = tensor.node
-    if node is None or type(node.prim) is not pattern.prim or len(node.inputs) != len(pattern.inputs):
+    if node is None or type(node.prim) is not pattern.prim:  # type: ignore[union-attr]
         return False
-    if pattern.when is not None and not pattern.when(tensor):
+    inputs = pattern.inputs  # type: ignore[union-attr]
+    if len(node.inputs) != len(inputs) or (pattern.when is not None and not pattern.when(tensor)):  # type: ignore[union-attr]
         return False
-    if pattern.name is not None:
-        bound = found.tensors.get(pattern.name)
+    name = pattern.name  # type: ignore[union-attr]
+    if name is not None:
+        bound = found.tensors.get(name)
         if bound is not None and bound is not tensor:
             return False
-        found.tensors[pattern.name] = tensor
+        if bound is None:
+            found.tensors[name] = tensor
+            trail.append(name)
     found.interior.append(tensor)
-    return all(_match(p, t, found) for p, t in zip(pattern.inputs, node.inputs, strict=True))
+    for sub, inp in zip(inputs, node.inputs):
+        if not _match(sub, inp, found, trail):
+            return False
+    return True
+
+
+def fuse_at(tensor: Tensor, rewrites: Sequence[Rewrite]) -> tuple[Primitive, tuple[Tensor, ...]] | None:
+    """The fused primitive and inputs of the first of ``rewrites`` that matches at ``tensor``, or None."""
+    node = tensor.node
+    if node is None:
+        return None
+    for rewrite in rewrites:
+        if type(node.prim) is rewrite.pattern.prim:
+            found = match(rewrite.pattern, tensor)
+            built = rewrite.build(found) if found is not None else None
+            if built is not None:
+                return built
+    return None
 
 
 @dataclass(frozen=True)

@@ -23,4 +23,4 @@ def cast(input: Tensor, dtype: DataType) -> Tensor:
         raise_error(f"cast: `dtype` must be a tripy data type such as tp.float16, not {dtype!r}.")
     if input.dtype == dtype:
         return input
-    return Tensor.from_primitive(Cast(dtype), (input,))
+    return Tensor.from_primitive(Cast.of(dtype), (input,))

@@ -101,7 +101,7 @@ def quantize(input: Tensor, scale: Tensor | float, dtype: DataType, dim: int | N
             where,
         )
     scale, dim = _check_scale(input, scale, dim, dtype, "quantize")
-    return Tensor.from_primitive(Quantize(dtype, dim), (input, scale))
+    return Tensor.from_primitive(Quantize.of(dtype, dim), (input, scale))
 
 
 @public
@@ -125,4 +125,4 @@ def dequantize(input: Tensor, scale: Tensor | float, dtype: DataType, dim: int |
     if not isinstance(dtype, DataType) or not dtype.is_float or dtype.is_quantized:
         raise_error(f"dequantize: `dtype` must be float32, float16 or bfloat16, but it is {dtype}.")
     scale, dim = _check_scale(input, scale, dim, input.dtype, "dequantize")
-    return Tensor.from_primitive(Dequantize(dtype, dim), (input, scale))
+    return Tensor.from_primitive(Dequantize.of(dtype, dim), (input, scale))

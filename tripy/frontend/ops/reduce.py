@@ -24,7 +24,7 @@ def _axes(input: Tensor, dim: int | Sequence[int] | None, op: str) -> tuple[int,
 def _reduce(op: ReduceOp, input: Tensor, dim, keepdim: bool, name: str) -> Tensor:
     if not isinstance(input, Tensor):
         raise_error(f"{name}: `input` must be a tp.Tensor, not {type(input).__name__}.")
-    return Tensor.from_primitive(Reduce(op, _axes(input, dim, name), keepdim), (input,))
+    return Tensor.from_primitive(Reduce.of(op, _axes(input, dim, name), keepdim), (input,))
 
 
 def _to(input: Tensor, dtype) -> Tensor:

@@ -44,7 +44,7 @@ def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
         )
     if shape == input.shape:
         return input
-    return Tensor.from_primitive(Reshape(shape), (input,))
+    return Tensor.from_primitive(Reshape.of(shape), (input,))
 
 
 @public
@@ -63,7 +63,7 @@ def permute(input: Tensor, perm: Sequence[int]) -> Tensor:
         )
     if perm == tuple(range(input.rank)):
         return input
-    return Tensor.from_primitive(Permute(perm), (input,))
+    return Tensor.from_primitive(Permute.of(perm), (input,))
 
 
 @public
@@ -151,7 +151,7 @@ def expand(input: Tensor, sizes: Sequence[int]) -> Tensor:
     x = reshape(input, src)
     if shape == src:
         return x
-    return Tensor.from_primitive(Expand(shape), (x,))
+    return Tensor.from_primitive(Expand.of(shape), (x,))
 
 
 @public
