@@ -82,18 +82,16 @@ def match(pattern: PatternLike, tensor: Tensor) -> Match | None:
 def _match(pattern: PatternLike, tensor: Tensor, found: Match, trail: list[str]) -> bool:
     """Extend ``found`` with a match of ``pattern`` at ``tensor``; names bound are appended to ``trail`` so
     that a failed alternative of :class:`OneOf` can be undone."""
-    kind = type(pattern)
-    if kind is Capture:
-        name = pattern.name  # type: ignore[union-attr]
-        bound = found.tensors.get(name)
+    if isinstance(pattern, Capture):
+        bound = found.tensors.get(pattern.name)
         if bound is not None:
             return bound is tensor
-        found.tensors[name] = tensor
-        trail.append(name)
+        found.tensors[pattern.name] = tensor
+        trail.append(pattern.name)
         return True
-    if kind is OneOf:
+    if isinstance(pattern, OneOf):
         mark, interior = len(trail), len(found.interior)
-        for alternative in pattern.alternatives:  # type: ignore[union-attr]
+        for alternative in pattern.alternatives:
             if _match(alternative, tensor, found, trail):
                 return True
             while len(trail) > mark:
@@ -101,12 +99,11 @@ def _match(pattern: PatternLike, tensor: Tensor, found: Match, trail: list[str])
             del found.interior[interior:]
         return False
     node = tensor.node
-    if node is None or type(node.prim) is not pattern.prim:  # type: ignore[union-attr]
+    if node is None or type(node.prim) is not pattern.prim or len(node.inputs) != len(pattern.inputs):
         return False
-    inputs = pattern.inputs  # type: ignore[union-attr]
-    if len(node.inputs) != len(inputs) or (pattern.when is not None and not pattern.when(tensor)):  # type: ignore[union-attr]
+    if pattern.when is not None and not pattern.when(tensor):
         return False
-    name = pattern.name  # type: ignore[union-attr]
+    name = pattern.name
     if name is not None:
         bound = found.tensors.get(name)
         if bound is not None and bound is not tensor:
@@ -115,7 +112,7 @@ def _match(pattern: PatternLike, tensor: Tensor, found: Match, trail: list[str])
             found.tensors[name] = tensor
             trail.append(name)
     found.interior.append(tensor)
-    for sub, inp in zip(inputs, node.inputs):
+    for sub, inp in zip(pattern.inputs, node.inputs):
         if not _match(sub, inp, found, trail):
             return False
     return True
