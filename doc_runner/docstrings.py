@@ -88,7 +88,8 @@ def read_docstring_guides(path: str | Path, display_path: str | None = None) -> 
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
                 blocks = find_code_blocks(code_lines(value.value), value.lineno, name)
                 if blocks:
-                    found.append(DocstringGuide(qualname, Guide(name, tuple(blocks), (), source)))
+                    warnings = tuple(w for b in blocks if b.code is not None for w in b.code.warnings)
+                    found.append(DocstringGuide(qualname, Guide(name, tuple(blocks), (), source, warnings)))
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
                 visit(child, f"{qualname}.{child.name}" if qualname else child.name)
