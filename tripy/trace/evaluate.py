@@ -33,8 +33,12 @@ def adopt(tensor: Tensor, backend: Backend) -> Any:
 
 def run(backend: Backend, prim: Primitive, args: Sequence[Any], where: SourceLocation | None) -> Any:
     """``prim`` on ``args``; an internal failure still says which user line made the tensor."""
+    kernel = backend.kernels.get(type(prim))
+    if kernel is None:
+        made_at = f"\n  made at: {where}" if where else ""
+        raise TripyException(f"The {backend.name} backend has no kernel for {type(prim).__name__}.{made_at}")
     try:
-        return backend.kernels[type(prim)](prim, *args)
+        return kernel(prim, *args)
     except TripyException:
         raise
     except Exception as exc:
