@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import example
@@ -38,34 +39,46 @@ def test_example_refuses_text_offline(capsys):
     assert "--input-text needs a tokenizer" in capsys.readouterr().err
 
 
+def _benchmark_module(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_benchmark_runs_small_on_cpu(capsys, tmp_path):
-    spec = importlib.util.spec_from_file_location("nanogpt_benchmark", ROOT / "benchmarks" / "nanogpt.py")
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
-    results = benchmark.main(
-        [
-            "--device",
-            "cpu",
-            "--config",
-            "small",
-            "--batch-sizes",
-            "1,2",
-            "--prompt-len",
-            "4",
-            "--new-tokens",
-            "2",
-            "--warmup-tokens",
-            "1",
-            "--json",
-            str(tmp_path / "out.json"),
-        ]
-    )
-    assert [(r["variant"], r["batch"]) for r in results] == [
-        (v, b) for v in ("transformers-fp16", "tripy-fp16", "tripy-int8-weight-only") for b in (1, 2)
-    ]
-    assert all(r["tokens_per_s"] > 0 for r in results)
+    benchmark = _benchmark_module("nanogpt")
+    variants = "hf-generate,hf-eager-loop,torch-cuda-graph,tripy-fp16,tripy-int8-weight-only"
+    argv = ["--device", "cpu", "--config", "small", "--batch-sizes", "1,2", "--prompt-len", "4", "--new-tokens", "3"]
+    results = benchmark.main([*argv, "--max-runs", "3", "--variants", variants, "--json", str(tmp_path / "out.json")])
+    assert [(r["variant"], r["batch"]) for r in results] == [(v, b) for v in variants.split(",") for b in (1, 2)]
+    assert all(r["tokens_per_s"] > 0 and r["runs"] >= 3 for r in results)
+    assert all(r["min_tokens_per_s"] <= r["tokens_per_s"] <= r["max_tokens_per_s"] for r in results)
+    # Greedy float16 decoding of the same model: the PyTorch variants agree with the eager loop exactly.
+    assert all(r["same_tokens_as_hf"] == 1.0 for r in results if r["variant"].startswith(("hf", "torch")))
     table = capsys.readouterr().out
     assert "| tripy-int8-weight-only   |     2 |" in table and (tmp_path / "out.json").exists()
+
+
+def test_static_decoder_generates_what_huggingface_generates():
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from gpt2_static_decoder import StaticGPT2Decoder
+
+    torch.manual_seed(0)
+    config = GPT2Config(n_layer=2, n_head=4, n_embd=64, vocab_size=97, n_positions=64, bos_token_id=0, eos_token_id=0)
+    model = GPT2LMHeadModel(config).eval()
+    ids = torch.randint(1, 97, (3, 5))
+    expected = model.generate(
+        ids, attention_mask=torch.ones_like(ids), max_new_tokens=9, min_new_tokens=9, do_sample=False
+    )
+    decoder = StaticGPT2Decoder(model, batch=3, max_len=20)
+    assert torch.equal(decoder.generate(ids, 9), expected)
+    assert torch.equal(decoder.generate(ids, 9), expected)  # the cache of the first run does not leak
+    with pytest.raises(ValueError, match="at most 20 positions"):
+        decoder.generate(ids, 16)
 
 
 def test_example_generates_text_from_a_checkpoint(capsys, checkpoint_dir):
