@@ -10,6 +10,7 @@ from tripy import dtypes
 from tripy.backend.base import Backend
 from tripy.backend.numpy.kernels import cast_array
 from tripy.backend.registry import current_backend, get_backend
+from tripy.dlpack import export_capsule
 from tripy.dtypes import DataType
 from tripy.errors import SourceLocation, raise_error, user_location
 from tripy.frontend.tensor_operators import TensorOperators
@@ -213,11 +214,21 @@ class Tensor(TensorOperators):
         array = self.numpy()
         return array if dtype is None else array.astype(dtype)
 
-    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.value.__dlpack__(*args, **kwargs)
+    def __dlpack__(
+        self,
+        stream: Any = None,
+        max_version: tuple[int, int] | None = None,
+        dl_device: tuple[int, int] | None = None,
+        copy: bool | None = None,
+    ) -> Any:
+        """DLPack v1 export (see :mod:`tripy.dlpack`): GPU consumers share the memory; a consumer that asks for
+        the CPU (``np.from_dlpack(t, device="cpu")``, or NumPy, which names no stream) gets a host copy."""
+        return export_capsule(self.value, self.numpy, stream, max_version, dl_device, copy)
 
-    def __dlpack_device__(self) -> Any:
-        return self.value.__dlpack_device__()
+    def __dlpack_device__(self) -> tuple[int, int]:
+        """``(device type, device id)`` of the value's memory: ``(1, 0)`` on the CPU, ``(2, id)`` on a GPU."""
+        kind, index = self.value.__dlpack_device__()
+        return int(kind), int(index)
 
     def __repr__(self) -> str:
         return format_tensor(self.numpy(), self.dtype, self.device, self.shape)
