@@ -152,7 +152,7 @@ class GuideWorker:
         self._dump = open(request.dump_path, "w")  # noqa: SIM115 - open for the process's life
         faulthandler.enable(file=self._dump, all_threads=True)
         if self.guide.source:  # tracebacks show the guide's own lines
-            lines = self.guide.source.splitlines(True)
+            lines = self.guide.source_lines
             linecache.cache[self.guide.path] = (len(self.guide.source), None, lines, self.guide.path)
         if "numpy" in sys.modules:  # forked processes would otherwise share the server's random state
             sys.modules["numpy"].random.seed()

@@ -232,6 +232,12 @@ def test_windows_and_old_mac_newlines_are_line_breaks_as_in_sphinx():
     assert [(b.line, b.text) for b in guide.runnable_blocks] == [(3, "x = 1\n"), (6, "y = 2\n")]
 
 
+def test_a_form_feed_does_not_shift_the_lines_a_traceback_quotes(run_text):
+    (result,) = run_text("```py\nx = '\x0c'\nraise ValueError('at line 3')\n```\n")
+    assert result.error_line == 3
+    assert "raise ValueError('at line 3')" in result.error
+
+
 def test_a_byte_order_mark_is_dropped_as_sphinx_drops_it(tmp_path):
     path = tmp_path / "bom.md"
     path.write_bytes("\ufeff```py\nx = 1\n```\n".encode())
