@@ -6,6 +6,7 @@ each op and module, and collected here.
 
 from tripy import compiler as _compiler  # noqa: F401 - registers tp.compile, tp.InputInfo, tp.Executable
 from tripy import dtypes as _dtypes
+from tripy import stream as _stream  # noqa: F401 - registers tp.Stream, tp.default_stream
 from tripy.backend.registry import current_backend
 from tripy.config import config
 from tripy.dtypes import DataType
@@ -22,8 +23,11 @@ from tripy.dtypes import int64 as int64
 from tripy.dtypes import integer as integer
 from tripy.errors import TripyError, TripyException
 from tripy.export import PUBLIC_API as _PUBLIC_API
+from tripy.frontend import device as _device  # noqa: F401 - registers tp.device
 from tripy.frontend import modules as _modules  # noqa: F401 - registers the modules
 from tripy.frontend import ops as _ops  # noqa: F401 - registers the ops
+from tripy.frontend.ops import copy as _copy  # noqa: F401 - registers tp.copy
+from tripy.frontend.ops import plugin as _plugin  # noqa: F401 - registers tp.plugin
 from tripy.logging import logger
 from tripy.tensor import Tensor
 
