@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import warnings
 from pathlib import Path
@@ -21,6 +22,11 @@ _FILE_VERSION = 1
 _warned: set[str] = set()
 #: TensorRT's names of data types, as tripy spells them.
 _TRT_TYPE_NAMES = {"FLOAT": "float32", "HALF": "float16", "BF16": "bfloat16", "FP8": "float8"}
+
+
+def cuda_graphs_enabled() -> bool:
+    """Whether compiled functions on the cuda backend replay CUDA graphs (``TRIPY_CUDA_GRAPHS=0`` turns it off)."""
+    return os.environ.get("TRIPY_CUDA_GRAPHS", "1") != "0"
 
 
 class TensorRTFallbackWarning(UserWarning):
@@ -43,9 +49,10 @@ def _warn_once(reason: str, backend: str) -> None:
 class Executable:
     """A function compiled by :func:`tripy.compile`: call it with tensors matching its ``tp.InputInfo`` s.
 
-    ``backend`` says what runs it: ``"tensorrt"`` (the engine), or the eager backend (``"numpy"``,
-    ``"cuda"``) where the engine cannot run (no TensorRT, no GPU, or a GPU TensorRT refuses); a warning
-    says so once. :meth:`save` and :meth:`load` keep both the engine and the trace.
+    ``backend`` says what runs it: ``"tensorrt"`` (the engine); where the engine cannot run (no TensorRT,
+    no GPU, or a GPU TensorRT refuses), ``"cuda-graph"`` on the cuda backend (the trace planned once per
+    input shapes and replayed as a CUDA graph: :mod:`tripy.compiler.cuda_graph`), else the eager backend
+    (``"numpy"``); a warning says so once. :meth:`save` and :meth:`load` keep both the engine and the trace.
     """
 
     def __init__(
@@ -67,6 +74,8 @@ class Executable:
         self._runner: Any = None  # an EngineRunner where the engine runs here
         self._fallback_reason: str | None = None
         self._constants: dict[str, list[Any]] = {}
+        #: On the cuda backend: each bucket of input shapes, captured as a CUDA graph (None: runs eagerly).
+        self._captured: dict[tuple, Any] = {}
         self._choose_runner()
 
     # -- building --------------------------------------------------------------------------------------------
@@ -117,7 +126,8 @@ class Executable:
         """``"tensorrt"`` when the engine runs, else the name of the eager backend that runs the trace."""
         if self._runner is not None:
             return "tensorrt"
-        return current_backend().name
+        name = current_backend().name
+        return "cuda-graph" if name == "cuda" and cuda_graphs_enabled() else name
 
     @property
     def fallback_reason(self) -> str | None:
@@ -222,9 +232,34 @@ class Executable:
         _warn_once(self._fallback_reason or "unknown", backend.name)
         if backend.name not in self._constants:  # moved to the backend once, not at every call
             self._constants[backend.name] = self._graph.constant_tensors()
+        if backend.name == "cuda" and cuda_graphs_enabled():
+            captured = self._captured_for(tuple(v.shape for v in values), backend)
+            if captured is not None:
+                arrays = captured([v.value_on(backend) for v in values])
+                return [
+                    Tensor.from_value(backend, array, dtype, shape)
+                    for array, (dtype, shape) in zip(arrays, captured.output_types, strict=True)
+                ]
         outputs = self._graph.to_tensors(values, self._constants[backend.name])
         evaluate(outputs, backend)  # keeps each output's value on it
         return outputs
+
+    def _captured_for(self, shapes: tuple, backend: Any) -> Any:
+        """The CUDA graph of this bucket of input shapes, captured on first use (None where it cannot be)."""
+        if shapes not in self._captured:
+            from tripy.compiler.cuda_graph import CapturedGraph
+
+            try:
+                self._captured[shapes] = CapturedGraph(self._graph, self._constants[backend.name], shapes, backend)
+            except Exception as exc:  # a kernel that cannot be captured: this bucket runs eagerly
+                self._captured[shapes] = None
+                warnings.warn(
+                    f"tp.compile: inputs of shapes {list(shapes)} could not be captured as a CUDA graph ({exc}); "
+                    "they run eagerly, with the same results.",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+        return self._captured[shapes]
 
     def _run_engine(self, values: list[Any]) -> list[Any]:  # pragma: no cover - needs a GPU TensorRT runs on
         cuda = get_backend("cuda")

@@ -16,7 +16,7 @@ from tripy.backend.base import Backend
 from tripy.errors import SourceLocation, TripyException
 from tripy.trace.node import topological_order
 from tripy.trace.primitives import Primitive
-from tripy.trace.rewrite import fuse_at, plan
+from tripy.trace.rewrite import Step, fuse_at, plan
 
 if TYPE_CHECKING:
     from tripy.tensor import Tensor
@@ -71,12 +71,21 @@ def evaluate(outputs: Sequence[Tensor], backend: Backend) -> None:
     if not pending:
         return
     steps = plan(topological_order(pending), pending, backend.rewrites)
-    values: dict[int, Any] = {}
-    for step in steps:
-        args = [values[id(i)] if i._node is not None else adopt(i, backend) for i in step.inputs]
-        values[id(step.tensor)] = run(backend, step.prim, args, step.tensor._where)
+    values = run_steps(steps, backend)
     for step in steps:
         _keep(step.tensor, values[id(step.tensor)], backend)
+
+
+def run_steps(steps: Sequence[Step], backend: Backend) -> dict[int, Any]:
+    """Run planned ``steps`` (inputs first) on ``backend``: each step's value by the id of its tensor.
+
+    The tensors are left as they are (``tp.compile``'s CUDA graphs run a plan without keeping its values).
+    """
+    values: dict[int, Any] = {}
+    for step in steps:
+        args = [values[id(i)] if id(i) in values else adopt(i, backend) for i in step.inputs]
+        values[id(step.tensor)] = run(backend, step.prim, args, step.tensor._where)
+    return values
 
 
 def _may_fuse(backend: Backend, prim: Primitive) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 from tripy import dtypes
 from tripy.backend.array_kernels import movement_kernels, scale_layout
 from tripy.backend.base import Kernel, input_kernel
-from tripy.backend.cuda import storage
+from tripy.backend.cuda import float_gemm, storage
 from tripy.backend.cuda.int8_gemm import int8_gemm
 from tripy.backend.cuda.storage import logical_dtype, storage_dtype
 from tripy.dtypes import DataType
@@ -208,6 +208,11 @@ def _argmax(p: Argmax, x: Any) -> Any:
     return out.astype(np.int32)
 
 
+def _float_matmul(a: Any, b: Any) -> Any:
+    """float16/float32 products through tripy's own cuBLAS handle (capturable in a CUDA graph)."""
+    return float_gemm.gemm(a, b) if float_gemm.supports(a, b) else cupy.matmul(a, b)
+
+
 def _matmul(p: Matmul, a: Any, b: Any) -> Any:
     dt = logical_dtype(a)
     if dt.is_integer:
@@ -216,8 +221,8 @@ def _matmul(p: Matmul, a: Any, b: Any) -> Any:
             return int8_gemm(a, b.T).astype(np.int8)
         return narrow(cupy.matmul(a.astype(np.int64), b.astype(np.int64)), dt)
     if dt in _FLOAT_CONTAINERS:
-        return narrow(cupy.matmul(widen(a), widen(b)), dt)
-    return cupy.matmul(a, b)
+        return narrow(_float_matmul(widen(a), widen(b)), dt)
+    return _float_matmul(a, b)
 
 
 def _quantize(p: Quantize, x: Any, scale: Any) -> Any:
