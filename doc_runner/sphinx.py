@@ -57,6 +57,7 @@ from doc_runner.render import ImageStore
 from doc_runner.report import failure_report
 from doc_runner.result import BlockResult, Status
 from doc_runner.settings import Settings
+from doc_runner.sphinx_reading import report_warnings, skip_undecodable
 from doc_runner.worker_client import WorkerError, server_for
 
 logger = logging.getLogger(__name__)
@@ -272,6 +273,7 @@ class ExecuteGuide(SphinxTransform):
         except GuideError as exc:
             _report(self.env, f"{exc.path}:{exc.line}", exc.message)
             return
+        report_warnings(guide)
         if not guide.code_blocks:
             return
         outcome = _run(guide, settings, self.env, source)
@@ -575,6 +577,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
         man=passthrough,
         texinfo=passthrough,
     )
+    app.connect("env-before-read-docs", skip_undecodable, priority=400)  # before _run_ahead reads them
     app.connect("env-before-read-docs", _run_ahead)
     app.connect("autodoc-process-docstring", process_docstring)
     app.connect("builder-inited", _builder_inited)
