@@ -24,6 +24,7 @@ from tripy.dtypes import integer as integer
 from tripy.errors import TripyError, TripyException
 from tripy.export import PUBLIC_API as _PUBLIC_API
 from tripy.frontend import device as _device  # noqa: F401 - registers tp.device
+from tripy.frontend import dimension_size as _dimension_size  # noqa: F401 - registers tp.DimensionSize
 from tripy.frontend import modules as _modules  # noqa: F401 - registers the modules
 from tripy.frontend import ops as _ops  # noqa: F401 - registers the ops
 from tripy.frontend.ops import copy as _copy  # noqa: F401 - registers tp.copy

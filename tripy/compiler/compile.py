@@ -49,7 +49,8 @@ def _arguments(func: Callable, args: Sequence[Any], kwargs: Mapping[str, Any]) -
         name = names[i] if i < len(names) else f"args[{i}]"
         if not isinstance(info, InputInfo):
             raise_error(
-                f"tp.compile: `args[{i}]` (for `{name}`) must be a tp.InputInfo, not {type(info).__name__}. "
+                f"tp.compile: `args[{i}]` (for `{name}`) must be a tp.InputInfo or tp.DimensionInputInfo, not "
+                f"{type(info).__name__}. "
                 "Values that do not change between calls can be used by the function directly."
             )
         arguments.append(Argument(name, False, info))
@@ -57,7 +58,24 @@ def _arguments(func: Callable, args: Sequence[Any], kwargs: Mapping[str, Any]) -
         if not isinstance(info, InputInfo):
             raise_error(f"tp.compile: `kwargs[{name!r}]` must be a tp.InputInfo, not {type(info).__name__}.")
         arguments.append(Argument(name, True, info))
+    _check_named_dimensions(arguments)
     return arguments
+
+
+def _check_named_dimensions(arguments: list[Argument]) -> None:
+    """Dimensions of one :class:`tripy.NamedDimension` name are one dimension: they need one range."""
+    seen: dict[str, tuple[tuple[int, int, int], str]] = {}
+    for arg in arguments:
+        for axis, (name, rng) in enumerate(zip(arg.info.dimension_names, arg.info.ranges)):
+            if name is None:
+                continue
+            where = f"dimension {axis} of `{arg.name}`"
+            if name in seen and seen[name][0] != rng:
+                raise_error(
+                    f"tp.compile: the dimension named {name!r} has the range (min, opt, max) {seen[name][0]} at "
+                    f"{seen[name][1]} but {rng} at {where}: dimensions of one name must have one range."
+                )
+            seen.setdefault(name, (rng, where))
 
 
 @public

@@ -8,12 +8,16 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tripy.backend.registry import current_backend, get_backend
 from tripy.backend.tensorrt import load_tensorrt, tensorrt_version
 from tripy.compiler import cache
 from tripy.compiler.graph import Graph
+from tripy.compiler.input_info import DimensionInputInfo
 from tripy.errors import raise_error
 from tripy.export import public
+from tripy.frontend.dimension_size import DimensionSize
 from tripy.tensor import Tensor
 from tripy.trace.evaluate import evaluate
 
@@ -27,6 +31,21 @@ _TRT_TYPE_NAMES = {"FLOAT": "float32", "HALF": "float16", "BF16": "bfloat16", "F
 def cuda_graphs_enabled() -> bool:
     """Whether compiled functions on the cuda backend replay CUDA graphs (``TRIPY_CUDA_GRAPHS=0`` turns it off)."""
     return os.environ.get("TRIPY_CUDA_GRAPHS", "1") != "0"
+
+
+def _size_carrier(name: str, info: DimensionInputInfo, value: Any) -> Tensor:
+    """The run-time stand-in of a size argument: an int32 tensor whose length is the size (the graph, the
+    engine's profile and the symbol checks read sizes from shapes)."""
+    size = value.size if isinstance(value, DimensionSize) else value
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise_error(
+            f"Argument `{name}` of the compiled function is a size (tp.DimensionInputInfo): pass a tp.DimensionSize "
+            f"or an int, not {type(value).__name__}."
+        )
+    if not info.accepts_value(size):
+        lo, _, hi = info.ranges[0]
+        raise_error(f"Argument `{name}` of the compiled function is {size}, but it was compiled for sizes {lo}..{hi}.")
+    return Tensor(np.zeros(size, np.int32))
 
 
 class TensorRTFallbackWarning(UserWarning):
@@ -190,8 +209,11 @@ class Executable:
                 f"called with {sorted(kwargs)}."
             )
         values = list(args) + [kwargs[a.name] for a in graph.args if a.keyword]
-        for arg, value in zip(graph.args, values):
+        for i, (arg, value) in enumerate(zip(graph.args, values)):
             info = arg.info
+            if isinstance(info, DimensionInputInfo):
+                values[i] = _size_carrier(arg.name, info, value)
+                continue
             if not isinstance(value, Tensor):
                 raise_error(
                     f"Argument `{arg.name}` of the compiled function must be a tp.Tensor, not {type(value).__name__}."

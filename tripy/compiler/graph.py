@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from tripy.compiler.input_info import InputInfo
+from tripy.compiler.input_info import DimensionInputInfo, InputInfo
 from tripy.compiler.symbolic import SymInt, fit_int, resolve
 from tripy.dtypes import DataType
 from tripy.errors import SourceLocation, TripyException, raise_error
+from tripy.frontend.dimension_size import DimensionSize
 from tripy.tensor import Tensor
 from tripy.trace.fusions import ALL_REWRITES
 from tripy.trace.node import topological_order
@@ -150,7 +151,10 @@ def _trace_once(
 ) -> _RawTrace:
     """One trace. ``known`` maps concrete tensors seen by earlier traces (held, so ids stay unique) to
     their constants, so parameters are copied to the host once."""
-    placeholders = [_placeholder(s, a.info.dtype, i, a.name) for i, (a, s) in enumerate(zip(args, shapes))]
+    placeholders: list[Tensor] = [
+        DimensionSize(s[0]) if isinstance(a.info, DimensionInputInfo) else _placeholder(s, a.info.dtype, i, a.name)
+        for i, (a, s) in enumerate(zip(args, shapes))
+    ]
     positional = [p for p, a in zip(placeholders, args) if not a.keyword]
     keywords = {a.name: p for p, a in zip(placeholders, args) if a.keyword}
     result = func(*positional, **keywords)
@@ -165,7 +169,11 @@ def _trace_once(
         )
 
     # Each tensor becomes ("input" | "constant" | "op", index); numbers are final once all are counted.
-    refs: dict[int, tuple[str, int]] = {id(p): ("input", i) for i, p in enumerate(placeholders)}
+    # A size argument (DimensionInputInfo) is a concrete DimensionSize in each trace: used as an operand, it is a
+    # constant that follows its symbol; the argument's value number carries the size in its shape at run time.
+    refs: dict[int, tuple[str, int]] = {
+        id(p): ("input", i) for i, p in enumerate(placeholders) if not isinstance(p, DimensionSize)
+    }
     constants: list[Constant] = []
 
     def ref(t: Tensor) -> tuple[str, int]:
@@ -246,7 +254,11 @@ def trace_function(func: Callable, args: list[Argument]) -> Graph:
     to check), each time with other sizes; how the traces differ tells how each int depends on them.
     """
     dynamic = [(a, axis) for a, arg in enumerate(args) for axis in arg.info.dynamic_axes]
-    groups: list[tuple[tuple[int, int], ...]] = [(d,) for d in dynamic]
+    # Dimensions of one tp.NamedDimension name are one symbol from the start.
+    named: dict[object, list[tuple[int, int]]] = {}
+    for a, axis in dynamic:
+        named.setdefault(args[a].info.dimension_names[axis] or (a, axis), []).append((a, axis))
+    groups: list[tuple[tuple[int, int], ...]] = [tuple(v) for v in named.values()]
 
     def shapes_for(sizes: Sequence[int]) -> list[tuple[int, ...]]:
         shapes = [list(arg.info.opt) for arg in args]

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tripy import dtypes
+from tripy.compiler.dimension import Bounds, NamedDimension
 from tripy.dtypes import DataType
 from tripy.errors import raise_error
 from tripy.export import public
 
-DimSpec = int | tuple[int, int, int]
+DimSpec = int | tuple[int, int, int] | NamedDimension
 
 
 @public
 class InputInfo:
     """Shape and data type of one argument of :func:`tripy.compile`.
 
-    Each dimension of ``shape`` is an int (static) or a ``(min, opt, max)`` range (dynamic): the compiled
-    function then accepts any size from ``min`` to ``max`` there, and TensorRT tunes for ``opt``.
+    Each dimension of ``shape`` is an int (static), a ``(min, opt, max)`` range (dynamic: the compiled
+    function then accepts any size from ``min`` to ``max`` there, and TensorRT tunes for ``opt``), or a
+    :class:`tripy.NamedDimension`, a range with a name: dimensions of one name must be equal in each call.
 
     .. code-block:: python
 
         info = tp.InputInfo(shape=((1, 4, 16), 8), dtype=tp.float32)
         assert info.min == (1, 8) and info.opt == (4, 8) and info.max == (16, 8)
+        assert info.shape_bounds == tp.Bounds(min=(1, 8), opt=(4, 8), max=(16, 8))
     """
 
     def __init__(self, shape: Sequence[DimSpec], dtype: DataType) -> None:
@@ -30,11 +34,17 @@ class InputInfo:
         if isinstance(shape, (int, str)) or not isinstance(shape, Sequence):
             raise_error(f"`shape` of tp.InputInfo must be a tuple of dimensions, not {shape!r}.")
         ranges = []
+        names: list[str | None] = []
         for i, dim in enumerate(shape):
+            if isinstance(dim, NamedDimension):
+                ranges.append(dim.range)
+                names.append(dim.name)
+                continue
+            names.append(None)
             if isinstance(dim, bool) or not isinstance(dim, (int, tuple, list)):
                 raise_error(
                     f"Dimension {i} of `shape` of tp.InputInfo is {dim!r}: expected an int or a "
-                    "(min, opt, max) tuple of ints."
+                    "(min, opt, max) tuple of ints, or a tp.NamedDimension."
                 )
             if isinstance(dim, int):
                 if dim < 0:
@@ -55,6 +65,13 @@ class InputInfo:
             ranges.append((lo, opt, hi))
         self.dtype = dtype
         self.ranges: tuple[tuple[int, int, int], ...] = tuple(ranges)
+        #: The name of each dimension given as a :class:`tripy.NamedDimension` (None for the others).
+        self.dimension_names: tuple[str | None, ...] = tuple(names)
+
+    @property
+    def shape_bounds(self) -> Bounds:
+        """The smallest, the tuned-for and the largest accepted shape."""
+        return Bounds(self.min, self.opt, self.max)
 
     @property
     def min(self) -> tuple[int, ...]:
@@ -85,11 +102,66 @@ class InputInfo:
         return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, InputInfo) and (self.ranges, self.dtype) == (other.ranges, other.dtype)
+        return (
+            isinstance(other, InputInfo)
+            and type(self) is type(other)
+            and (self.ranges, self.dtype, self.dimension_names) == (other.ranges, other.dtype, other.dimension_names)
+        )
 
     def __hash__(self) -> int:
-        return hash((self.ranges, self.dtype.name))
+        return hash((self.ranges, self.dtype.name, self.dimension_names))
 
     def __repr__(self) -> str:
-        shape = tuple(lo if lo == hi else (lo, opt, hi) for lo, opt, hi in self.ranges)
-        return f"InputInfo(shape={shape}, dtype={self.dtype})"
+        dims: list[object] = []
+        for (lo, opt, hi), name in zip(self.ranges, self.dimension_names):
+            if name is not None:
+                dims.append(NamedDimension(name, lo, opt, hi))
+            else:
+                dims.append(lo if lo == hi else (lo, opt, hi))
+        text = "(" + ", ".join(map(repr, dims)) + ("," if len(dims) == 1 else "") + ")"
+        return f"InputInfo(shape={text}, dtype={self.dtype})"
+
+
+@public
+class DimensionInputInfo(InputInfo):
+    """An argument of :func:`tripy.compile` that is a size, passed as a :class:`tripy.DimensionSize` (or an int)
+    whose value may be anything in ``value_bounds`` (``(min, opt, max)``); the function may use it wherever
+    sizes go (``tp.reshape``, ``tp.ones``, ``tp.expand``...) and as an int32 scalar in arithmetic.
+
+    .. code-block:: python
+
+        make = tp.compile(lambda n: tp.ones((n, 2), tp.int32) * n, args=[tp.DimensionInputInfo(value_bounds=(1, 2, 8))])
+        assert make(tp.DimensionSize(3)).tolist() == [[3, 3]] * 3
+    """
+
+    def __init__(self, value_bounds: tuple[int, int, int] | Bounds) -> None:
+        bounds = value_bounds
+        if isinstance(bounds, Bounds):
+            bounds = (bounds.min, bounds.opt, bounds.max)
+        if (
+            not isinstance(bounds, (tuple, list))
+            or len(bounds) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in bounds)
+            or not 0 <= bounds[0] <= bounds[1] <= bounds[2]
+        ):
+            raise_error(
+                f"`value_bounds` of tp.DimensionInputInfo must be (min, opt, max) ints with 0 <= min <= opt <= max, "
+                f"not {value_bounds!r}."
+            )
+        # Held as a one-dimensional shape whose length is the value: it travels through tracing, the engine's
+        # optimization profile and the call checks as a dynamic dimension does.
+        lo, opt, hi = bounds
+        super().__init__(((lo, opt, hi),), dtypes.int32)
+
+    @property
+    def value_bounds(self) -> Bounds:
+        """The smallest, the tuned-for and the largest accepted value."""
+        lo, opt, hi = self.ranges[0]
+        return Bounds(lo, opt, hi)
+
+    def accepts_value(self, value: int) -> bool:
+        lo, _, hi = self.ranges[0]
+        return lo <= value <= hi
+
+    def __repr__(self) -> str:
+        return f"DimensionInputInfo(value_bounds={self.ranges[0]})"

@@ -10,16 +10,19 @@ from tripy import dtypes
 from tripy.dtypes import DataType
 from tripy.errors import raise_error
 from tripy.export import public
+from tripy.frontend.dimension_size import plain_size
 from tripy.frontend.utils import normalize_dim
 from tripy.tensor import Tensor
 from tripy.trace.primitives import Full, Iota
 
 
 def _shape(shape, op: str) -> tuple[int, ...]:
+    """A shape argument as ints: Python and NumPy ints and :class:`tripy.DimensionSize` s."""
+    shape = plain_size(shape)
     if isinstance(shape, numbers.Integral):
         shape = (shape,)
     if isinstance(shape, Sequence):  # NumPy integers are as good as ints
-        shape = tuple(int(d) if isinstance(d, numbers.Integral) else d for d in shape)
+        shape = tuple(int(d) if isinstance(d, numbers.Integral) else plain_size(d) for d in shape)
     if not isinstance(shape, Sequence) or not all(isinstance(d, int) and d >= 0 for d in shape):
         raise_error(f"{op}: `shape` must be a sequence of non-negative ints, not {shape!r}.")
     return tuple(shape)
@@ -55,6 +58,7 @@ def full(shape: Sequence[int], value: float | int | bool, dtype: DataType = dtyp
         assert out.tolist() == [7.0, 7.0]
     """
     shape = _shape(shape, "full")
+    value = plain_size(value)  # a DimensionSize fill value is its int
     return Tensor.from_primitive(Full(shape, value, _dtype(dtype, "full")), ())
 
 

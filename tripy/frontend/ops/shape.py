@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from tripy.errors import raise_error
 from tripy.export import public
 from tripy.frontend import tensor_operators as operators
+from tripy.frontend.dimension_size import plain_size
 from tripy.frontend.utils import as_tensor, normalize_dim
 from tripy.tensor import Tensor
 from tripy.trace.primitives import Concat, Expand, Permute, Reshape
@@ -22,12 +23,14 @@ def _where(t: Tensor, name: str = "input") -> list:
 @public
 def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
     """``input``'s values in a new shape with as many elements; one dimension may be -1 (inferred).
+    Sizes may be ints or :class:`tripy.DimensionSize` s.
 
     .. code-block:: python
 
         assert tp.reshape(tp.iota((6,)), (2, -1)).shape == (2, 3)
     """
-    dims = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    shape = plain_size(shape)
+    dims = (shape,) if isinstance(shape, numbers.Integral) else tuple(plain_size(d) for d in shape)
     shape = tuple(int(d) if isinstance(d, numbers.Integral) else d for d in dims)  # NumPy ints too
     numel = math.prod(input.shape)
     if shape.count(-1) > 1 or any(not isinstance(d, int) or d < -1 for d in shape):
@@ -132,13 +135,14 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:
 
 @public
 def expand(input: Tensor, sizes: Sequence[int]) -> Tensor:
-    """``input`` broadcast to ``sizes`` (-1 keeps a dimension; new leading dimensions may be added).
+    """``input`` broadcast to ``sizes`` (-1 keeps a dimension; new leading dimensions may be added). Sizes may
+    be ints or :class:`tripy.DimensionSize` s.
 
     .. code-block:: python
 
         assert tp.expand(tp.ones((1, 3)), (4, -1)).shape == (4, 3)
     """
-    sizes = tuple(sizes)
+    sizes = tuple(int(d) if isinstance(d, numbers.Integral) else plain_size(d) for d in sizes)
     if len(sizes) < input.rank:
         raise_error(f"expand: `sizes` {sizes} has fewer dimensions than `input` {input.shape}.", _where(input))
     src = (1,) * (len(sizes) - input.rank) + input.shape
