@@ -20,6 +20,10 @@ class GuideError(Exception):
         self.message = message
         super().__init__(f"{self.path}:{line}: {message}")
 
+    def __reduce__(self) -> tuple[type[GuideError], tuple[str, int, str]]:
+        # Guides travel to their worker process pickled: rebuild from the three fields, not from ``args``.
+        return type(self), (self.path, self.line, self.message)
+
 
 class GuideEncodingError(GuideError):
     """A guide whose bytes are not valid UTF-8; Sphinx cannot read it either, so it is reported, not read."""
@@ -28,14 +32,23 @@ class GuideEncodingError(GuideError):
 class GuideWarning(UserWarning):
     """Something in a guide that is probably a mistake but still reads (a near-miss directive or marker).
 
-    Like :class:`GuideError`, ``str(warning)`` reads ``path:line: message``.
+    As with Python's warnings, ``str(warning)`` is the message and the place is apart (``path``, ``line``),
+    so ``warnings.warn_explicit(warning, type(warning), warning.path, warning.line)`` shows it once.
     """
 
     def __init__(self, path: str | Path, line: int, message: str) -> None:
         self.path = str(path)
         self.line = line
         self.message = message
-        super().__init__(f"{self.path}:{line}: {message}")
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[type[GuideWarning], tuple[str, int, str]]:
+        return type(self), (self.path, self.line, self.message)
+
+    @property
+    def location(self) -> str:
+        """``path:line: message``, as :class:`GuideError` reads."""
+        return f"{self.path}:{self.line}: {self.message}"
 
 
 def closest_name(name: str, valid: Iterable[str]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -158,6 +159,8 @@ class GuideFile(pytest.File, _GuideCollector):
 
     def collect(self) -> Iterable[pytest.Item]:
         self.guide = read_guide(self.path, _settings(self.config).marker_prefix, _relpath(self.config, self.path))
+        for warning in self.guide.warnings:  # near misses, shown in the warnings summary at the guide's line
+            warnings.warn_explicit(warning, type(warning), warning.path, warning.line)
         check_directives(self.guide)
         return list(self._items())
 

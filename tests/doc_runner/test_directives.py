@@ -74,7 +74,7 @@ def test_directives_are_found_even_in_a_block_that_does_not_tokenize():
 def test_near_miss_directives_warn_with_the_valid_form(comment):
     code = parse_code(f"x = 1\n{comment}\n", first_line=7, path="docs/g.md")
     (warning,) = code.warnings
-    assert str(warning).startswith("docs/g.md:8: ")
+    assert warning.location.startswith("docs/g.md:8: ")
     assert "did you mean '# doc: no-output'?" in warning.message
     assert code.get("no-output") is None and [ln.role for ln in code.lines] == [LineRole.CODE] * 2
 
@@ -157,4 +157,4 @@ def test_comments_are_found_as_pythons_tokenizer_finds_them(lines):
     tokenized = parse_code(forced, first_line=0, path="g.md")
     assert tokenized.lines[1:] == scanned.lines
     assert tokenized.directives == scanned.directives
-    assert [str(w) for w in tokenized.warnings] == [str(w) for w in scanned.warnings]
+    assert [w.location for w in tokenized.warnings] == [w.location for w in scanned.warnings]

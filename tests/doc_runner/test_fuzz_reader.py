@@ -219,7 +219,7 @@ INLINE_MARKER = "must be an HTML comment on a line of its own"
 def check_error(error: GuideError | GuideWarning, written: Written, path: str) -> None:
     """An error or warning names ``path`` and a line that holds a fence, a comment or a marker."""
     lines = written.text.split("\n")
-    assert str(error).startswith(f"{path}:{error.line}: ")
+    assert (error.location if isinstance(error, GuideWarning) else str(error)).startswith(f"{path}:{error.line}: ")
     assert 1 <= error.line <= len(lines)
     if INLINE_MARKER not in error.message:
         assert any(mark in lines[error.line - 1] for mark in ("#", "<!--", "```"))

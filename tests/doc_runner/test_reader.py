@@ -300,7 +300,7 @@ def test_a_marker_with_a_near_miss_prefix_warns_with_the_valid_form(comment, mea
     guide = parse_guide(f"Text\n\n{comment}\n\n```py\nx = 1\n```\n", "docs/g.md")
     (warning,) = guide.warnings
     assert (warning.path, warning.line) == ("docs/g.md", 3)
-    assert meant in warning.message and str(warning).startswith("docs/g.md:3: ")
+    assert meant in warning.message and warning.location.startswith("docs/g.md:3: ")
     assert guide.regions == () and guide.runnable_blocks[0].regions == frozenset()
 
 
@@ -343,3 +343,13 @@ def test_many_marker_regions_mark_exactly_their_blocks():
     guide = parse_guide(unit * 2000, "g.md")
     assert len(guide.regions) == 2000
     assert [b.shows_code for b in guide.runnable_blocks] == [False, True] * 2000
+
+
+def test_a_guide_with_warnings_pickles_as_it_travels_to_its_worker():
+    import pickle
+
+    guide = parse_guide("<!-- tripy: DOC: OMIT Start -->\n\n```py\n# Doc: no-output\nx = 1\n```\n", "g.md")
+    again = pickle.loads(pickle.dumps(guide))
+    assert [w.location for w in again.warnings] == [w.location for w in guide.warnings] and len(guide.warnings) == 2
+    error = pickle.loads(pickle.dumps(GuideEncodingError("g.md", 3, "bad byte")))
+    assert (type(error), str(error)) == (GuideEncodingError, "g.md:3: bad byte")
