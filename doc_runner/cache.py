@@ -19,13 +19,14 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from doc_runner import display
 from doc_runner.directives import CodeLine, LineRole
-from doc_runner.environment import file_digest, installed_version
+from doc_runner.environment import dependency_versions, file_digest, installed_version
 from doc_runner.reader import Block, Guide
 from doc_runner.result import BlockResult, Status
 from doc_runner.settings import Settings
@@ -154,16 +155,18 @@ class GuideCache:
         self,
         guide: Guide,
         settings: Settings,
-        environment: dict[str, str],
+        environment: dict[str, str] | Callable[[], dict[str, str]],
         value_names: list[str] | tuple[str, ...] = (),
     ) -> Lookup:
-        """Stored results for ``guide`` if still valid, re-displayed for its current directives."""
+        """Stored results for ``guide`` if still valid, re-displayed for its current directives.
+        ``environment`` may be a function, called only when there is an entry to check."""
         path = self._file(guide, list(value_names))
+        now = environment if callable(environment) else lambda: environment
         if not path.exists():
-            return Lookup(None, self._why_new(guide, settings, environment, list(value_names)))
+            return Lookup(None, self._why_new(guide, settings, now, list(value_names)))
         try:
             entry = _read(path)
-            reason = self._stale(entry, guide, settings, environment)
+            reason = self._stale(entry, guide, settings, now())
             if reason is not None:
                 return Lookup(None, reason)
             stored = [BlockResult.from_dict(data) for data in entry["results"]]
@@ -177,14 +180,16 @@ class GuideCache:
         }
         return Lookup(results, "unchanged since the stored run", first_party, values)
 
-    def _why_new(self, guide: Guide, settings: Settings, environment: dict[str, str], names: list[str]) -> str:
+    def _why_new(
+        self, guide: Guide, settings: Settings, environment: Callable[[], dict[str, str]], names: list[str]
+    ) -> str:
         """Why no stored version fits: the difference from the newest one."""
         for path in self._versions(guide)[:1]:
             try:
                 entry = _read(path)
                 if sorted(entry["value_names"]) != sorted(names):
                     return "the values shown in prose changed"
-                return self._stale(entry, guide, settings, environment) or "no stored results for this version"
+                return self._stale(entry, guide, settings, environment()) or "no stored results for this version"
             except (ValueError, KeyError, TypeError, AttributeError):
                 break
         return "no stored results"
@@ -276,7 +281,9 @@ class GuideCache:
             "values": values,
             "settings": _settings_key(settings),
             "environment": environment,
-            "dependencies": report.dependencies,
+            "dependencies": dependency_versions(
+                {Path(p).parts[0].removesuffix(".py") for p in report.first_party}, report.modules
+            ),
             "first_party": report.first_party,
             "lines": _line_numbers(guide),
             "line_sensitive": any(guide.path in text for r in ordered if r is not None for text in _texts(r)),

@@ -19,12 +19,16 @@ from typing import Any
 
 from doc_runner import outputs as out
 
+try:
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None)
+except OSError:  # pragma: no cover - not a POSIX libc
+    _LIBC = None
+
 
 def _flush_c_streams() -> None:
-    try:
-        ctypes.CDLL(None).fflush(None)
-    except (OSError, AttributeError):  # pragma: no cover - not a POSIX libc
-        pass
+    """Write out what C's stdio buffers hold (``printf`` from native code)."""
+    if _LIBC is not None:
+        _LIBC.fflush(None)
 
 
 class OutputLog:

@@ -73,9 +73,16 @@ def remember_loaded_files() -> None:
         filename = getattr(module, "__file__", None)
         if not isinstance(filename, str) or not filename.endswith(".py"):
             continue
-        resolved = str(Path(filename).resolve())
+        resolved = str(_resolved(filename))
         if not any(resolved.startswith(prefix + os.sep) for prefix in prefixes) and os.path.isfile(resolved):
             seen_digest(Path(resolved))
+
+
+@cache
+def _resolved(filename: str) -> Path:
+    """A module's file as an absolute path without links (remembered: the server works it out for every
+    module it loaded, once, and the guides forked from it inherit the answers)."""
+    return Path(filename).resolve()
 
 
 def remember_first_party(root: Path) -> None:
@@ -90,8 +97,8 @@ def _first_party(filename: str, root: Path) -> str | None:
     """``filename`` relative to ``root`` when it is a first-party module there, else None."""
     if not filename.endswith(".py"):
         return None
-    path = Path(filename).resolve()
-    if root not in path.parents:
+    path = _resolved(filename)
+    if not str(path).startswith(f"{root}{os.sep}"):
         return None
     relative = path.relative_to(root)
     if _NOT_FIRST_PARTY.intersection(relative.parts) or _ENGINE in path.parents:
@@ -107,7 +114,7 @@ def first_party_modules(root: Path) -> list[str]:
     for module in list(sys.modules.values()):
         filename = getattr(module, "__file__", None)
         relative = _first_party(filename, root) if isinstance(filename, str) else None
-        if relative is not None and (root / relative).is_file():
+        if relative is not None:
             found.add(relative)
     return sorted(found)
 
@@ -116,7 +123,12 @@ def first_party_files(root: Path) -> dict[str, str]:
     """``{path relative to root: sha256}`` of :func:`first_party_modules`, each as it was when first seen
     by this process (the text that was loaded)."""
     root = Path(root).resolve()
-    return {relative: seen_digest((root / relative).resolve()) for relative in first_party_modules(root)}
+    found = {}
+    for relative in first_party_modules(root):
+        path = root / relative
+        if path.is_file():
+            found[relative] = seen_digest(path)
+    return found
 
 
 @cache
@@ -125,27 +137,26 @@ def _distributions_of() -> dict[str, list[str]]:
 
 
 @cache
-def installed_versions() -> dict[str, str]:
-    """``{distribution: version}`` of everything installed on ``sys.path`` as it is at the first call
-    (read once per process; folders a package adds to ``sys.path`` later, such as setuptools' vendored
-    packages, do not count: they are not installed distributions)."""
-    versions: dict[str, str] = {}
-    for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"] if dist.metadata else None
-        if name and name not in versions:
-            versions[name] = dist.version
-    return versions
-
-
 def installed_version(dist: str) -> str | None:
-    """The installed version of a distribution, or None."""
-    return installed_versions().get(dist)
+    """The installed version of one distribution, or None (what the store checks a stored version against)."""
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
-def dependency_versions(first_party: Iterable[str] = ()) -> dict[str, str]:
-    """``{distribution: version}`` of the installed packages whose modules are loaded (stdlib excluded)."""
+def loaded_packages() -> list[str]:
+    """The top-level names of the modules loaded in this process."""
+    return sorted({name.partition(".")[0] for name in list(sys.modules)})
+
+
+def dependency_versions(first_party: Iterable[str] = (), modules: Iterable[str] | None = None) -> dict[str, str]:
+    """``{distribution: version}`` of the installed packages among ``modules`` (top-level names; default:
+    those loaded here), stdlib and first-party excluded. Distributions are those installed on this
+    process's ``sys.path``: folders a package adds to ``sys.path`` at run time (setuptools' vendored
+    packages) are not installations."""
     skip = set(sys.stdlib_module_names) | set(first_party)
-    tops = {name.partition(".")[0] for name in list(sys.modules)}
+    tops = set(modules) if modules is not None else set(loaded_packages())
     versions: dict[str, str] = {}
     dists = _distributions_of()
     for top in sorted(tops - skip):

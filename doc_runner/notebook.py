@@ -8,10 +8,8 @@ with the page's results.
 
 from __future__ import annotations
 
+import json
 from typing import Any
-
-import nbformat
-from nbformat import v4
 
 from doc_runner.directives import LineRole
 from doc_runner.reader import Block, Guide
@@ -42,48 +40,50 @@ def _python_cells(guide: Guide) -> list[Block]:
     return [b for b in guide.code_blocks if b.is_python and not b.is_expected_output]
 
 
-def to_notebook(
-    guide: Guide, results: dict[int, BlockResult], settings: Settings, guide_name: str
-) -> nbformat.NotebookNode:
-    """The guide as a validated notebook; ``guide_name`` is the guide's file name (for ``__file__``)."""
+def to_notebook(guide: Guide, results: dict[int, BlockResult], settings: Settings, guide_name: str) -> dict[str, Any]:
+    """The guide as an nbformat 4.5 notebook (plain data; ``nbformat.validate`` accepts it, and the tests
+    check that it does); ``guide_name`` is the guide's file name (for ``__file__``)."""
     lines = guide.source.split("\n")
-    cells: list[Any] = [v4.new_code_cell(setup_code(guide_name, settings))]
+    cells: list[dict[str, Any]] = [_code(setup_code(guide_name, settings), None)]
     cursor = 1
     count = 1
     for block in _python_cells(guide):
         prose = "\n".join(lines[cursor - 1 : block.line - 1]).strip("\n")
         if prose.strip():
-            cells.append(v4.new_markdown_cell(prose))
+            cells.append({"cell_type": "markdown", "metadata": {}, "source": prose})
         cursor = block.end_line + 1
         if not block.runs:
-            cells.append(v4.new_raw_cell(cell_code(block)))
+            cells.append({"cell_type": "raw", "metadata": {}, "source": cell_code(block)})
             continue
         count += 1
         result = results.get(block.line)
-        cell = v4.new_code_cell(cell_code(block), execution_count=count)
         made = result.made if result is not None else []
-        cell.outputs = [_output(o, count) for o in made]
+        cell = _code(cell_code(block), count, [_output(o, count) for o in made])
         if block.xfail or (block.code is not None and block.code.get("allow-exception") is not None):
-            cell.metadata["tags"] = ["raises-exception"]  # Jupyter's tag: "run all" goes on past it
+            cell["metadata"]["tags"] = ["raises-exception"]  # Jupyter's tag: "run all" goes on past it
         cells.append(cell)
     rest = "\n".join(lines[cursor - 1 :]).strip("\n")
     if rest.strip():
-        cells.append(v4.new_markdown_cell(rest))
-    notebook = v4.new_notebook(
-        cells=cells,
-        metadata={
+        cells.append({"cell_type": "markdown", "metadata": {}, "source": rest})
+    for number, cell in enumerate(cells):
+        cell["id"] = f"cell-{number}"
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"},
         },
-    )
-    nbformat.validate(notebook)
-    return notebook
+        "cells": cells,
+    }
 
 
-def _output(output: dict[str, Any], count: int) -> nbformat.NotebookNode:
-    if output["output_type"] == "execute_result":
-        output = {**output, "execution_count": count}
-    return nbformat.from_dict(output)
+def _code(source: str, count: int | None, outputs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"cell_type": "code", "metadata": {}, "source": source, "execution_count": count, "outputs": outputs or []}
+
+
+def _output(output: dict[str, Any], count: int) -> dict[str, Any]:
+    return {**output, "execution_count": count} if output["output_type"] == "execute_result" else dict(output)
 
 
 def to_script(guide: Guide, settings: Settings, guide_name: str) -> str:
@@ -97,5 +97,6 @@ def to_script(guide: Guide, settings: Settings, guide_name: str) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def write_notebook(notebook: nbformat.NotebookNode) -> str:
-    return nbformat.writes(notebook)
+def write_notebook(notebook: dict[str, Any]) -> str:
+    """The notebook as its ``.ipynb`` text, laid out as Jupyter writes it."""
+    return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"

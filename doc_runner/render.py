@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import json
 import os
 from pathlib import Path
@@ -70,9 +71,30 @@ def depart_passthrough(self: Any, node: nodes.Node) -> None:
     pass
 
 
+class output_text(nodes.literal_block):  # noqa: N801 - docutils node naming
+    """Text a block printed: shown as it is, never highlighted (Pygments would cost a millisecond a block)."""
+
+
+def visit_output_text_html(self: Any, node: output_text) -> None:
+    self.body.append(
+        '<div class="highlight-text notranslate"><div class="highlight"><pre>'
+        + html.escape(node.astext() + "\n", quote=False)
+        + "</pre></div></div>\n"
+    )
+    raise nodes.SkipNode
+
+
+def visit_output_text_other(self: Any, node: output_text) -> None:
+    self.visit_literal_block(node)
+
+
+def depart_output_text_other(self: Any, node: output_text) -> None:
+    self.depart_literal_block(node)
+
+
 def _literal(text: str, language: str) -> nodes.literal_block:
     text = text.rstrip("\n")
-    block = nodes.literal_block(text, text, language=language)
+    block = output_text(text, text) if language == "text" else nodes.literal_block(text, text, language=language)
     block["classes"].append("doc-runner-literal")
     return block
 

@@ -74,8 +74,10 @@ class BlockResult:
         return f"{self.path}:{self.error_line or self.line}"
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        """Plain data for JSON (the outputs are JSON already, so nothing is copied deeply)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["status"] = self.status.value
+        data["variables"] = [dataclasses.asdict(v) for v in self.variables]
         return data
 
     @classmethod

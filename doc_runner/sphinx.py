@@ -32,6 +32,7 @@ import html
 import inspect
 import itertools
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +51,7 @@ from doc_runner import outputs as out
 from doc_runner.cache import GuideCache, Lookup
 from doc_runner.display import check_directives, stderr_policy, stderr_text
 from doc_runner.docstrings import find_code_blocks, read_docstring_guides
+from doc_runner.environment import dependency_versions
 from doc_runner.errors import GuideError
 from doc_runner.execute import GuideRun, run_guides
 from doc_runner.reader import Block, BlockKind, Guide, read_guide
@@ -58,7 +60,7 @@ from doc_runner.report import failure_report
 from doc_runner.result import BlockResult, Status
 from doc_runner.settings import Settings
 from doc_runner.sphinx_reading import report_warnings, skip_undecodable
-from doc_runner.worker_client import WorkerError, server_for
+from doc_runner.worker_client import WorkerError, describe_environment, server_for
 
 logger = logging.getLogger(__name__)
 _keys = itertools.count()
@@ -110,8 +112,9 @@ def _display_path(srcdir: str | Path, path: Path) -> str:
 _CACHE_DIRECTORIES: dict[str, Path] = {}
 #: Guides executed ahead of reading (several at once), by file and text: their outcome, used when read.
 _AHEAD: dict[tuple[str, str], Outcome] = {}
-#: The environment guides run in, per build and settings (asked of a guide's process once per build).
-_ENVIRONMENTS: dict[str, dict[str, str]] = {}
+#: The environment guides run in, per build and settings (asked once per build, in the background).
+_ENVIRONMENTS: dict[str, Future[dict[str, str]]] = {}
+_BACKGROUND = ThreadPoolExecutor(max_workers=2)
 #: Per source folder: the builder's format and output folder (where notebooks are written).
 _OUTPUTS: dict[str, tuple[str, Path]] = {}
 _VALUE_ROLE = re.compile(r"(?<!`)\{doc-value\}`([^`\n]+)`")
@@ -136,15 +139,27 @@ def value_names(guide: Guide) -> list[str]:
     )
 
 
-def _environment(settings: Settings) -> dict[str, str]:
-    key = f"{execution_report.run_id()}:{settings.library_packages}:{sorted(settings.pre_imports.items())}"
+def _environment_key(settings: Settings) -> str:
+    return f"{execution_report.run_id()}:{settings.library_packages}"
+
+
+def _describe(settings: Settings) -> Future[dict[str, str]]:
+    """Start asking, once per build, what environment guides run in (a short-lived interpreter)."""
+    key = _environment_key(settings)
     if key not in _ENVIRONMENTS:
-        try:
-            _ENVIRONMENTS[key] = server_for(settings).describe(tuple(settings.library_packages))
-        except WorkerError as exc:
-            logger.warning(f"doc_runner: {exc}", type="doc_runner", subtype="execution")
-            _ENVIRONMENTS[key] = {}
+        _ENVIRONMENTS[key] = _BACKGROUND.submit(describe_environment, tuple(settings.library_packages))
     return _ENVIRONMENTS[key]
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    try:
+        return _describe(settings).result()
+    except WorkerError as exc:
+        logger.warning(f"doc_runner: {exc}", type="doc_runner", subtype="execution")
+        done: Future[dict[str, str]] = Future()
+        _ENVIRONMENTS[_environment_key(settings)] = done
+        done.set_result({})
+        return {}
 
 
 def _execute(
@@ -175,7 +190,7 @@ def _execute(
 def _lookup(guide: Guide, settings: Settings, env: BuildEnvironment) -> Lookup:
     if settings.execution_mode != "auto":
         return Lookup(None, "doc_runner_execution_mode is 'force'")
-    return _store(env).lookup(guide, settings, _environment(settings), value_names(guide))
+    return _store(env).lookup(guide, settings, lambda: _environment(settings), value_names(guide))
 
 
 def _run(guide: Guide, settings: Settings, env: BuildEnvironment, file: Path | None = None) -> Outcome:
@@ -211,11 +226,19 @@ def _store(env: BuildEnvironment) -> GuideCache:
     return GuideCache(_CACHE_DIRECTORIES.get(str(env.srcdir), Path(env.doctreedir) / "doc_runner_cache"), env.srcdir)
 
 
+#: Guides read ahead of execution, by file and text, so reading the document does not parse them again.
+_READ: dict[tuple[str, bytes], Guide] = {}
+
+
 def _read(env: BuildEnvironment, source: Path, settings: Settings) -> Guide:
+    key = (f"{settings.marker_prefix}:{source}", source.read_bytes())
+    if key in _READ:
+        return _READ[key]
     guide = read_guide(
         source, settings.marker_prefix, _display_path(env.srcdir, source), getattr(env, "myst_config", None)
     )
     check_directives(guide)
+    _READ[key] = guide
     return guide
 
 
@@ -241,8 +264,9 @@ def _run_ahead(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
         if lookup.results is None:
             todo.append((guide, source.resolve()))
             reasons[str(source.resolve())] = lookup.reason
-    if len(todo) < 1:
+    if not todo:
         return
+    _BACKGROUND.submit(dependency_versions, (), ())  # what is installed, read while the guides run
     for file, outcome in _execute(todo, settings, env, reasons).items():
         guide = next(g for g, f in todo if str(f) == file)
         _AHEAD[(file, guide.source)] = outcome
@@ -496,9 +520,13 @@ def _builder_inited(app: Sphinx) -> None:
     execution_report.start_run()
     _OUTPUTS[str(app.srcdir)] = (app.builder.format, Path(app.outdir))
     _AHEAD.clear()  # a parallel build's readers used their copies; the main process keeps its own
+    _READ.clear()
     settings = settings_from_config(app.config)
     if settings.execution_mode != "off":
-        server_for(settings)  # starts importing now, while Sphinx reads its environment
+        _describe(settings)  # while Sphinx loads its environment
+        store = _CACHE_DIRECTORIES[str(app.srcdir)]
+        if not store.is_dir() or not any(store.iterdir()):  # a first build: guides will run, start importing now
+            server_for(settings)
 
 
 def _outdated(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]) -> list[str]:
@@ -576,6 +604,15 @@ def setup(app: Sphinx) -> dict[str, Any]:
         text=passthrough,
         man=passthrough,
         texinfo=passthrough,
+    )
+    delegate = (render.visit_output_text_other, render.depart_output_text_other)
+    app.add_node(
+        render.output_text,
+        html=(render.visit_output_text_html, render.depart_passthrough),
+        latex=delegate,
+        text=delegate,
+        man=delegate,
+        texinfo=delegate,
     )
     app.connect("env-before-read-docs", skip_undecodable, priority=400)  # before _run_ahead reads them
     app.connect("env-before-read-docs", _run_ahead)

@@ -3,7 +3,9 @@
 A worker is forked from the worker server (:mod:`doc_runner.worker_server`) for one guide and ends with it,
 so nothing a guide does to interpreter state (working directory, environment, ``sys.path``, warnings
 filters, logging, threads, signal handlers, monkeypatches) reaches another guide or Sphinx/pytest. The guide's
-folder is the working directory and ``__file__`` is its absolute path. Messages (pickled, over a socket):
+folder is the working directory and ``__file__`` is its absolute path. Time limits are kept by the host,
+which ends a block that runs too long (see :mod:`doc_runner.worker_client`), so arming them costs a block
+nothing. Messages (pickled, over a socket):
 ``("run", Block)`` -> ``("result", BlockResult)``; ``("values", names)`` -> ``("values", {name: output})``;
 ``("finish",)`` -> ``("report", WorkerReport)`` and the process exits.
 """
@@ -17,6 +19,7 @@ import importlib
 import linecache
 import os
 import re
+import signal
 import sys
 import time
 import traceback
@@ -33,11 +36,14 @@ from doc_runner import display
 from doc_runner import outputs as out
 from doc_runner.bundles import DisplayError, Displays
 from doc_runner.capture import OutputLog
-from doc_runner.environment import dependency_versions, describe, first_party_files
+from doc_runner.environment import describe, first_party_files, loaded_packages
 from doc_runner.reader import Block, Guide
 from doc_runner.result import BlockResult, LocalVariable, Status
 from doc_runner.settings import Settings
 from doc_runner.variables import changed_names, format_variable, is_library_object
+
+#: The signal on which a guide's process writes its Python stacks (see :mod:`doc_runner.worker_client`).
+STACK_SIGNAL = signal.SIGUSR1
 
 
 @dataclass
@@ -57,8 +63,8 @@ class WorkerReport:
     """What the guide's process loaded: the store keys the guide's results on it."""
 
     environment: dict[str, str] = field(default_factory=dict)
-    #: ``{distribution: version}`` of the installed packages it imported
-    dependencies: dict[str, str] = field(default_factory=dict)
+    #: the top-level names of the modules it loaded (the host finds their distributions and versions)
+    modules: tuple[str, ...] = ()
     #: ``{path relative to the source tree: sha256 as loaded}`` of its first-party modules
     first_party: dict[str, str] = field(default_factory=dict)
 
@@ -151,28 +157,20 @@ class GuideWorker:
         displays.sink = self.log.display
         self._dump = open(request.dump_path, "w")  # noqa: SIM115 - open for the process's life
         faulthandler.enable(file=self._dump, all_threads=True)
+        # The host's timer ends a block that runs too long: first this signal, which makes the C-level
+        # handler write every thread's Python stack (even while native code holds the interpreter), then SIGKILL.
+        faulthandler.register(STACK_SIGNAL, file=self._dump, all_threads=True)
         if self.guide.source:  # tracebacks show the guide's own lines
             lines = self.guide.source_lines
             linecache.cache[self.guide.path] = (len(self.guide.source), None, lines, self.guide.path)
-        if "numpy" in sys.modules:  # forked processes would otherwise share the server's random state
-            sys.modules["numpy"].random.seed()
+        if "numpy.random" in sys.modules:  # forked processes would otherwise share the server's random state
+            sys.modules["numpy.random"].seed()
         for alias, module in self.settings.pre_imports.items():
             try:
                 self.namespace[alias] = importlib.import_module(module)
             except Exception as exc:  # reported only if a block uses the alias
                 self.namespace[alias] = _MissingModule(alias, module, exc)
         self.environment: dict[str, str] = {}
-
-    def _arm_timeout(self, block: Block) -> None:
-        limits = [block_timeout(block, self.settings)]
-        if self.settings.guide_timeout > 0:
-            limits.append(max(self.settings.guide_timeout - (time.monotonic() - self.started), 0.001))
-        limit = min((x for x in limits if x > 0), default=0.0)
-        if limit > 0:
-            self._dump.seek(0)
-            self._dump.truncate()
-            self._dump.flush()
-            faulthandler.dump_traceback_later(limit, exit=True, file=self._dump)
 
     def run(self, block: Block) -> BlockResult:
         """Run ``block`` and judge it: the status, outputs, variables and where it ran."""
@@ -195,7 +193,6 @@ class GuideWorker:
             return result
         before = dict(self.namespace)
         raised: BaseException | None = None
-        self._arm_timeout(block)
         try:
             with _warnings_to_output():
                 try:
@@ -209,7 +206,8 @@ class GuideWorker:
                 except BaseException as exc:  # KeyboardInterrupt, SystemExit...: this block's failure
                     raised = exc
         finally:
-            faulthandler.cancel_dump_traceback_later()
+            self._dump.seek(0)
+            self._dump.truncate()
         outputs = self.log.take()
         self._judge(block, result, raised, outputs)
         if result.status is Status.PASSED and raised is None:
@@ -312,9 +310,7 @@ class GuideWorker:
 
     def report(self) -> WorkerReport:
         root = Path(self.request.root)
-        first_party = first_party_files(root)
-        tops = {Path(p).parts[0].removesuffix(".py") for p in first_party}
-        return WorkerReport(self.environment, dependency_versions(tops), first_party)
+        return WorkerReport(self.environment, tuple(loaded_packages()), first_party_files(root))
 
 
 class _VariableError(Exception):
@@ -340,8 +336,3 @@ def serve(conn: Connection, request: WorkerRequest, displays: Displays) -> None:
         elif kind == "finish":
             conn.send(("report", worker.report()))
             return
-
-
-def answer_describe(conn: Connection, packages: tuple[str, ...]) -> None:
-    """The environment a guide would run in (a worker of its own, so the server stays free of devices)."""
-    conn.send(("environment", describe(packages)))

@@ -28,10 +28,12 @@ from typing import Any
 from doc_runner.reader import Block
 from doc_runner.result import BlockResult, Status
 from doc_runner.settings import Settings
-from doc_runner.worker import WorkerReport, WorkerRequest, block_timeout
+from doc_runner.worker import STACK_SIGNAL, WorkerReport, WorkerRequest, block_timeout
 
-#: Seconds the host waits past a time limit for the guide's process to dump its stack and end itself.
+#: Seconds the host waits for a guide's process that it killed to be reported ended.
 GRACE = 5.0
+#: Seconds a timed-out guide's process is given to write its Python stacks before it is killed.
+STACK_WAIT = 0.3
 #: Seconds a guide's process may take to start (the server may still be importing).
 START_TIMEOUT = 300.0
 _ENGINE_FILES = re.compile(r"doc_runner[/\\](worker|worker_server|bundles|capture)\.py")
@@ -60,7 +62,7 @@ class WorkerServer:
         }
         package_root = str(Path(__file__).resolve().parents[1])
         start = f"import sys; sys.path.insert(0, {package_root!r}); from doc_runner.worker_server import main; main()"
-        env = {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+        env = _server_environment()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", start],
@@ -100,31 +102,42 @@ class WorkerServer:
         conn.send(request)
         return conn
 
-    def describe(self, packages: tuple[str, ...]) -> dict[str, str]:
-        """The environment a guide runs in (backend, device...), as a guide's process sees it."""
-        conn = self.connect(("describe", packages))
-        try:
-            if not conn.poll(START_TIMEOUT):
-                raise WorkerError("the doc_runner worker server did not answer within 300 s")
-            kind, value = conn.recv()
-        except (EOFError, OSError) as exc:
-            raise WorkerError(self.failure()) from exc
-        finally:
-            conn.close()
-        if kind != "environment":
-            raise WorkerError(f"describing the environment failed (exit status {value}); {self.failure()}")
-        return value
-
     def close(self) -> None:
+        """End the server (and any guide still running): closing its input tells it to go."""
         if self.owner != os.getpid():
             return
         try:
             if self.process.stdin is not None:
                 self.process.stdin.close()
-            self.process.wait(5)
-        except (OSError, subprocess.TimeoutExpired):
-            self.process.kill()
+            self.process.wait(0.2)
+        except (OSError, subprocess.TimeoutExpired):  # still importing: nothing of value is lost
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _server_environment() -> dict[str, str]:
+    return {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+
+
+def describe_environment(packages: tuple[str, ...]) -> dict[str, str]:
+    """The environment a guide runs in (Python, platform, the library's backend and device), asked of a
+    short-lived interpreter set up as guides' processes are (it imports only the library packages), so
+    checking stored results neither waits for the worker server nor runs anything in the host."""
+    package_root = str(Path(__file__).resolve().parents[1])
+    code = (
+        f"import json, sys; sys.path[:] = {sys.path!r}; sys.path.insert(0, {package_root!r}); "
+        f"from doc_runner.environment import describe; print(json.dumps(describe({tuple(packages)!r})))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_server_environment(), timeout=START_TIMEOUT
+    )
+    if done.returncode != 0:
+        raise WorkerError(f"describing the environment failed: {done.stderr.strip()[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 _SERVERS: dict[str, WorkerServer] = {}
@@ -231,26 +244,23 @@ class GuideProcess:
             self.conn.send(("run", block))
         except OSError:
             pass  # the process is gone: its exit status follows
-        message = self._receive(limit + GRACE if limit > 0 else None)
+        message = self._receive(limit if limit > 0 else None)
         if message is not None and message[0] == "result":
             return message[1]
-        killed = message is None
-        if message is None:  # it did not end itself: native code that faulthandler could not interrupt
+        timed_out = message is None
+        if message is None:  # out of time: take its Python stacks (a C-level signal handler), then end it
+            self._signal(STACK_SIGNAL)
+            time.sleep(STACK_WAIT)
             self.kill()
             message = self._receive(GRACE) or ("exit", None)
         status = message[1]
         dump, line = self._dump()
         result.duration = time.perf_counter() - started
         result.error_line = line or block.code_line
-        timed_out = killed or (status == 1 and dump.startswith("Timeout ("))
         if timed_out:
             result.error = (
                 f"the block at {where} did not finish within {limit:g} s ({name}); its process was ended.\n"
-                + (
-                    f"Where it was:\n{dump}\n"
-                    if dump
-                    else "No Python stack could be taken: it was stuck in native code.\n"
-                )
+                + (f"Where it was:\n{dump}\n" if dump else "No Python stack could be taken.\n")
             )
         else:
             how = (
@@ -297,7 +307,15 @@ class GuideProcess:
         self.close()
         return self.report
 
+    def _signal(self, signum: int) -> None:
+        if self.pid:
+            try:
+                os.kill(self.pid, signum)
+            except OSError:
+                pass
+
     def kill(self) -> None:
+        """End the guide's process and whatever it started."""
         if self.pid:
             try:
                 os.killpg(self.pid, signal.SIGKILL)

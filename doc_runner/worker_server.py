@@ -50,8 +50,6 @@ def _child(conn: Connection, request: tuple[Any, ...], displays: Any, keep: list
 
         if request[0] == "guide":
             worker.serve(conn, request[1], displays)
-        elif request[0] == "describe":
-            worker.answer_describe(conn, request[1])
     except BaseException:
         code = 70
         try:
@@ -67,12 +65,11 @@ def main() -> None:
     sys.path[:] = config["sys_path"]
     listener = socket.socket(fileno=config["listen_fd"])
     _preload(config["preload"])
-    from doc_runner import environment
+    from doc_runner import environment, worker  # noqa: F401 - imported once, here, for every guide
     from doc_runner.bundles import Displays
 
     displays = Displays(config["figure_format"])
     environment.remember_loaded_files()  # forked guides inherit what is known: less to read per guide
-    environment.dependency_versions()
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)

@@ -11,7 +11,7 @@ import pytest
 from nbclient import NotebookClient
 
 from doc_runner.execute import GuideRun
-from doc_runner.notebook import to_notebook, to_script
+from doc_runner.notebook import to_notebook, to_script, write_notebook
 from doc_runner.outputs import collapse_carriage_returns
 from doc_runner.reader import read_guide
 from doc_runner.result import Status
@@ -58,7 +58,7 @@ def exported(name: str) -> tuple[nbformat.NotebookNode, Path]:
     assert all(r.status in passed for r in results.values()), [r.error for r in results.values() if r.error]
     notebook = to_notebook(guide, results, settings, path.name)
     assert compile(to_script(guide, settings, path.name), name, "exec")
-    return nbformat.reads(nbformat.writes(notebook), as_version=4), path
+    return nbformat.reads(write_notebook(notebook), as_version=4), path
 
 
 @pytest.mark.parametrize("name", ["rich-output.md", "quantization.md"])

@@ -181,8 +181,6 @@ def test_a_block_that_never_ends_fails_at_its_line(project):
         [
             "*the block at docs/g.md:1 did not finish within 0.5 s (doc_runner_timeout); its process was ended.",
             "Where it was:",
-            "*",
-            "*",
             '  File "docs/g.md", line 3 in <module>',
         ]
     )

@@ -42,7 +42,8 @@ def rich(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BeautifulSoup,
 
 
 def test_the_rich_output_guide_builds_without_warnings(rich):
-    assert rich[2] == ""
+    # (Sphinx warns that node classes are registered again when several apps share one test process.)
+    assert [w for w in rich[2].splitlines() if w.strip() and "is already registered" not in w] == []
 
 
 def test_last_expression_is_displayed_and_a_semicolon_hides_it(rich):
