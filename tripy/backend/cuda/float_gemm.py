@@ -21,7 +21,7 @@ import numpy as np
 _OP_N = 0
 _POINTER_MODE_HOST = 0
 _COMPUTE_32F = 68
-_GEMM_DEFAULT = -1
+_GEMM_DEFAULT_TENSOR_OP = 99
 _CUDA_TYPES = {np.dtype(np.float32): 0, np.dtype(np.float16): 2}
 _WORKSPACE_BYTES = 32 << 20
 _ONE = np.ones((), np.float32)
@@ -52,6 +52,17 @@ def _library() -> ctypes.CDLL:
         ctypes.c_void_p,  # beta
         ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_longlong,  # C, type, ldc, stride
         ctypes.c_int, ctypes.c_int, ctypes.c_int,  # batch count, compute type, algorithm
+    ]  # fmt: skip
+    lib.cublasGemmEx.argtypes = [
+        ctypes.c_void_p,  # handle
+        ctypes.c_int, ctypes.c_int,  # transa, transb
+        ctypes.c_int, ctypes.c_int, ctypes.c_int,  # m, n, k
+        ctypes.c_void_p,  # alpha
+        ctypes.c_void_p, ctypes.c_int, ctypes.c_int,  # A, type, lda
+        ctypes.c_void_p, ctypes.c_int, ctypes.c_int,  # B, type, ldb
+        ctypes.c_void_p,  # beta
+        ctypes.c_void_p, ctypes.c_int, ctypes.c_int,  # C, type, ldc
+        ctypes.c_int, ctypes.c_int,  # compute type, algorithm
     ]  # fmt: skip
     return lib
 
@@ -110,14 +121,20 @@ def gemm(a: Any, b: Any) -> Any:
         out.fill(0)
         return out
     kind = _CUDA_TYPES[a.dtype]
+    handle, lib = _handle_on_current_stream(), _library()
     # Row-major (m, n) = a (m, k) @ b (k, n) is column-major (n, m) = b' (n, k) @ a' (k, m).
-    _check(
-        _library().cublasGemmStridedBatchedEx(
-            _handle_on_current_stream(), _OP_N, _OP_N, n, m, k, _ONE.ctypes.data,
-            b.data.ptr, kind, n, k * n if batch_b > 1 else 0,
-            a.data.ptr, kind, k, m * k if batch_a > 1 else 0,
-            _ZERO.ctypes.data, out.data.ptr, kind, n, m * n, count, _COMPUTE_32F, _GEMM_DEFAULT,
-        ),
-        "cublasGemmStridedBatchedEx",
+    if count == 1:
+        status = lib.cublasGemmEx(
+            handle, _OP_N, _OP_N, n, m, k, _ONE.ctypes.data, b.data.ptr, kind, n, a.data.ptr, kind, k,
+            _ZERO.ctypes.data, out.data.ptr, kind, n, _COMPUTE_32F, _GEMM_DEFAULT_TENSOR_OP,
+        )  # fmt: skip
+        _check(status, "cublasGemmEx")
+        return out
+    status = lib.cublasGemmStridedBatchedEx(
+        handle, _OP_N, _OP_N, n, m, k, _ONE.ctypes.data,
+        b.data.ptr, kind, n, k * n if batch_b > 1 else 0,
+        a.data.ptr, kind, k, m * k if batch_a > 1 else 0,
+        _ZERO.ctypes.data, out.data.ptr, kind, n, m * n, count, _COMPUTE_32F, _GEMM_DEFAULT_TENSOR_OP,
     )  # fmt: skip
+    _check(status, "cublasGemmStridedBatchedEx")
     return out

@@ -1,0 +1,128 @@
+"""``tp.compile`` on the cuda backend: CUDA graphs replayed per call, equal to eager evaluation.
+
+Integer and quantized results must be identical to eager; float results come from the same kernels on
+the same inputs, so they are identical too (the graph replays exactly the launches of an eager run).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import cupy
+import numpy as np
+import pytest
+from cuda_testing import cuda_backend
+
+import tripy as tp
+
+pytestmark = pytest.mark.gpu
+
+
+@pytest.fixture(autouse=True)
+def on_cuda():
+    previous = tp.config.backend
+    tp.config.backend = "cuda"
+    yield
+    tp.config.backend = previous
+
+
+def _compile(fn, *infos):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TensorRT cannot run on this GPU: the CUDA-graph path is the point
+        return tp.compile(fn, args=list(infos))
+
+
+def _quantized_linear(k: int, n: int, dtype=tp.float16, input_scale=True):
+    rng = np.random.default_rng(0)
+    layer = tp.Linear(k, n, dtype=dtype, quant_dtype=tp.int8, weight_quant_dim=0)
+    weight = rng.uniform(-1, 1, (n, k)).astype(np.float32)
+    layer.weight = tp.Parameter(weight, dtype=dtype)
+    layer.bias = tp.Parameter(rng.uniform(-1, 1, (n,)).astype(np.float32), dtype=dtype)
+    layer.weight_scale = tp.Parameter((np.abs(weight).max(1) / 127).astype(np.float32))
+    if input_scale:
+        layer.input_scale = tp.Parameter(np.float32(0.02))
+    return layer
+
+
+FUNCTIONS = {
+    "elementwise": (lambda x: tp.gelu(x * 2.0 + 1.0) - tp.exp(-x), tp.float32),
+    "reduce and softmax": (lambda x: tp.softmax(x, dim=-1) + tp.mean(x, dim=-1, keepdim=True), tp.float32),
+    "layernorm": (lambda x: tp.LayerNorm(64)(x), tp.float32),
+    "float16 linear": (lambda x: tp.Linear(64, 48, dtype=tp.float16)(x), tp.float16),
+    "int8 linear": (lambda x: _quantized_linear(64, 48)(x), tp.float16),
+    "int8 weight-only linear": (lambda x: _quantized_linear(64, 48, input_scale=False)(x), tp.float16),
+    "batched matmul": (lambda x: x @ tp.transpose(x, 1, 2), tp.float32),
+    "cast and quantize": (lambda x: tp.cast(tp.quantize(x, 0.05, tp.int8), tp.int32), tp.float32),
+}
+
+
+@pytest.mark.parametrize("name", list(FUNCTIONS))
+def test_compiled_equals_eager(name):
+    fn, dtype = FUNCTIONS[name]
+    x = tp.Tensor(np.random.default_rng(1).uniform(-2, 2, (2, 8, 64)).astype(np.float32), dtype=dtype)
+    expected = fn(x).numpy()
+    compiled = _compile(fn, tp.InputInfo((2, 8, 64), dtype))
+    assert compiled.backend == "cuda-graph"
+    first, second = compiled(x).numpy(), compiled(x).numpy()
+    np.testing.assert_array_equal(first, expected)
+    np.testing.assert_array_equal(second, expected)
+
+
+def test_the_int8_linear_runs_fused_inside_the_graph():
+    layer = _quantized_linear(256, 128)
+    compiled = _compile(layer, tp.InputInfo((16, 256), tp.float16))
+    x = tp.Tensor(np.random.default_rng(2).uniform(-1, 1, (16, 256)).astype(np.float32), dtype=tp.float16)
+    fused_before = cuda_backend().int8.stats["fused"]
+    out = compiled(x)
+    assert cuda_backend().int8.stats["fused"] == fused_before + 2  # the warm-up and the captured run only
+    for _ in range(3):
+        out = compiled(x)
+    assert cuda_backend().int8.stats["fused"] == fused_before + 2  # replays launch the captured kernels
+    np.testing.assert_array_equal(out.numpy(), layer(x).numpy())
+
+
+def test_a_new_shape_bucket_is_captured_again_and_each_keeps_its_results():
+    fn = lambda x: tp.sum(x * x, dim=1)  # noqa: E731
+    compiled = _compile(fn, tp.InputInfo(((1, 2, 8), 16), tp.float32))
+    small = tp.Tensor(np.arange(32, dtype=np.float32).reshape(2, 16))
+    large = tp.Tensor(np.arange(128, dtype=np.float32).reshape(8, 16))
+    a, b, c = compiled(small), compiled(large), compiled(small)
+    np.testing.assert_array_equal(a.numpy(), fn(small).numpy())
+    np.testing.assert_array_equal(b.numpy(), fn(large).numpy())
+    np.testing.assert_array_equal(c.numpy(), a.numpy())
+
+
+def test_outputs_are_not_overwritten_by_later_calls():
+    compiled = _compile(lambda x: x + 1.0, tp.InputInfo((4,), tp.float32))
+    first = compiled(tp.Tensor([1.0, 2.0, 3.0, 4.0]))
+    compiled(tp.Tensor([10.0, 20.0, 30.0, 40.0]))
+    assert first.tolist() == [2.0, 3.0, 4.0, 5.0]
+
+
+def test_shapes_outside_the_ranges_are_a_clear_error():
+    compiled = _compile(lambda x: x * 2.0, tp.InputInfo(((1, 2, 4), 8), tp.float32))
+    with pytest.raises(tp.TripyException, match="compiled for shapes"):
+        compiled(tp.ones((5, 8)))
+
+
+def test_ten_thousand_calls_do_not_grow_memory():
+    layer = _quantized_linear(128, 64)
+    compiled = _compile(layer, tp.InputInfo((4, 128), tp.float16))
+    x = tp.Tensor(np.ones((4, 128), np.float32), dtype=tp.float16)
+    pool = cupy.get_default_memory_pool()
+    for _ in range(100):
+        compiled(x)
+    cupy.cuda.Device().synchronize()
+    used = pool.used_bytes()
+    for _ in range(10_000):
+        out = compiled(x)
+    cupy.cuda.Device().synchronize()
+    del out
+    assert pool.used_bytes() <= used + (1 << 16)
+
+
+def test_switching_cuda_graphs_off_runs_eagerly(monkeypatch):
+    monkeypatch.setenv("TRIPY_CUDA_GRAPHS", "0")
+    compiled = _compile(lambda x: x - 1.0, tp.InputInfo((3,), tp.float32))
+    assert compiled.backend == "cuda"
+    assert compiled(tp.Tensor([1.0, 2.0, 3.0])).tolist() == [0.0, 1.0, 2.0]
