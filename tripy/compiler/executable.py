@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import pickle
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,14 +15,16 @@ from tripy.backend.tensorrt import load_tensorrt, tensorrt_version
 from tripy.compiler import cache
 from tripy.compiler.graph import Graph
 from tripy.compiler.input_info import DimensionInputInfo
-from tripy.errors import raise_error
+from tripy.compiler.serialize import DamagedFile, UnsupportedVersion, read_archive, write_archive
+from tripy.errors import TripyException, raise_error
 from tripy.export import public
 from tripy.frontend.dimension_size import DimensionSize
+from tripy.stream import Stream, default_stream
 from tripy.tensor import Tensor
 from tripy.trace.evaluate import evaluate
 
-_FILE_MAGIC = b"TRIPY-EXECUTABLE\n"
-_FILE_VERSION = 1
+#: The first bytes of the pickle files that earlier versions of ``save`` wrote (refused by ``load``).
+_PICKLE_MAGIC = b"TRIPY-EXECUTABLE\n"
 _warned: set[str] = set()
 #: TensorRT's names of data types, as tripy spells them.
 _TRT_TYPE_NAMES = {"FLOAT": "float32", "HALF": "float16", "BF16": "bfloat16", "FP8": "float8"}
@@ -83,7 +85,8 @@ class Executable:
         from_cache: bool = False,
     ) -> None:
         self._graph = graph
-        #: The serialized TensorRT engine (None where TensorRT is not installed).
+        #: The serialized TensorRT engine, as bytes (None where TensorRT is not installed): what TensorRT's
+        #: ``IRuntime.deserialize_cuda_engine`` reads, and what :meth:`save` stores as ``engine.trt``.
         self.engine = engine
         #: The TensorRT that built the engine (``"tensorrt_rtx_bindings 1.7.1.116"``).
         self.engine_tensorrt = engine_tensorrt
@@ -91,6 +94,7 @@ class Executable:
         self.build_seconds = build_seconds
         self.from_cache = from_cache
         self._runner: Any = None  # an EngineRunner where the engine runs here
+        self._stream: Stream | None = None
         self._fallback_reason: str | None = None
         self._constants: dict[str, list[Any]] = {}
         #: On the cuda backend: each bucket of input shapes, captured as a CUDA graph (None: runs eagerly).
@@ -241,9 +245,24 @@ class Executable:
                 )
         return values
 
+    @property
+    def stream(self) -> Stream:
+        """The :class:`tripy.Stream` calls are queued on (by default :func:`tripy.default_stream`); without a
+        GPU, a no-op stream. Assign another to queue later calls there."""
+        if self._stream is None:
+            self._stream = default_stream()
+        return self._stream
+
+    @stream.setter
+    def stream(self, stream: Stream) -> None:
+        if not isinstance(stream, Stream):
+            raise_error(f"Executable.stream must be a tp.Stream, not {type(stream).__name__}.")
+        self._stream = stream
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         values = self._bind(args, kwargs)
-        outputs = self._run_engine(values) if self._runner is not None else self._run_eager(values)
+        with self.stream:
+            outputs = self._run_engine(values) if self._runner is not None else self._run_eager(values)
         kind = self._graph.output_kind
         if kind == "tensor":
             return outputs[0]
@@ -298,33 +317,60 @@ class Executable:
 
     # -- files ------------------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Write the executable (engine and trace) to ``path``; :meth:`load` reads it back."""
-        payload = {
-            "version": _FILE_VERSION,
-            "graph": self._graph,
-            "engine": self.engine,
-            "engine_tensorrt": self.engine_tensorrt,
-        }
-        Path(path).write_bytes(_FILE_MAGIC + pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+        """Write the executable to ``path``: a zip archive holding ``executable.json`` (the format, the traced
+        graph and the inputs), ``engine.trt`` (the TensorRT engine, when there is one) and the constants as
+        ``.npy`` arrays. :mod:`tripy.compiler.serialize` documents the layout. :meth:`load` reads it back.
+
+        .. code-block:: python
+
+            import os, tempfile
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # TensorRT may not run here
+                exe = tp.compile(lambda x: x * 2.0, args=[tp.InputInfo((2,), tp.float32)])
+                path = os.path.join(tempfile.mkdtemp(), "double.tpexe")
+                exe.save(path)
+                assert tp.Executable.load(path)(tp.ones((2,))).tolist() == [2.0, 2.0]
+        """
+        write_archive(path, self._graph, self.engine, self.engine_tensorrt, _tripy_version())
 
     @classmethod
     def load(cls, path: str | Path) -> Executable:
-        """Read an executable written by :meth:`save` (only load files you trust: they hold pickled data).
+        """Read an executable written by :meth:`save`. Loading runs nothing from the file: the graph is rebuilt
+        from tripy's own primitive classes, constants are read as plain ``.npy`` arrays, and a file that is not
+        an archive of this format, or that is damaged (its members are checked against their SHA-256), is a
+        :class:`tripy.TripyException`. Files of tripy versions that saved pickles are refused.
 
         Where TensorRT is installed but the file has no engine of this TensorRT version, one is built.
         """
+        name = str(path)
         try:
-            data = Path(path).read_bytes()
+            with open(path, "rb") as f:
+                head = f.read(len(_PICKLE_MAGIC))
         except OSError as exc:
-            raise_error(f"Executable.load: cannot read `path` {str(path)!r}: {exc.strerror}.")
-        if not data.startswith(_FILE_MAGIC):
-            raise_error(f"Executable.load: {str(path)!r} is not a file written by Executable.save.")
-        payload = pickle.loads(data[len(_FILE_MAGIC) :])
-        if payload.get("version") != _FILE_VERSION:
+            raise_error(f"Executable.load: cannot read `path` {name!r}: {exc.strerror}.")
+        if head == _PICKLE_MAGIC:
             raise_error(
-                f"Executable.load: {str(path)!r} has format version {payload.get('version')}, this tripy "
-                f"reads version {_FILE_VERSION}."
+                f"Executable.load: {name!r} was written by an older tripy as a Python pickle, which this tripy does "
+                "not load (loading a pickle can run any code it holds). Compile the function again and save it."
             )
-        if load_tensorrt() is not None and payload["engine_tensorrt"] != tensorrt_version():
-            return cls.build(payload["graph"])  # saved without an engine this TensorRT can load: build one
-        return cls(payload["graph"], payload["engine"], payload["engine_tensorrt"])
+        if not head.startswith(b"PK"):
+            raise_error(f"Executable.load: {name!r} is not a file written by Executable.save (not a zip archive).")
+        try:
+            graph, engine, engine_tensorrt = read_archive(path)
+        except UnsupportedVersion as exc:
+            raise_error(f"Executable.load: {name!r} has {exc}.")
+        except DamagedFile as exc:
+            raise_error(f"Executable.load: {name!r} is damaged or was not written by Executable.save: {exc}.")
+        except TripyException as exc:
+            first = str(exc).splitlines()[0]
+            raise_error(f"Executable.load: {name!r} is damaged or was not written by Executable.save: {first}")
+        if load_tensorrt() is not None and engine_tensorrt != tensorrt_version():
+            return cls.build(graph)  # saved without an engine this TensorRT can load: build one
+        return cls(graph, engine, engine_tensorrt)
+
+
+def _tripy_version() -> str:
+    """The version of the tripy package (read from the loaded package, which imports this module)."""
+    return str(getattr(sys.modules.get("tripy"), "__version__", "unknown"))
