@@ -261,6 +261,7 @@ SPHINX_GUIDES = 300
 
 def test_the_blocks_read_are_the_blocks_of_a_real_sphinx_build(tmp_path: Path):
     from sphinx.application import Sphinx
+    from sphinx.util.docutils import docutils_namespace
 
     src = tmp_path / "src"
     src.mkdir()
@@ -283,12 +284,13 @@ def test_the_blocks_read_are_the_blocks_of_a_real_sphinx_build(tmp_path: Path):
         guide = read(guides[name], f"{name}.md")  # inside the build: Sphinx's directives are known
         read_in_build[name] = None if guide is None else python_blocks_of(guide)
 
-    app = Sphinx(
-        str(src), str(src), str(tmp_path / "out"), str(tmp_path / "doctrees"), "dummy",
-        status=io.StringIO(), warning=io.StringIO(), freshenv=True,
-    )  # fmt: skip
-    app.connect("doctree-read", doctree_read)
-    app.build()
+    with docutils_namespace():  # Sphinx's registrations end with the build (other tests build too)
+        app = Sphinx(
+            str(src), str(src), str(tmp_path / "out"), str(tmp_path / "doctrees"), "dummy",
+            status=io.StringIO(), warning=io.StringIO(), freshenv=True,
+        )  # fmt: skip
+        app.connect("doctree-read", doctree_read)
+        app.build()
 
     assert set(on_page) == set(guides)
     compared = 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sphinx.application import Sphinx
+from sphinx.util.docutils import docutils_namespace
 
 pytestmark = pytest.mark.filterwarnings(r"ignore:'myst_parser\..*' is deprecated")
 
@@ -24,9 +25,10 @@ def build(tmp_path: Path, guides: dict[str, bytes]) -> tuple[Sphinx, str]:
     for name, data in guides.items():
         (src / name).write_bytes(data)
     warnings = io.StringIO()
-    app = Sphinx(str(src), str(src), str(tmp_path / "out"), str(tmp_path / "doctrees"), "html",
-                 status=io.StringIO(), warning=warnings, freshenv=True)  # fmt: skip
-    app.build()
+    with docutils_namespace():  # Sphinx's registrations end with the build (other tests build too)
+        app = Sphinx(str(src), str(src), str(tmp_path / "out"), str(tmp_path / "doctrees"), "html",
+                     status=io.StringIO(), warning=warnings, freshenv=True)  # fmt: skip
+        app.build()
     return app, warnings.getvalue()
 
 
