@@ -124,12 +124,27 @@ def fuse_at(tensor: Tensor, rewrites: Sequence[Rewrite]) -> tuple[Primitive, tup
     if node is None:
         return None
     for rewrite in rewrites:
-        if type(node.prim) is rewrite.pattern.prim:
-            found = match(rewrite.pattern, tensor)
+        pattern = rewrite.pattern
+        if type(node.prim) is pattern.prim and not _cannot_match(pattern, node.inputs):
+            found = match(pattern, tensor)
             built = rewrite.build(found) if found is not None else None
             if built is not None:
                 return built
     return None
+
+
+def _needs_trace(pattern: PatternLike) -> bool:
+    """Whether every tensor ``pattern`` matches is unevaluated (made by a primitive)."""
+    if isinstance(pattern, Pattern):
+        return True
+    if isinstance(pattern, OneOf):
+        return all(_needs_trace(p) for p in pattern.alternatives)
+    return False
+
+
+def _cannot_match(pattern: Pattern, inputs: tuple[Tensor, ...]) -> bool:
+    """A quick refusal: an input that the pattern needs unevaluated already holds a value (eager code)."""
+    return any(t.node is None and _needs_trace(p) for p, t in zip(pattern.inputs, inputs))
 
 
 @dataclass(frozen=True)
