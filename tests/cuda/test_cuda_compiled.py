@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import warnings
 
-import cupy
 import numpy as np
 import pytest
 from cuda_testing import cuda_backend
@@ -106,6 +105,8 @@ def test_shapes_outside_the_ranges_are_a_clear_error():
 
 
 def test_ten_thousand_calls_do_not_grow_memory():
+    import cupy
+
     layer = _quantized_linear(128, 64)
     compiled = _compile(layer, tp.InputInfo((4, 128), tp.float16))
     x = tp.Tensor(np.ones((4, 128), np.float32), dtype=tp.float16)

@@ -10,7 +10,6 @@ import pytest
 from cuda_testing import EPS, cuda_backend, numpy_backend
 
 import tripy as tp
-from tripy.backend.cuda.int8_gemm import int8_gemm
 
 pytestmark = pytest.mark.gpu
 
@@ -62,6 +61,8 @@ def _both(build, x: np.ndarray, dtype, on):
 
 
 def test_int8_gemm_is_exact_past_float32_precision():
+    from tripy.backend.cuda.int8_gemm import int8_gemm
+
     cb = cuda_backend()
     rng = np.random.default_rng(1)
     for m, k, n in [(64, 4096, 128), (1, 5, 3), (17, 33, 7), (16, 768, 2304)]:
