@@ -42,6 +42,9 @@ class UnaryOp(enum.Enum):
 
     __hash__ = object.__hash__  # members are singletons: identity hashing is right, and fast
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
     NEG = "neg"
     EXP = "exp"
     LOG = "log"
@@ -59,6 +62,9 @@ class BinaryOp(enum.Enum):
     """Elementwise functions of two operands; the comparisons yield bool."""
 
     __hash__ = object.__hash__  # members are singletons: identity hashing is right, and fast
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
 
     ADD = "add"
     SUB = "sub"
@@ -90,6 +96,9 @@ class ReduceOp(enum.Enum):
     """Reductions over some axes."""
 
     __hash__ = object.__hash__  # members are singletons: identity hashing is right, and fast
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
 
     SUM = "sum"
     PROD = "prod"
