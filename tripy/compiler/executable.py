@@ -60,7 +60,8 @@ def _warn_once(reason: str, backend: str) -> None:
     _warned.add(reason)
     warnings.warn(
         f"tp.compile: the TensorRT engine cannot run here ({reason}); compiled functions run the same trace "
-        f"on the '{backend}' backend instead, with the same results.",
+        f"on the '{backend}' backend instead{' (replayed as CUDA graphs)' if backend == 'cuda' else ''}, with the "
+        "same results.",
         TensorRTFallbackWarning,
         stacklevel=4,  # the user's call of the Executable
     )
