@@ -234,20 +234,23 @@ _SPLITLINES_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 #: Text without any of these holds no fence and no marker: a directive's body without them is not parsed.
 _BLOCK_MARKS = ("`", "~", "<!--", ":::")
+#: The tokens the reader looks at: code, HTML (markers) and inline text (markers misplaced in a paragraph).
+_READ_TOKENS = frozenset({"fence", "code_block", "colon_fence", "html_block", "inline"})
 
 
 @dataclass(frozen=True)
 class _Lines:
     """Where the lines of a text being scanned are: their guide lines, and the lines MyST gives them."""
 
-    #: guide line of each 0-based line index; None for the guide itself (index + 1)
+    #: guide line of each 0-based line index; None where they are consecutive (index + 1 + ``offset``)
     guide: tuple[int, ...] | None = None
+    offset: int = 0
     #: MyST numbers a directive's body from its first line on, as split by ``str.splitlines``
     page_offset: int = 0
 
     def line(self, index: int) -> int:
         if self.guide is None:
-            return index + 1
+            return index + 1 + self.offset
         return self.guide[min(index, len(self.guide) - 1)]
 
     def page(self, index: int) -> int:
@@ -256,16 +259,17 @@ class _Lines:
     def body(self, fence: int, content: str, body_offset: int, body_length: int) -> _Lines:
         """The lines of a directive's body: the fence at index ``fence``, its ``content``, and the body
         MyST cut from it (its first line is ``content.splitlines()[body_offset]``; -1 is the fence's line)."""
-        piece_line = [
+        page_offset = self.page(fence) + body_offset
+        if self.guide is None and _SPLITLINES_BREAKS.search(content) is None:
+            return _Lines(None, self.line(fence) + body_offset, page_offset)  # one piece per line
+        pieces = [
             j for j, text in enumerate(content.split("\n")) for _ in range(1 + len(_SPLITLINES_BREAKS.findall(text)))
         ]
-        guide = []
-        for piece in range(body_offset, body_offset + body_length):
-            if piece < 0:
-                guide.append(self.line(fence))
-            else:
-                guide.append(self.line(fence + 1 + piece_line[min(piece, len(piece_line) - 1)]))
-        return _Lines(tuple(guide), self.page(fence) + body_offset)
+        guide = [
+            self.line(fence) if piece < 0 else self.line(fence + 1 + pieces[min(piece, len(pieces) - 1)])
+            for piece in range(body_offset, body_offset + body_length)
+        ]
+        return _Lines(tuple(guide), 0, page_offset)
 
 
 def _scan(
@@ -288,7 +292,7 @@ def _scan(
     """
     inline_marker = re.compile(rf"<!--\s*{re.escape(prefix)}\s*:")
     for token in md.parse(text):
-        if token.map is None:
+        if token.map is None or token.type not in _READ_TOKENS:
             continue
         first, last = lines.line(token.map[0]), lines.line(token.map[1] - 1)
         if token.type in ("fence", "code_block", "colon_fence"):
