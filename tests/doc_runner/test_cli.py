@@ -175,3 +175,16 @@ def test_clean_removes_the_store_and_only_a_store(project, capsys):
 def test_clean_finds_a_configured_store(project):
     write(project, "conf.py", 'doc_runner_cache_dir = ".cache/results"\n')
     assert store_directory(project, project / "_build" / "html") == project / ".cache" / "results"
+
+
+def test_the_pre_commit_hook_runs_the_lint_command():
+    import tomllib
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    (hook,) = yaml.safe_load((root / ".pre-commit-hooks.yaml").read_text())
+    script, command = hook["entry"].split()
+    scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
+    assert (scripts[script], command) == ("doc_runner.cli:main", "lint")
+    assert set(hook["types_or"]) == {"markdown", "python"}
