@@ -196,6 +196,20 @@ def execute_blocks(guide: Guide, blocks: list[Block], settings: Settings) -> Gen
             yield run.run(block)
 
 
+def rich_outputs(result: Any) -> list[str]:
+    """Terminal text for a result's displayed outputs (Jupyter records other than streams, which
+    ``result.output`` holds): their ``text/plain``, or which kind of output it is."""
+    shown = []
+    for output in getattr(result, "outputs", None) or []:
+        if output.get("output_type") not in ("display_data", "execute_result"):
+            continue
+        data = output.get("data", {})
+        text = data.get("text/plain")
+        kinds = ", ".join(sorted(k for k in data if k != "text/plain"))
+        shown.append(str(text).rstrip("\n") if text else f"[{kinds or 'empty'} output]")
+    return shown
+
+
 def run(guide_path: str, which: str | None, conf_dir: Path, out: TextIO, progress: TextIO) -> int:
     """Run a guide and print each block's output and status; 1 when a block failed."""
     from doc_runner.report import failure_report
@@ -215,14 +229,18 @@ def run(guide_path: str, which: str | None, conf_dir: Path, out: TextIO, progres
     results = execute_blocks(guide, blocks, settings)
     for index, block in enumerate(blocks, 1):
         print(f"[{index}/{len(blocks)}] {guide.path}:{block.line} running", file=progress, flush=True)
+        block_started = time.perf_counter()
         result = next(results)
+        seconds = time.perf_counter() - block_started
         status = str(result.status)
         counts[status] = counts.get(status, 0) + 1
         elapsed = time.perf_counter() - started
         print(f"[{index}/{len(blocks)}] {guide.path}:{block.line} {status} ({elapsed:.1f} s)", file=progress)
-        print(f"--- {guide.path}:{block.line}: {status} in {result.duration:.2f} s", file=out)
+        print(f"--- {guide.path}:{block.line}: {status} in {seconds:.2f} s", file=out)
         if result.output:
             print(result.output.rstrip("\n"), file=out)
+        for shown in rich_outputs(result):
+            print(shown, file=out)
         for variable in result.variables:
             print(variable.text.rstrip("\n"), file=out)
         if status == "failed":

@@ -188,3 +188,9 @@ def test_the_pre_commit_hook_runs_the_lint_command():
     scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
     assert (scripts[script], command) == ("doc_runner.cli:main", "lint")
     assert set(hook["types_or"]) == {"markdown", "python"}
+
+
+def test_run_prints_a_blocks_displayed_value(project, capsys):
+    write(project, "shown.md", "```py\nprint('printed')\n6 * 7\n```\n")
+    assert main(["run", "shown.md"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:3] == ["printed", "42"]
