@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import difflib
 import io
+import os
 import re
 import tokenize
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -19,6 +21,7 @@ from doc_runner.errors import GuideError, GuideWarning, closest_name
 BLOCK_DIRECTIVES = frozenset(
     {"print-locals", "no-print-locals", "no-output", "no-eval", "allow-exception"}
     | {"timeout", "hide-input", "hide-output", "output-stderr"}  # the execution engine and rendering
+    | {"name", "depends"}  # the block's test name; data files the guide reads
 )
 #: Directives written at the end of a line of code and acting on that line.
 LINE_DIRECTIVES = frozenset({"omit", "ignore-line"})
@@ -263,7 +266,36 @@ def _directive_line(text: str, column: int, body: str, lineno: int, path: str, d
         )
     if name in ("print-locals", "no-print-locals"):
         _check_names(name, args, path, lineno)
+    if name == "name":
+        _check_block_name(args, path, lineno)
+    if name == "depends" and (not args or any(os.path.isabs(a) for a in args)):
+        raise GuideError(path, lineno, "'# doc: depends' takes paths or globs relative to the guide, e.g. data/*.npy")
     if name == "allow-exception" and len(args) > 1:
         raise GuideError(path, lineno, "'# doc: allow-exception' takes at most one exception type")
     directives.append(Directive(name, args, lineno))
     return CodeLine(text, LineRole.DIRECTIVE, lineno)
+
+
+_BLOCK_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def _check_block_name(args: tuple[str, ...], path: str, lineno: int) -> None:
+    """``# doc: name NAME``: one word of letters, digits, ``_``, ``.`` and ``-``, not an unnamed block's ``line-N``."""
+    if len(args) != 1 or not _BLOCK_NAME.fullmatch(args[0]):
+        raise GuideError(path, lineno, "'# doc: name' takes one name of letters, digits, '_', '.' and '-'")
+    if re.fullmatch(r"line-\d+", args[0]):
+        raise GuideError(path, lineno, f"'{args[0]}' is how unnamed blocks are called; choose another name")
+
+
+def check_block_names(path: str, blocks: Iterable[ParsedCode | None]) -> None:
+    """Two blocks of one guide (or docstring) cannot have the same ``# doc: name``: an error at the second."""
+    seen: dict[str, int] = {}
+    for code in blocks:
+        named = code.get("name") if code is not None else None
+        if named is None:
+            continue
+        if named.args[0] in seen:
+            raise GuideError(
+                path, named.line, f"the block name '{named.args[0]}' is already used at line {seen[named.args[0]]}"
+            )
+        seen[named.args[0]] = named.line

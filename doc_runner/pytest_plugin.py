@@ -7,91 +7,126 @@ guide are skipped, naming the block that failed.
 
 from __future__ import annotations
 
+import configparser
 import dataclasses
-import re
+import glob
+import os
+import tomllib
 import warnings
-from collections.abc import Iterable, Iterator
-from functools import lru_cache
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from doc_runner.directives import check_block_names
 from doc_runner.display import check_directives, stderr_policy, stderr_text
 from doc_runner.docstrings import read_docstring_guides
 from doc_runner.errors import GuideError
-from doc_runner.execute import GuideRun
+from doc_runner.execute import GuideRun, expected_output_matches
+from doc_runner.expected_update import rewrite_expected
 from doc_runner.reader import Block, Guide, read_guide
 from doc_runner.report import failure_report
 from doc_runner.result import BlockResult, Status
-from doc_runner.settings import Settings
+from doc_runner.settings import PYTEST, Declaration, SettingError, Settings, declarations, unknown_names
+
+
+def _ini_default(declaration: Declaration) -> str | list[str]:
+    default = declaration.default
+    if declaration.ini_type == "args":
+        return [f"{k}={v}" for k, v in default.items()] if isinstance(default, dict) else list(default)
+    return str(default)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addini(
-        "doc_runner_guides",
-        "glob(s) of Markdown guides to collect, relative to rootdir",
-        type="args",
-        default=["docs/**/*.md"],
+    for declaration in declarations(PYTEST):
+        parser.addini(
+            declaration.key, _help(declaration.help), type=declaration.ini_type, default=_ini_default(declaration)
+        )
+    group = parser.getgroup("doc_runner", "doc_runner (Markdown guides and docstring examples)")
+    group.addoption(
+        "--doc-runner-timeout",
+        metavar="SECONDS",
+        default=None,
+        help="override doc_runner_timeout: " + _help(next(d for d in declarations() if d.name == "timeout").help),
     )
-    parser.addini(
-        "doc_runner_docstrings",
-        "glob(s) of Python files whose docstring examples are collected",
-        type="args",
-        default=["tripy/**/*.py"],
+    group.addoption(
+        "--doc-runner-update-expected",
+        action="store_true",
+        default=False,
+        help="rewrite each TEST: EXPECTED_STDOUT block that does not match from what its block printed",
     )
-    parser.addini("doc_runner_timeout", "seconds a block may run (0: no limit)", default="60")
-    parser.addini(
-        "doc_runner_pre_imports",
-        "alias=module names bound before a guide's first block",
-        type="args",
-        default=["tp=tripy", "np=numpy"],
-    )
-    parser.addini("doc_runner_marker_prefix", "the word that opens region markers", default="Tripy")
-    parser.addini("doc_runner_guide_timeout", "seconds a whole guide may run (0: no limit)", default="1800")
-    parser.addini("doc_runner_output_limit", "characters of output kept per block", default="4000000")
-    parser.addini("doc_runner_output_stderr", "show | remove | warn | error: what stderr output does", default="show")
-    parser.addini("doc_runner_figure_format", "png | svg: the format of matplotlib figures", default="png")
-    parser.addini(
-        "doc_runner_library_packages",
-        "top-level packages whose objects are shown under Local Variables",
-        type="args",
-        default=["tripy"],
-    )
+
+
+def _help(text: str) -> str:
+    return text.replace("``", "'")
+
+
+_SETTINGS = pytest.StashKey[Settings]()
+_CONFIGURED = pytest.StashKey[dict[str, set[Path]]]()
+
+
+def _settings(config: pytest.Config) -> Settings:
+    """The ini options (and ``--doc-runner-timeout``) as :class:`Settings`, read once per session."""
+    if _SETTINGS not in config.stash:
+        values: dict[str, Any] = {d.name: config.getini(d.key) for d in declarations(PYTEST)}
+        timeout = config.getoption("doc_runner_timeout", None)
+        if timeout is not None:
+            values["timeout"] = timeout
+        try:
+            settings = Settings.from_values(values)
+        except SettingError as exc:
+            raise pytest.UsageError(
+                str(exc).replace("doc_runner_timeout", "--doc-runner-timeout", 1)
+                if (timeout is not None and "doc_runner_timeout " in str(exc))
+                else str(exc)
+            ) from None
+        config.stash[_SETTINGS] = dataclasses.replace(settings, execution_mode="force")  # pytest always executes
+    return config.stash[_SETTINGS]
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    _settings(config)  # a wrong value stops pytest with one line
+    for message in unknown_names(ini_names(config), PYTEST):
+        config.issue_config_time_warning(pytest.PytestConfigWarning(f"{config.inipath}: {message}"), stacklevel=2)
     # pytest-xdist: keep a guide's blocks on one worker, in order.
     if getattr(config.option, "dist", "no") == "load":
         config.option.dist = "loadfile"
 
 
-@lru_cache(maxsize=16)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """Translate a path glob with ``**`` (any number of folders) into a regular expression."""
-    out = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z")
+def ini_names(config: pytest.Config) -> list[str]:
+    """The option names written in the project's ini file (``pyproject.toml``, ``pytest.ini``, ``tox.ini``,
+    ``setup.cfg``) and given with ``-o``, read again here: pytest keeps no public list of them."""
+    names = [o.partition("=")[0].strip() for o in config.getoption("override_ini", None) or []]
+    path = config.inipath
+    try:
+        if path is None:
+            return names
+        if path.suffix == ".toml":
+            tool = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("pytest", {})
+            return names + list(tool.get("ini_options", {})) + [k for k in tool if k != "ini_options"]
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        parser.read(path, encoding="utf-8")
+        section = "tool:pytest" if path.name == "setup.cfg" else "pytest"
+        return names + (list(parser[section]) if parser.has_section(section) else [])
+    except (OSError, ValueError, configparser.Error):
+        return names
 
 
-def _matches(relpath: str, patterns: Iterable[str]) -> bool:
-    return any(_glob_regex(p).match(relpath) for p in patterns)
+def _configured(config: pytest.Config, kind: str) -> set[Path]:
+    """The files the project's ``doc_runner_guides`` or ``doc_runner_docstrings`` globs name: the standard
+    library's glob (``**`` spans folders), relative to the rootdir, expanded once per session."""
+    if _CONFIGURED not in config.stash:
+        settings, root = _settings(config), config.rootpath
+        config.stash[_CONFIGURED] = {
+            name: {
+                Path(os.path.abspath(root / found))
+                for pattern in patterns
+                for found in glob.glob(pattern, root_dir=root, recursive=True)
+            }
+            for name, patterns in (("guides", settings.guides), ("docstrings", settings.docstrings))
+        }
+    return config.stash[_CONFIGURED][kind]
 
 
 def _relpath(config: pytest.Config, path: Path) -> str:
@@ -101,31 +136,14 @@ def _relpath(config: pytest.Config, path: Path) -> str:
         return path.as_posix()
 
 
-_SETTINGS = pytest.StashKey[Settings]()
-#: Settings pytest has no use for: it always executes, and stores nothing.
-_SPHINX_ONLY = {"execution_mode", "cache_dir", "jobs"}
-
-
-def _settings(config: pytest.Config) -> Settings:
-    """The ini options as :class:`Settings`, read once per session (pytest always executes)."""
-    if _SETTINGS not in config.stash:
-        values = {
-            f.name: config.getini(f"doc_runner_{f.name}")
-            for f in dataclasses.fields(Settings)
-            if f.name not in _SPHINX_ONLY
-        }
-        config.stash[_SETTINGS] = Settings.from_values({**values, "execution_mode": "force"})
-    return config.stash[_SETTINGS]
-
-
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Opt-in: a guide named on the command line, or a file the project's globs name; nothing by default."""
     config = parent.config
-    rel = _relpath(config, file_path)
     if file_path.suffix == ".md" and (
-        _matches(rel, config.getini("doc_runner_guides")) or parent.session.isinitpath(file_path)
+        parent.session.isinitpath(file_path) or Path(os.path.abspath(file_path)) in _configured(config, "guides")
     ):
         return GuideFile.from_parent(parent, path=file_path)
-    if file_path.suffix == ".py" and _matches(rel, config.getini("doc_runner_docstrings")):
+    if file_path.suffix == ".py" and Path(os.path.abspath(file_path)) in _configured(config, "docstrings"):
         return DocstringFile.from_parent(parent, path=file_path)
     return None
 
@@ -137,16 +155,25 @@ class _GuideCollector(pytest.Collector):
     run: GuideRun | None = None
 
     def _items(self) -> Iterator[BlockItem]:
+        check_block_names(self.guide.path, (block.code for block in self.guide.runnable_blocks))
         for block in self.guide.runnable_blocks:
-            yield BlockItem.from_parent(self, name=f"line-{block.line}", block=block)
+            named = block.code.get("name") if block.code is not None else None
+            yield BlockItem.from_parent(self, name=named.args[0] if named else f"line-{block.line}", block=block)
+
+    #: ``--doc-runner-update-expected``: new text per expected-output fence line, written at teardown
+    updates: dict[int, str]
 
     def setup(self) -> None:
         self.run = GuideRun(self.guide, _settings(self.config), self.path, self.config.rootpath)
+        self.updates = {}
 
     def teardown(self) -> None:
         if self.run is not None:
             self.run.close()
             self.run = None
+        if self.updates:
+            updates, self.updates = self.updates, {}
+            rewrite_expected(self.path, updates)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, GuideError):
@@ -220,7 +247,14 @@ class BlockItem(pytest.Item):
         run = self.parent.run
         assert run is not None
         run.run_up_to(self.block)  # earlier blocks that were deselected still set up the namespace
-        self.result = result = run.run(self.block)
+        update = self._updating()
+        block = dataclasses.replace(self.block, expected_stdout=None) if update else self.block
+        self.result = result = run.run(block)
+        if update and result.status is Status.PASSED:
+            assert self.block.expected_stdout is not None
+            if not expected_output_matches(self.block.expected_stdout, result.captured):
+                self.parent.updates[self.block.expected_stdout_line] = result.captured
+                self.user_properties.append(("doc_runner_updated", self._where(self.block.expected_stdout_line)))
         if result.output:
             self.add_report_section("call", "block output", result.output)
         if stderr_policy(self.block, run.settings) == "warn" and stderr_text(result):
@@ -234,6 +268,14 @@ class BlockItem(pytest.Item):
         if result.status in (Status.FAILED, Status.XFAILED):
             raise BlockFailed(result)
 
+    def _updating(self) -> bool:
+        """Whether this run rewrites the block's expected output (a guide's, on request) instead of checking it."""
+        return (
+            bool(self.config.getoption("doc_runner_update_expected", False))
+            and self.block.expected_stdout is not None
+            and isinstance(self.parent, GuideFile)
+        )
+
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if not isinstance(excinfo.value, BlockFailed):
             return str(super().repr_failure(excinfo))
@@ -241,3 +283,26 @@ class BlockItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.block.line - 1, f"{self._where(self.block.line)}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """A skipped block's report points at its line in the guide, not at this plugin."""
+    report = yield
+    if isinstance(item, BlockItem) and report.skipped and isinstance(report.longrepr, tuple):
+        report.longrepr = (str(item.path), item.block.line, report.longrepr[2])
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """``--doc-runner-update-expected``: say which expected outputs were rewritten."""
+    updated = [
+        value
+        for report in terminalreporter.stats.get("passed", [])
+        for name, value in getattr(report, "user_properties", ())
+        if name == "doc_runner_updated"
+    ]
+    if updated:
+        terminalreporter.write_sep("=", f"doc_runner rewrote {len(updated)} expected output(s)")
+        for where in updated:
+            terminalreporter.write_line(f"{where}: TEST: EXPECTED_STDOUT rewritten from the block's output")

@@ -1,21 +1,8 @@
 """The Sphinx extension: run each guide while Sphinx reads it and render what it produced.
 
-Enable with ``extensions = ["myst_parser", "doc_runner"]``. Settings (all optional):
-
-``doc_runner_execution_mode``
-    ``"auto"`` (default): render a guide's stored results when its code and environment are unchanged,
-    else execute it and store the results; ``"force"``: execute every guide; ``"off"``: render code only.
-``doc_runner_cache_dir``
-    Folder of stored results, relative to ``conf.py``'s folder (default: ``doc_runner_cache`` in Sphinx's
-    doctree folder).
-``doc_runner_timeout``
-    Seconds one block may run before it is stopped and reported (default 60; 0: none).
-``doc_runner_pre_imports``
-    ``{alias: module}`` bound in every guide's namespace (default ``{"tp": "tripy", "np": "numpy"}``).
-``doc_runner_marker_prefix``
-    The word opening region markers, as in ``<!-- Tripy: TEST: IGNORE Start -->`` (default ``"Tripy"``).
-``doc_runner_library_packages``
-    Packages whose objects are shown under "Local Variables" by default (default ``("tripy",)``).
+Enable with ``extensions = ["myst_parser", "doc_runner"]``. Its settings (``doc_runner_*`` in ``conf.py``,
+all optional) are declared in :mod:`doc_runner.settings`; the ``doc-runner-settings`` directive renders
+their table.
 
 A failing block is reported as a warning at ``guide.md:LINE`` (an error under ``-W``)
 with its code and a traceback through the guide's lines, and the build fails at its end.
@@ -27,7 +14,6 @@ and as ``doc_runner_report.json`` in the output folder.
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import inspect
 import itertools
@@ -35,18 +21,17 @@ import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from docutils import nodes
 from docutils.parsers.rst import Directive as RstDirective
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.environment import BuildEnvironment
-from sphinx.errors import ExtensionError
 from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 
-from doc_runner import execution_report, notebook, render
+from doc_runner import execution_report, notebook, render, sphinx_settings
 from doc_runner import outputs as out
 from doc_runner.cache import GuideCache, Lookup
 from doc_runner.display import check_directives, stderr_policy, stderr_text
@@ -67,13 +52,8 @@ _keys = itertools.count()
 
 
 def settings_from_config(config: Config) -> Settings:
-    """The :class:`Settings` named ``doc_runner_*`` in ``conf.py``."""
-    try:
-        return Settings.from_values(
-            {f.name: getattr(config, f"doc_runner_{f.name}") for f in dataclasses.fields(Settings)}
-        )
-    except ValueError as exc:
-        raise ExtensionError(str(exc)) from exc
+    """The :class:`Settings` named ``doc_runner_*`` in ``conf.py`` (validated when the build starts)."""
+    return sphinx_settings.settings_of(config)
 
 
 def _failures(env: BuildEnvironment) -> dict[str, list[str]]:
@@ -494,12 +474,6 @@ def process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any,
         lines[start:end] = new
 
 
-def _add_static(app: Sphinx) -> None:
-    static = str(Path(__file__).parent / "static")
-    if static not in app.config.html_static_path:
-        app.config.html_static_path.append(static)
-
-
 def _purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
     _failures(env).pop(docname, None)
     execution_report.purge(env, docname)
@@ -513,7 +487,6 @@ def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildE
 
 
 def _builder_inited(app: Sphinx) -> None:
-    _add_static(app)
     configured = app.config.doc_runner_cache_dir
     directory = Path(app.confdir) / configured if configured else Path(app.doctreedir) / "doc_runner_cache"
     _CACHE_DIRECTORIES[str(app.srcdir)] = directory
@@ -570,13 +543,7 @@ def _finished(app: Sphinx, exception: BaseException | None) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register settings, the guide transform, the docstring hook and the rendering nodes."""
     app.setup_extension("sphinx.ext.autodoc")
-    defaults = Settings()
-    for field in dataclasses.fields(Settings):
-        default = getattr(defaults, field.name)
-        default = dict(default) if field.name == "pre_imports" else default
-        kinds = {"timeout": (int, float), "guide_timeout": (int, float), "library_packages": (tuple, list)}
-        rebuild: Literal["", "env"] = "" if field.name in ("cache_dir", "jobs") else "env"
-        app.add_config_value(f"doc_runner_{field.name}", default, rebuild, kinds.get(field.name, type(default)))
+    sphinx_settings.register(app)
     passthrough = (render.visit_passthrough, render.depart_passthrough)
     app.add_node(
         render.details,

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
-INI = """
+BASE_INI = """
 [pytest]
 addopts = -p no:hypothesispytest -p no:cacheprovider
 doc_runner_pre_imports = np=numpy
 doc_runner_timeout = 5
 """
+#: the project opts in to collecting its guides
+INI = BASE_INI + "doc_runner_guides = docs/**/*.md\n"
 
 GUIDE = """\
 # A guide
@@ -81,7 +83,7 @@ def test_a_guide_given_on_the_command_line_is_collected_wherever_it_is(project):
     write(project, "notes/extra.md", "```py\nx = 1\n```\n")
     assert project.runpytest("notes/extra.md").ret == 0
     project.runpytest("notes/extra.md").assert_outcomes(passed=1)
-    # ...but it is not part of the default glob.
+    # ...but it is not part of the configured glob.
     write(project, "docs/g.md", "```py\ny = 2\n```\n")
     project.runpytest().assert_outcomes(passed=1)
 
@@ -94,7 +96,7 @@ def test_a_block_selected_alone_runs_the_blocks_before_it_first(project):
 
 
 def test_guides_glob_is_configurable(project):
-    project.makeini(INI + "doc_runner_guides = guides/*.md\n")
+    project.makeini(BASE_INI + "doc_runner_guides = guides/*.md\n")
     write(project, "guides/a.md", "```py\nx = 1\n```\n")
     write(project, "docs/b.md", "```py\nraise SystemExit\n```\n")
     project.runpytest().assert_outcomes(passed=1)
