@@ -8,8 +8,9 @@ stale, each with a stated reason: the code that runs (per block: the code as exe
 settings that change execution, the names of the values shown in prose, the environment (Python, platform,
 the library's backend and device), the installed versions of the packages the guide's process loaded, and the
 contents of the first-party modules it loaded (what :class:`~doc_runner.worker.WorkerReport` says: never what
-Sphinx or pytest loaded). Display-only edits (prose, ``omit`` lines, ``no-output``) are re-rendered from the store. Only
-guides whose blocks all passed (or failed as expected) are stored; a failed run removes the entry.
+Sphinx or pytest loaded) and of the data files it declares (``# doc: depends``, ``doc_runner_depends``).
+Display-only edits (prose, ``omit`` lines, ``no-output``) are re-rendered from the store. Only guides whose
+blocks all passed (or failed as expected) are stored; a failed run removes the entry.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from doc_runner import display
+from doc_runner import depends, display
 from doc_runner.directives import CodeLine, LineRole
 from doc_runner.environment import dependency_versions, file_digest, installed_version
 from doc_runner.reader import Block, Guide
@@ -91,6 +92,8 @@ class Lookup:
     first_party: tuple[str, ...] = ()
     #: on a hit, the prose values' outputs
     values: dict[str, Any] | None = None
+    #: on a miss, whether the entry was there but damaged (a warning on the console)
+    damaged: bool = False
 
     @property
     def hit(self) -> bool:
@@ -173,7 +176,7 @@ class GuideCache:
             first_party = tuple(entry["first_party"])
             values = dict(entry["values"])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            return Lookup(None, f"the stored results are damaged ({_problem(exc)}); running again")
+            return Lookup(None, f"the stored results are damaged ({_problem(exc)}); running again", damaged=True)
         results = {
             block.line: display.redisplay(block, result, guide.path, settings)
             for block, result in zip(guide.runnable_blocks, stored, strict=True)
@@ -226,6 +229,8 @@ class GuideCache:
                 return f"the code of the block at line {block.line} changed"
             if now_shown != shown:
                 return f"the variables the block at line {block.line} shows changed (showing one evaluates it)"
+        if entry.get("depends", {}).get("guide", []) != depends.guide_patterns(guide):
+            return "the data files it depends on ('# doc: depends') changed"
         reason = self._stale_outside(entry, settings, environment)
         if reason is not None:
             return reason
@@ -252,7 +257,7 @@ class GuideCache:
                 return f"the first-party module {relative} is gone"
             if file_digest(file) != digest:
                 return f"the first-party module {relative} changed"
-        return None
+        return depends.why_changed(entry.get("depends", {}), settings, self.root)
 
     def store(
         self,
@@ -285,6 +290,7 @@ class GuideCache:
                 {Path(p).parts[0].removesuffix(".py") for p in report.first_party}, report.modules
             ),
             "first_party": report.first_party,
+            "depends": depends.data_key(guide, settings, self.root),
             "lines": _line_numbers(guide),
             "line_sensitive": any(guide.path in text for r in ordered if r is not None for text in _texts(r)),
             "results": data,

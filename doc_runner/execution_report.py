@@ -39,9 +39,26 @@ def _entries(env: BuildEnvironment) -> dict[str, list[dict[str, Any]]]:
     return env.doc_runner_report  # type: ignore[attr-defined]
 
 
-def record(env: BuildEnvironment, guide: Guide, results: dict[int, BlockResult], store_entry: str = "") -> None:
+def error_summary(result: BlockResult) -> str | None:
+    """The line a report shows for a block's error: the exception's first line (not the code a traceback
+    quotes, nor the end of a multi-line message), else the error's first line."""
+    shown = [o for o in result.made if o.get("output_type") == "error"]
+    if shown:
+        message = str(shown[-1].get("evalue", "")).strip().splitlines()
+        return f"{shown[-1].get('ename', 'Error')}: {message[0]}" if message else str(shown[-1].get("ename"))
+    lines = (result.error or "").strip().splitlines()
+    if not lines:
+        return None
+    if lines[0].startswith("Traceback"):
+        return next((line for line in lines[1:] if line and not line.startswith(" ")), lines[-1])
+    return lines[0]
+
+
+def record(
+    env: BuildEnvironment, guide: Guide, results: dict[int, BlockResult], store_entry: str = "", obj: str = ""
+) -> None:
     """Add one guide's run (or its stored results) to the report of the document being read;
-    ``store_entry`` names its entry in the result store."""
+    ``store_entry`` names its entry in the result store, ``obj`` the object of a docstring's examples."""
     ordered = [results[block.line] for block in guide.runnable_blocks if block.line in results]
     if not ordered:
         return
@@ -49,6 +66,7 @@ def record(env: BuildEnvironment, guide: Guide, results: dict[int, BlockResult],
     _entries(env).setdefault(env.docname, []).append(
         {
             "guide": guide.path,
+            "object": obj,
             "document": env.docname,
             "cached": first.cached,
             "reason": first.cache_reason,
@@ -62,7 +80,7 @@ def record(env: BuildEnvironment, guide: Guide, results: dict[int, BlockResult],
                     "status": r.status.value,
                     "seconds": round(r.duration, 4),
                     "ran_on": provenance(r.environment) if r.environment else "",
-                    "error": (r.error or "").strip().splitlines()[-1] if r.error else None,
+                    "error": error_summary(r),
                 }
                 for r in ordered
             ],
@@ -110,7 +128,8 @@ def write_json(env: BuildEnvironment, outdir: Path) -> Path:
 
 
 def page_html(records: list[dict[str, Any]]) -> str:
-    """The report as an HTML fragment: a summary line and one table row per block."""
+    """The report as an HTML fragment: a summary line, then per guide a heading row (how its results
+    were obtained) and one row per block."""
     esc = html.escape
     total = summary(records)
     parts = [
@@ -118,19 +137,26 @@ def page_html(records: list[dict[str, Any]]) -> str:
         f"<p>{total['guides']} guides ({total['guides_from_store']} from stored results, "
         f"{total['guides_from_earlier_builds']} in documents this build did not read again), {total['blocks']} "
         f"blocks, {total['failed']} failed; {total['seconds_executed']} s executing.</p>",
-        '<table class="docutils align-default doc-runner-report"><thead><tr><th>guide</th><th>block</th>'
-        "<th>status</th><th>seconds</th><th>results</th><th>ran on</th></tr></thead><tbody>",
+        '<table class="docutils align-default doc-runner-report"><thead><tr><th>block</th>'
+        "<th>status</th><th>seconds</th><th>ran on</th></tr></thead>",
     ]
     for guide in records:
-        where = ("stored" if guide["cached"] else "executed") + ("" if guide["this_build"] else ", earlier build")
+        where = ("stored results" if guide["cached"] else f"executed in {guide['seconds']:.2f} s") + (
+            "" if guide["this_build"] else ", earlier build"
+        )
+        name = esc(guide["guide"]) + (f" ({esc(guide['object'])})" if guide.get("object") else "")
+        parts.append(
+            f'<tbody><tr class="doc-runner-report-guide"><th colspan="4">{name}: {where} '
+            f"({esc(guide['reason'])})</th></tr>"
+        )
         for block in guide["blocks"]:
             status = esc(block["status"]) + (f": {esc(block['error'])}" if block["error"] else "")
             parts.append(
-                f"<tr><td>{esc(guide['guide'])}</td><td>{block['line']}</td><td>{status}</td>"
-                f"<td>{block['seconds']:.3f}</td><td>{where} ({esc(guide['reason'])})</td>"
+                f"<tr><td>line {block['line']}</td><td>{status}</td><td>{block['seconds']:.3f}</td>"
                 f"<td>{esc(block['ran_on'])}</td></tr>"
             )
-    parts.append("</tbody></table>")
+        parts.append("</tbody>")
+    parts.append("</table>")
     return "\n".join(parts)
 
 

@@ -31,7 +31,7 @@ from sphinx.environment import BuildEnvironment
 from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 
-from doc_runner import execution_report, notebook, render, sphinx_settings
+from doc_runner import execution_report, notebook, render, report_link, sphinx_settings
 from doc_runner import outputs as out
 from doc_runner.cache import GuideCache, Lookup
 from doc_runner.display import check_directives, stderr_policy, stderr_text
@@ -170,10 +170,14 @@ def _execute(
 def _lookup(guide: Guide, settings: Settings, env: BuildEnvironment) -> Lookup:
     if settings.execution_mode != "auto":
         return Lookup(None, "doc_runner_execution_mode is 'force'")
-    return _store(env).lookup(guide, settings, lambda: _environment(settings), value_names(guide))
+    lookup = _store(env).lookup(guide, settings, lambda: _environment(settings), value_names(guide))
+    if lookup.damaged:
+        where = f"{guide.path}:{guide.runnable_blocks[0].line}"  # a location without a line names a document
+        logger.warning(lookup.reason, location=where, type="doc_runner", subtype="cache")
+    return lookup
 
 
-def _run(guide: Guide, settings: Settings, env: BuildEnvironment, file: Path | None = None) -> Outcome:
+def _run(guide: Guide, settings: Settings, env: BuildEnvironment, file: Path | None = None, obj: str = "") -> Outcome:
     """The guide's results: executed ahead, stored ones when still valid (``auto``), else a fresh run."""
     if not guide.runnable_blocks:
         return Outcome({}, {}, "", False)
@@ -196,7 +200,7 @@ def _run(guide: Guide, settings: Settings, env: BuildEnvironment, file: Path | N
     root = Path(env.srcdir).resolve()
     for relative in outcome.first_party:  # Sphinx reads the document again when one of them changes
         env.note_dependency(str(root / relative))
-    execution_report.record(env, guide, outcome.results, _store(env).entry_name(guide, value_names(guide)))
+    execution_report.record(env, guide, outcome.results, _store(env).entry_name(guide, value_names(guide)), obj)
     what = "stored results" if outcome.cached else f"executed in {outcome.seconds:.2f} s"
     logger.info(f"doc_runner: {guide.path}: {what} ({outcome.reason})")
     return outcome
@@ -452,7 +456,9 @@ def process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any,
         if found:
             guide = found[0].guide
     results = (
-        list(_run(guide, settings, env, Path(path) if path else None).results.values()) if guide.runnable_blocks else []
+        list(_run(guide, settings, env, Path(path) if path else None, name).results.values())
+        if guide.runnable_blocks
+        else []
     )
     by_block = dict(zip([b.line for b in guide.runnable_blocks], results, strict=True))
     store: dict[str, BlockResult] = env.temp_data.setdefault("doc_runner_results", {})  # type: ignore[assignment]
@@ -544,6 +550,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     """Register settings, the guide transform, the docstring hook and the rendering nodes."""
     app.setup_extension("sphinx.ext.autodoc")
     sphinx_settings.register(app)
+    report_link.register(app)
     passthrough = (render.visit_passthrough, render.depart_passthrough)
     app.add_node(
         render.details,

@@ -169,7 +169,7 @@ def test_sphinx_cuts_a_huge_output_with_a_note(sphinx_build):
 def pytest_run(pytester: pytest.Pytester) -> pytest.RunResult:
     pytester.makeini(
         "[pytest]\naddopts = -p no:hypothesispytest -p no:cacheprovider\ndoc_runner_pre_imports = \n"
-        "doc_runner_timeout = 20\ndoc_runner_output_limit = 100000\ndoc_runner_guides = docs/*.md\n"
+        "doc_runner_timeout = 20\ndoc_runner_output_limit = 100000\ndoc_runner_guides = docs/**/*.md\n"
     )
     docs = pytester.path / "docs"
     docs.mkdir()
