@@ -80,8 +80,17 @@ class GuideRun:
         return self._process
 
     def run_all(self) -> list[BlockResult]:
-        """Run every runnable block; after a failure the rest are SKIPPED (or NOT_RUN when off)."""
-        return [self.run(block) for block in self.guide.runnable_blocks]
+        """Run every runnable block; after a failure the rest are SKIPPED (or NOT_RUN when off). The blocks
+        go to the guide's process at once, so a block costs no round trip."""
+        blocks = self.guide.runnable_blocks
+        if self.settings.execution_mode != "off" and not self.results and self.failure is None:
+            process = self._started()
+            if process is not None:
+                for block, result in zip(blocks, process.run_all(blocks), strict=False):
+                    self.results[block.line] = result
+                    if result.status is Status.FAILED:
+                        self.failure = result
+        return [self.results[block.line] if block.line in self.results else self.run(block) for block in blocks]
 
     def run(self, block: Block) -> BlockResult:
         """Run one block (it must be ``block.runs``) and return what happened."""

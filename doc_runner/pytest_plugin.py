@@ -25,6 +25,7 @@ from doc_runner.docstrings import read_docstring_guides
 from doc_runner.errors import GuideError
 from doc_runner.execute import GuideRun, expected_output_matches
 from doc_runner.expected_update import rewrite_expected
+from doc_runner.outputs import plain_text
 from doc_runner.reader import Block, Guide, read_guide
 from doc_runner.report import failure_report
 from doc_runner.result import BlockResult, Status
@@ -257,6 +258,10 @@ class BlockItem(pytest.Item):
                 self.user_properties.append(("doc_runner_updated", self._where(self.block.expected_stdout_line)))
         if result.output:
             self.add_report_section("call", "block output", result.output)
+        displays = [o for o in result.outputs if o["output_type"] in ("display_data", "execute_result")]
+        if displays:  # rich outputs: their types, and the text a terminal shows for them
+            shown = [f"{', '.join(sorted(o['data']))}: {plain_text(o['data'])[:200]}" for o in displays]
+            self.add_report_section("call", "block displays", "\n".join(shown))
         if stderr_policy(self.block, run.settings) == "warn" and stderr_text(result):
             self.warn(
                 pytest.PytestWarning(

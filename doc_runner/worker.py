@@ -6,7 +6,8 @@ filters, logging, threads, signal handlers, monkeypatches) reaches another guide
 folder is the working directory and ``__file__`` is its absolute path. Time limits are kept by the host,
 which ends a block that runs too long (see :mod:`doc_runner.worker_client`), so arming them costs a block
 nothing. Messages (pickled, over a socket):
-``("run", Block)`` -> ``("result", BlockResult)``; ``("values", names)`` -> ``("values", {name: output})``;
+``("run", Block)`` -> ``("result", BlockResult)``; ``("run_all", [Block])`` -> a result per block, up to
+the first failure; ``("values", names)`` -> ``("values", {name: output})``;
 ``("finish",)`` -> ``("report", WorkerReport)`` and the process exits.
 """
 
@@ -331,6 +332,12 @@ def serve(conn: Connection, request: WorkerRequest, displays: Displays) -> None:
         kind = message[0]
         if kind == "run":
             conn.send(("result", worker.run(message[1])))
+        elif kind == "run_all":  # each result as it comes; a failure ends the series (the rest are skipped)
+            for block in message[1]:
+                result = worker.run(block)
+                conn.send(("result", result))
+                if result.status is Status.FAILED:
+                    break
         elif kind == "values":
             conn.send(("values", worker.values(message[1])))
         elif kind == "finish":

@@ -232,18 +232,40 @@ class GuideProcess:
 
     def run(self, block: Block) -> BlockResult:
         """Run ``block`` in the guide's process; a process that dies or hangs is the block's failure."""
-        where = f"{self.request.guide.path}:{block.line}"
-        result = BlockResult(self.request.guide.path, block.line, Status.FAILED, code=block.shown_source)
         if self.ended is not None:
-            result.status = Status.SKIPPED
-            result.error = self.ended
-            return result
-        limit, name = self._limit(block)
-        started = time.perf_counter()
+            return self._skipped(block)
+        self._send(("run", block))
+        return self._result(block)
+
+    def run_all(self, blocks: list[Block]) -> list[BlockResult]:
+        """Run ``blocks`` in order, sent at once (no round trip per block); up to the first failure."""
+        if self.ended is not None or not blocks:
+            return [self._skipped(block) for block in blocks]
+        self._send(("run_all", blocks))
+        results = []
+        for block in blocks:
+            results.append(self._result(block))
+            if results[-1].status is Status.FAILED:
+                break
+        return results
+
+    def _skipped(self, block: Block) -> BlockResult:
+        result = BlockResult(self.request.guide.path, block.line, Status.SKIPPED, code=block.shown_source)
+        result.error = self.ended
+        return result
+
+    def _send(self, message: tuple[Any, ...]) -> None:
         try:
-            self.conn.send(("run", block))
+            self.conn.send(message)
         except OSError:
             pass  # the process is gone: its exit status follows
+
+    def _result(self, block: Block) -> BlockResult:
+        """The result of ``block``, which the process is running now, within its time limit."""
+        where = f"{self.request.guide.path}:{block.line}"
+        result = BlockResult(self.request.guide.path, block.line, Status.FAILED, code=block.shown_source)
+        limit, name = self._limit(block)
+        started = time.perf_counter()
         message = self._receive(limit if limit > 0 else None)
         if message is not None and message[0] == "result":
             return message[1]

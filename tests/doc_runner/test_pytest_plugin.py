@@ -269,3 +269,16 @@ def test_a_syntax_error_fails_its_item_at_the_guide_line(project):
     result.stdout.fnmatch_lines(
         ["docs/g.md:5: the block at line 3 failed", '*File "docs/g.md", line 5*', "SyntaxError: *"]
     )
+
+
+def test_rich_outputs_are_listed_in_the_report(project):
+    write(
+        project,
+        "docs/g.md",
+        "```py\nfrom IPython.display import HTML, display\ndisplay(HTML('<b>x</b>'))\n6 * 7\n```\n",
+    )
+    result = project.runpytest("-rP", "docs/g.md")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*block displays*", "text/html, text/plain: <IPython.core.display.HTML object>", "text/plain: 42"]
+    )
