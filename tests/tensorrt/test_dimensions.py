@@ -86,3 +86,17 @@ def test_engines_build_for_named_and_size_arguments(trt):
     sized = compile_quietly(lambda n: tp.ones((n, 2), tp.int32) * n, [tp.DimensionInputInfo((1, 2, 8))])
     for exe in (named, sized):
         assert exe.engine is not None and check_engine(trt, exe.engine).ok
+
+
+def test_differently_named_dimensions_are_never_merged():
+    infos = [
+        tp.InputInfo((tp.NamedDimension("rows", 1, 2, 4), 3), tp.float32),
+        tp.InputInfo((tp.NamedDimension("cols", 1, 2, 4), 3), tp.float32),
+    ]
+    # Same ranges, but different names: a function that needs them equal cannot be compiled...
+    with pytest.raises(tp.TripyException, match="cannot be broadcast"):
+        tp.compile(lambda a, b: a + b, args=infos)
+    # ...and one that does not keeps two symbols.
+    exe = compile_quietly(lambda a, b: tp.sum(a) + tp.sum(b), infos)
+    assert exe.graph.symbols == [((0, 0),), ((1, 0),)]
+    assert run_quietly(exe, tp.ones((1, 3)), tp.ones((4, 3))).tolist() == 15.0

@@ -30,7 +30,8 @@ class Bounds:
 @public
 class NamedDimension:
     """A dynamic dimension with a name: every :class:`tripy.InputInfo` dimension given the same name must have
-    the same size when the compiled function is called (a batch dimension shared by two inputs, say).
+    the same size when the compiled function is called (a batch dimension shared by two inputs, say), and
+    dimensions of different names vary independently.
 
     .. code-block:: python
 

@@ -288,10 +288,12 @@ def trace_function(func: Callable, args: list[Argument]) -> Graph:
             if attempt == 1:
                 raise
             # Dynamic dimensions that must be equal (e.g. two inputs added together) cannot vary alone:
-            # dimensions with the same (min, opt, max) are taken to be one dimension.
-            merged: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
+            # unnamed dimensions with the same (min, opt, max) are taken to be one dimension (named ones keep
+            # their name's group: differently named dimensions stay apart).
+            merged: dict[object, list[tuple[int, int]]] = {}
             for a, axis in dynamic:
-                merged.setdefault(args[a].info.ranges[axis], []).append((a, axis))
+                key = args[a].info.dimension_names[axis] or args[a].info.ranges[axis]
+                merged.setdefault(key, []).append((a, axis))
             if len(merged) == len(groups):
                 raise
             groups = [tuple(v) for v in merged.values()]
