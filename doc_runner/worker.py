@@ -126,7 +126,7 @@ def _split_last_expression(tree: ast.Module, source: str) -> tuple[ast.Module, a
     if not tree.body or not isinstance(tree.body[-1], ast.Expr):
         return tree, None
     last = tree.body[-1]
-    lines = source.splitlines()
+    lines = source.split("\n")
     end_line = lines[(last.end_lineno or 1) - 1] if lines else ""
     rest = end_line[last.end_col_offset or 0 :]
     rest_code = rest.split("#", 1)[0].strip()

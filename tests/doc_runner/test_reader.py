@@ -353,3 +353,10 @@ def test_a_guide_with_warnings_pickles_as_it_travels_to_its_worker():
     assert [w.location for w in again.warnings] == [w.location for w in guide.warnings] and len(guide.warnings) == 2
     error = pickle.loads(pickle.dumps(GuideEncodingError("g.md", 3, "bad byte")))
     assert (type(error), str(error)) == (GuideEncodingError, "g.md:3: bad byte")
+
+
+def test_a_trailing_semicolon_after_a_separator_still_hides_the_value(run_text):
+    (shown,) = run_text("```py\ns = 'a\x0cb'\n6 * 7\n```\n")
+    (hidden,) = run_text("```py\ns = 'a\x0cb'\n6 * 7;\n```\n")
+    assert [o["data"]["text/plain"] for o in shown.outputs if o["output_type"] == "execute_result"] == ["42"]
+    assert [o for o in hidden.outputs if o["output_type"] == "execute_result"] == []
