@@ -194,3 +194,10 @@ def test_run_prints_a_blocks_displayed_value(project, capsys):
     write(project, "shown.md", "```py\nprint('printed')\n6 * 7\n```\n")
     assert main(["run", "shown.md"]) == 0
     assert capsys.readouterr().out.splitlines()[1:3] == ["printed", "42"]
+
+
+def test_run_stops_after_the_block_named(project, capsys):
+    write(project, "named.md", "```py\n# doc: name setup\nx = 1\n```\n\n```py\nprint('second')\n```\n")
+    assert main(["run", "named.md", "--block", "setup"]) == 0
+    out = capsys.readouterr().out
+    assert "named.md: 1 block(s): 1 passed" in out and "second" not in out
