@@ -68,8 +68,11 @@ def test_named_dimension_and_bounds():
     assert (batch.name, batch.min, batch.opt, batch.max) == ("batch", 1, 4, 8)
     assert repr(batch) == "NamedDimension('batch', min=1, opt=4, max=8)"
     info = tp.InputInfo((batch, (2, 3, 4), 5), tp.float32)
-    assert info.dimension_names == ("batch", None, None)
+    assert info.dimension_names == {0: "batch"}
+    assert batch.bounds == (1, 4, 8)
+    assert tp.InputInfo((tp.DimensionSize(2), (1, tp.DimensionSize(3), 4)), tp.int32).ranges == ((2, 2, 2), (1, 3, 4))
     assert info.shape_bounds == tp.Bounds(min=(1, 2, 5), opt=(4, 3, 5), max=(8, 4, 5))
+    assert not info.shape_bounds.is_static() and tp.InputInfo((2, 3), tp.float32).shape_bounds.is_static()
     assert info.dynamic_axes == (0, 1)
     assert repr(info) == "InputInfo(shape=(NamedDimension('batch', min=1, opt=4, max=8), (2, 3, 4), 5), dtype=float32)"
     assert info != tp.InputInfo(((1, 4, 8), (2, 3, 4), 5), tp.float32)  # the name is part of it

@@ -66,9 +66,8 @@ def _check_named_dimensions(arguments: list[Argument]) -> None:
     """Dimensions of one :class:`tripy.NamedDimension` name are one dimension: they need one range."""
     seen: dict[str, tuple[tuple[int, int, int], str]] = {}
     for arg in arguments:
-        for axis, (name, rng) in enumerate(zip(arg.info.dimension_names, arg.info.ranges)):
-            if name is None:
-                continue
+        for axis, name in sorted(arg.info.dimension_names.items()):
+            rng = arg.info.ranges[axis]
             where = f"dimension {axis} of `{arg.name}`"
             if name in seen and seen[name][0] != rng:
                 raise_error(

@@ -26,6 +26,10 @@ class Bounds:
     opt: Any
     max: Any
 
+    def is_static(self) -> bool:
+        """Whether nothing varies: ``min``, ``opt`` and ``max`` are equal."""
+        return bool(self.min == self.opt == self.max)
+
 
 @public
 class NamedDimension:
@@ -59,15 +63,15 @@ class NamedDimension:
         self.max = max
 
     @property
-    def range(self) -> tuple[int, int, int]:
+    def bounds(self) -> tuple[int, int, int]:
         """``(min, opt, max)``."""
         return (self.min, self.opt, self.max)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, NamedDimension) and (self.name, self.range) == (other.name, other.range)
+        return isinstance(other, NamedDimension) and (self.name, self.bounds) == (other.name, other.bounds)
 
     def __hash__(self) -> int:
-        return hash((self.name, self.range))
+        return hash((self.name, self.bounds))
 
     def __repr__(self) -> str:
         return f"NamedDimension({self.name!r}, min={self.min}, opt={self.opt}, max={self.max})"

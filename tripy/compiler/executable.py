@@ -320,7 +320,8 @@ class Executable:
     def save(self, path: str | Path) -> None:
         """Write the executable to ``path``: a zip archive holding ``executable.json`` (the format, the traced
         graph and the inputs), ``engine.trt`` (the TensorRT engine, when there is one) and the constants as
-        ``.npy`` arrays. :mod:`tripy.compiler.serialize` documents the layout. :meth:`load` reads it back.
+        ``.npy`` arrays (its folder is made if needed). :mod:`tripy.compiler.serialize` documents the layout.
+        :meth:`load` reads it back.
 
         .. code-block:: python
 
@@ -334,6 +335,7 @@ class Executable:
                 exe.save(path)
                 assert tp.Executable.load(path)(tp.ones((2,))).tolist() == [2.0, 2.0]
         """
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         write_archive(path, self._graph, self.engine, self.engine_tensorrt, _tripy_version())
 
     @classmethod

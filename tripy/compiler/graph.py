@@ -257,7 +257,7 @@ def trace_function(func: Callable, args: list[Argument]) -> Graph:
     # Dimensions of one tp.NamedDimension name are one symbol from the start.
     named: dict[object, list[tuple[int, int]]] = {}
     for a, axis in dynamic:
-        named.setdefault(args[a].info.dimension_names[axis] or (a, axis), []).append((a, axis))
+        named.setdefault(args[a].info.dimension_names.get(axis) or (a, axis), []).append((a, axis))
     groups: list[tuple[tuple[int, int], ...]] = [tuple(v) for v in named.values()]
 
     def shapes_for(sizes: Sequence[int]) -> list[tuple[int, ...]]:
@@ -292,7 +292,7 @@ def trace_function(func: Callable, args: list[Argument]) -> Graph:
             # their name's group: differently named dimensions stay apart).
             merged: dict[object, list[tuple[int, int]]] = {}
             for a, axis in dynamic:
-                key = args[a].info.dimension_names[axis] or args[a].info.ranges[axis]
+                key = args[a].info.dimension_names.get(axis) or args[a].info.ranges[axis]
                 merged.setdefault(key, []).append((a, axis))
             if len(merged) == len(groups):
                 raise

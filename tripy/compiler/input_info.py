@@ -9,6 +9,7 @@ from tripy.compiler.dimension import Bounds, NamedDimension
 from tripy.dtypes import DataType
 from tripy.errors import raise_error
 from tripy.export import public
+from tripy.frontend.dimension_size import DimensionSize
 
 DimSpec = int | tuple[int, int, int] | NamedDimension
 
@@ -34,13 +35,17 @@ class InputInfo:
         if isinstance(shape, (int, str)) or not isinstance(shape, Sequence):
             raise_error(f"`shape` of tp.InputInfo must be a tuple of dimensions, not {shape!r}.")
         ranges = []
-        names: list[str | None] = []
-        for i, dim in enumerate(shape):
+        names: dict[int, str] = {}
+        for i, given in enumerate(shape):
+            dim: object = given
             if isinstance(dim, NamedDimension):
-                ranges.append(dim.range)
-                names.append(dim.name)
+                ranges.append(dim.bounds)
+                names[i] = dim.name
                 continue
-            names.append(None)
+            if isinstance(dim, DimensionSize):
+                dim = dim.size
+            elif isinstance(dim, (tuple, list)):
+                dim = tuple(d.size if isinstance(d, DimensionSize) else d for d in dim)
             if isinstance(dim, bool) or not isinstance(dim, (int, tuple, list)):
                 raise_error(
                     f"Dimension {i} of `shape` of tp.InputInfo is {dim!r}: expected an int or a "
@@ -65,8 +70,8 @@ class InputInfo:
             ranges.append((lo, opt, hi))
         self.dtype = dtype
         self.ranges: tuple[tuple[int, int, int], ...] = tuple(ranges)
-        #: The name of each dimension given as a :class:`tripy.NamedDimension` (None for the others).
-        self.dimension_names: tuple[str | None, ...] = tuple(names)
+        #: The index and name of each dimension given as a :class:`tripy.NamedDimension`.
+        self.dimension_names: dict[int, str] = names
 
     @property
     def shape_bounds(self) -> Bounds:
@@ -109,11 +114,12 @@ class InputInfo:
         )
 
     def __hash__(self) -> int:
-        return hash((self.ranges, self.dtype.name, self.dimension_names))
+        return hash((self.ranges, self.dtype.name, tuple(sorted(self.dimension_names.items()))))
 
     def __repr__(self) -> str:
         dims: list[object] = []
-        for (lo, opt, hi), name in zip(self.ranges, self.dimension_names):
+        for axis, (lo, opt, hi) in enumerate(self.ranges):
+            name = self.dimension_names.get(axis)
             if name is not None:
                 dims.append(NamedDimension(name, lo, opt, hi))
             else:

@@ -217,7 +217,7 @@ def _encode_argument(arg: Argument) -> dict:
         "keyword": arg.keyword,
         "kind": kind,
         "ranges": [list(r) for r in info.ranges],
-        "dimension_names": list(info.dimension_names),
+        "dimension_names": [info.dimension_names.get(axis) for axis in range(len(info.ranges))],
         "dtype": info.dtype.name,
     }
 
