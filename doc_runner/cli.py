@@ -1,8 +1,8 @@
 """The command line: ``python -m doc_runner`` (or ``doc-runner``) ``lint | run | report | clean``.
 
 - ``lint PATHS``: read every guide (and the docstring examples of ``.py`` files) and the project's
-  ``doc_runner_*`` settings in ``conf.py`` without executing anything; prints ``file:line: message``
-  lines and exits 1 on errors (usable as a pre-commit hook).
+  ``doc_runner_*`` settings (``conf.py``, and pytest's in ``pyproject.toml``) without executing anything;
+  prints ``file:line: message`` lines and exits 1 on errors (usable as a pre-commit hook).
 - ``run GUIDE.md [--block NAME|LINE]``: run a guide's blocks (up to that block) with doc_runner's
   executor and print each block's output and status, with a progress line.
 - ``report``: print the last Sphinx build's execution report (``doc_runner_report.json``) as a table.
@@ -17,11 +17,12 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
-import difflib
 import json
+import re
 import shutil
 import sys
 import time
+import tomllib
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -29,7 +30,7 @@ from typing import Any, TextIO
 from doc_runner.docstrings import read_docstring_guides
 from doc_runner.errors import GuideError, GuideWarning
 from doc_runner.reader import Block, Guide, read_guide
-from doc_runner.settings import Settings
+from doc_runner.settings import PREFIX, PYTEST, SPHINX, Settings, unknown_names
 
 #: Where Sphinx's HTML goes (``make docs``); its doctrees are in ``.doctrees`` below it.
 DEFAULT_BUILD_DIR = "_build/html"
@@ -102,20 +103,41 @@ def read_project_config(conf_dir: Path) -> ProjectConfig:
             config.values[name] = (ast.literal_eval(node.value), node.lineno)
         except ValueError:
             continue  # computed at build time (os.environ...): not checked here
-    known = {f"doc_runner_{f.name}" for f in dataclasses.fields(Settings)}
-    for name, (value, line) in config.values.items():
-        if not name.startswith("doc_runner_"):
+    config.problems += _setting_problems(shown, config.values, SPHINX)
+    return config
+
+
+def _setting_problems(shown: str, values: dict[str, tuple[Any, int]], where: str) -> list[GuideError | GuideWarning]:
+    """A warning per name that is no setting of ``where`` (with the nearest), an error per wrong value."""
+    problems: list[GuideError | GuideWarning] = []
+    for name, (value, line) in values.items():
+        if not name.startswith(PREFIX):
             continue
-        if name not in known:
-            near = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
-            config.problems.append(GuideWarning(shown, line, f"'{name}' is not a doc_runner setting{hint}"))
+        unknown = unknown_names([name], where)
+        if unknown:
+            problems.append(GuideWarning(shown, line, unknown[0]))
             continue
         try:
-            Settings.from_values({name[len("doc_runner_") :]: value})
+            Settings.from_values({name[len(PREFIX) :]: value})
         except (ValueError, TypeError) as exc:
-            config.problems.append(GuideError(shown, line, str(exc)))
-    return config
+            problems.append(GuideError(shown, line, str(exc)))
+    return problems
+
+
+def read_pytest_settings(root: Path) -> list[GuideError | GuideWarning]:
+    """The problems of the ``doc_runner_*`` ini options in ``pyproject.toml``'s ``[tool.pytest.ini_options]``."""
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return []
+    shown = _shown(path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        options = tomllib.loads(text).get("tool", {}).get("pytest", {}).get("ini_options", {})
+    except tomllib.TOMLDecodeError as exc:
+        return [GuideError(shown, 1, f"pyproject.toml does not parse: {exc}")]
+    lines = {m.group(1): text.count("\n", 0, m.start()) + 1 for m in re.finditer(r"(?m)^(doc_runner_\w+)\s*=", text)}
+    values = {name: (value, lines.get(name, 1)) for name, value in options.items() if name.startswith(PREFIX)}
+    return _setting_problems(shown, values, PYTEST)
 
 
 def _shown(path: Path) -> str:
@@ -143,7 +165,7 @@ def _guide_files(paths: Sequence[str]) -> Iterator[Path]:
 def lint(paths: Sequence[str], conf_dir: Path, out: TextIO, strict: bool = False) -> int:
     """Check guides and settings; print one ``file:line: error|warning: message`` line per problem."""
     config = read_project_config(conf_dir)
-    problems: list[GuideError | GuideWarning] = list(config.problems)
+    problems: list[GuideError | GuideWarning] = list(config.problems) + read_pytest_settings(conf_dir)
     settings, myst = config.settings(), config.myst_config()
     checked = 0
     for path in _guide_files(paths):

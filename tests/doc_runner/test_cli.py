@@ -201,3 +201,17 @@ def test_run_stops_after_the_block_named(project, capsys):
     assert main(["run", "named.md", "--block", "setup"]) == 0
     out = capsys.readouterr().out
     assert "named.md: 1 block(s): 1 passed" in out and "second" not in out
+
+
+def test_lint_checks_pytests_settings_in_pyproject(project, capsys):
+    write(
+        project,
+        "pyproject.toml",
+        '[tool.pytest.ini_options]\ndoc_runner_timeout = "soon"\ndoc_runner_pre_import = ["np=numpy"]\n',
+    )
+    write(project, "good.md", GOOD)
+    assert main(["lint", "good.md"]) == 1
+    errors, warnings = capsys.readouterr().out.splitlines()
+    assert errors.startswith("pyproject.toml:2: error: doc_runner_timeout ")
+    assert warnings.startswith("pyproject.toml:3: warning: 'doc_runner_pre_import' is not a doc_runner setting")
+    assert "did you mean 'doc_runner_pre_imports'?" in warnings
