@@ -93,8 +93,9 @@ def test_bad_named_dimensions(args, message):
 
 def test_dimension_input_info():
     info = tp.DimensionInputInfo(value_bounds=(1, 2, 8))
-    assert info.value_bounds == tp.Bounds(1, 2, 8) and info.dtype == tp.int32
+    assert info.value_bounds == tp.Bounds((1,), (2,), (8,)) and info.dtype == tp.int32
     assert repr(info) == "DimensionInputInfo(value_bounds=(1, 2, 8))"
-    assert tp.DimensionInputInfo(tp.Bounds(1, 2, 8)) == info
+    assert tp.DimensionInputInfo(info.value_bounds) == info == tp.DimensionInputInfo(tp.Bounds(1, 2, 8))
+    assert tp.DimensionInputInfo((tp.DimensionSize(1), 2, tp.DimensionSize(8))) == info
     with pytest.raises(tp.TripyException, match="`value_bounds` of tp.DimensionInputInfo"):
         tp.DimensionInputInfo((3, 2, 1))

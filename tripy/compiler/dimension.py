@@ -13,7 +13,7 @@ from tripy.export import public
 @public
 class Bounds:
     """The smallest, the tuned-for and the largest value of something dynamic: a shape (tuples of ints, as
-    :attr:`tripy.InputInfo.shape_bounds` gives) or a dimension's value (ints, as
+    :attr:`tripy.InputInfo.shape_bounds` gives) or a size's value (one-element tuples, as
     :attr:`tripy.DimensionInputInfo.value_bounds` gives).
 
     .. code-block:: python

@@ -141,9 +141,14 @@ class DimensionInputInfo(InputInfo):
     """
 
     def __init__(self, value_bounds: tuple[int, int, int] | Bounds) -> None:
-        bounds = value_bounds
-        if isinstance(bounds, Bounds):
-            bounds = (bounds.min, bounds.opt, bounds.max)
+        bounds: object = value_bounds
+        if isinstance(bounds, Bounds):  # as value_bounds gives them: one-element tuples (or ints)
+            bounds = tuple(
+                v[0] if isinstance(v, (tuple, list)) and len(v) == 1 else v
+                for v in (bounds.min, bounds.opt, bounds.max)
+            )
+        if isinstance(bounds, (tuple, list)):
+            bounds = tuple(v.size if isinstance(v, DimensionSize) else v for v in bounds)
         if (
             not isinstance(bounds, (tuple, list))
             or len(bounds) != 3
@@ -161,9 +166,10 @@ class DimensionInputInfo(InputInfo):
 
     @property
     def value_bounds(self) -> Bounds:
-        """The smallest, the tuned-for and the largest accepted value."""
+        """The smallest, the tuned-for and the largest accepted value, as one-element tuples (as nvtripy gives
+        them, so that they read like the bounds of a shape)."""
         lo, opt, hi = self.ranges[0]
-        return Bounds(lo, opt, hi)
+        return Bounds((lo,), (opt,), (hi,))
 
     def accepts_value(self, value: int) -> bool:
         lo, _, hi = self.ranges[0]
