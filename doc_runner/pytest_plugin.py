@@ -72,16 +72,15 @@ def _settings(config: pytest.Config) -> Settings:
     if _SETTINGS not in config.stash:
         values: dict[str, Any] = {d.name: config.getini(d.key) for d in declarations(PYTEST)}
         timeout = config.getoption("doc_runner_timeout", None)
-        if timeout is not None:
-            values["timeout"] = timeout
+        try:
+            if timeout is not None:
+                values["timeout"] = Settings.from_values({"timeout": timeout}).timeout
+        except SettingError as exc:  # the option's own name in its message
+            raise pytest.UsageError(str(exc).replace("doc_runner_timeout", "--doc-runner-timeout", 1)) from None
         try:
             settings = Settings.from_values(values)
         except SettingError as exc:
-            raise pytest.UsageError(
-                str(exc).replace("doc_runner_timeout", "--doc-runner-timeout", 1)
-                if (timeout is not None and "doc_runner_timeout " in str(exc))
-                else str(exc)
-            ) from None
+            raise pytest.UsageError(str(exc)) from None
         config.stash[_SETTINGS] = dataclasses.replace(settings, execution_mode="force")  # pytest always executes
     return config.stash[_SETTINGS]
 
