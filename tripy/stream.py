@@ -8,6 +8,7 @@ from typing import Any
 from tripy.backend.registry import cuda_usable
 from tripy.errors import raise_error
 from tripy.export import public
+from tripy.frontend.device import device as Device
 
 
 @public
@@ -79,15 +80,18 @@ _default: Stream | None = None
 
 
 @public
-def default_stream() -> Stream:
+def default_stream(device: Device | None = None) -> Stream:
     """The stream tripy uses when none is given: CuPy's default (null) stream on a GPU, else a no-op stream.
+    ``device`` must be ``tp.device("gpu")`` (the default): streams are GPU queues.
 
     .. code-block:: python
 
         stream = tp.default_stream()
-        assert stream == tp.default_stream()
+        assert stream == tp.default_stream(tp.device("gpu"))
         stream.synchronize()
     """
+    if device is not None and (not isinstance(device, Device) or device.kind != "gpu"):
+        raise_error(f"tp.default_stream: `device` must be tp.device('gpu') (streams queue GPU work), not {device!r}.")
     global _default
     if _default is None:
         wrapped = None

@@ -69,6 +69,12 @@ def test_streams_without_a_gpu_are_no_ops_that_say_so():
         tp.Stream(priority="high")
 
 
+def test_default_stream_is_of_the_gpu():
+    assert tp.default_stream(tp.device("gpu")) is tp.default_stream()
+    with pytest.raises(tp.TripyException, match=r"`device` must be tp.device\('gpu'\)"):
+        tp.default_stream(tp.device("cpu"))
+
+
 def test_plugin_explains_that_tensorrt_plugins_cannot_run_here():
     with pytest.raises(tp.TripyException, match=r"TensorRT plugin `name`='CustomGelu' cannot run") as info:
         tp.plugin("CustomGelu", [tp.ones((2,))], output_info=[(2, tp.float32)])
