@@ -12,6 +12,10 @@ import pytest
 
 import tripy as tp
 
+# Tests read what Sphinx prints (in this process and in the builds they start) as plain text; Sphinx colours
+# its output wherever CI=true is set, as on CI machines.
+os.environ["NO_COLOR"] = "1"
+
 BACKENDS = [b.strip() for b in os.environ.get("TRIPY_TEST_BACKENDS", "numpy").split(",") if b.strip()]
 
 

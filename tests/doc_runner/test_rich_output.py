@@ -12,6 +12,7 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 from sphinx.application import Sphinx
+from sphinx.util.docutils import docutils_namespace
 
 from doc_runner.result import Status
 from doc_runner.settings import Settings
@@ -27,8 +28,11 @@ def build(src: Path, conf: str = "") -> tuple[Path, str, int]:
     )
     warnings = io.StringIO()
     out = src / "_build" / "html"
-    app = Sphinx(str(src), str(src), str(out), str(src / "_build" / "doctrees"), "html", status=None, warning=warnings)
-    app.build()
+    with docutils_namespace():  # Sphinx's registrations end with the build (other tests build too)
+        app = Sphinx(
+            str(src), str(src), str(out), str(src / "_build" / "doctrees"), "html", status=None, warning=warnings
+        )
+        app.build()
     return out, warnings.getvalue(), app.statuscode
 
 

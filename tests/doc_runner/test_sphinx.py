@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 from sphinx.application import Sphinx
+from sphinx.util.docutils import docutils_namespace
 
 # myst-parser itself still uses an API that Sphinx deprecates; not ours to fix.
 pytestmark = pytest.mark.filterwarnings(r"ignore:'myst_parser\..*' is deprecated")
@@ -84,18 +85,19 @@ class Build:
         (srcdir / "conf.py").write_text(CONF + extra_conf, encoding="utf-8")
         self.warnings = io.StringIO()
         self.outdir = srcdir / "_build" / "html"
-        self.app = Sphinx(
-            str(srcdir),
-            str(srcdir),
-            str(self.outdir),
-            str(srcdir / "_build" / "doctrees"),
-            "html",
-            status=None,
-            warning=self.warnings,
-            freshenv=fresh,
-            parallel=parallel,
-        )
-        self.app.build()
+        with docutils_namespace():  # Sphinx's registrations end with the build (other tests build too)
+            self.app = Sphinx(
+                str(srcdir),
+                str(srcdir),
+                str(self.outdir),
+                str(srcdir / "_build" / "doctrees"),
+                "html",
+                status=None,
+                warning=self.warnings,
+                freshenv=fresh,
+                parallel=parallel,
+            )
+            self.app.build()
         #: sphinx-build's exit status
         self.status = self.app.statuscode
 
