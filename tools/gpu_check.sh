@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU checks, run on a machine with an NVIDIA GPU, CuPy and PyTorch (for example through the device
-# tool, from the repository root). Wheels the machine lacks (docs stack, nvidia-modelopt, omegaconf,
-# antlr4-python3-runtime, pulp, pydantic) are fetched here first into .whl/:
-#   ../shared/tools/device-wheels.sh sphinx myst-parser furo sphinx-copybutton
+# tool, from the repository root). Wheels the machine lacks are fetched here first into .whl/:
+#   ../shared/tools/device-wheels.sh sphinx myst-parser furo sphinx-copybutton grimp ipython nbformat latex2mathml
+#   pip download --no-deps ... nvidia-modelopt==0.47.0 omegaconf pulp==3.3.2 pydantic pydantic-core annotated-types
+#     typing-inspection   (the platform flags of the device tool's README)
 # and carried along. Logs go to $OUT (or ./gpu-logs).
 set -u
 OUT=${OUT:-gpu-logs}
@@ -28,6 +29,6 @@ page=$(find /tmp/html -name quantization.html)
 echo "$page: $(grep -o 'loc=gpu:0' "$page" | wc -l) x loc=gpu:0, $(grep -o 'loc=cpu:0' "$page" | wc -l) x loc=cpu:0"
 
 echo "== benchmarks"
-python3 benchmarks/int8_linear.py > "$OUT/int8_linear.log" 2>&1; tail -8 "$OUT/int8_linear.log"
-python3 benchmarks/nanogpt.py > "$OUT/nanogpt.log" 2>&1; tail -10 "$OUT/nanogpt.log"
+python3 benchmarks/int8_linear.py > "$OUT/int8_linear.log" 2>&1; grep -E "^\(|compiled|x\+w scales\)  " "$OUT/int8_linear.log"
+python3 benchmarks/nanogpt.py --max-runs 5 > "$OUT/nanogpt.log" 2>&1; tail -18 "$OUT/nanogpt.log"
 python3 benchmarks/eager_gpu_latency.py 2>&1 | tail -8
