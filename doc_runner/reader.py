@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from markdown_it import MarkdownIt
 
@@ -214,12 +214,12 @@ def parse_guide(text: str, path: str, prefix: str = "Tripy", myst_config: Any = 
     """Parse Markdown ``text`` into a :class:`Guide`; ``path`` is used in messages and tracebacks."""
     text = normalize_newlines(text)
     total_lines = text.count("\n") + 1
-    raw: list[Block] = []
+    raw: list[Block | _Code] = []
     markers: list[Marker] = []
     warnings: list[GuideWarning] = []
     _scan(_markdown_parser(myst_config), text, _Lines(), prefix, path, raw, markers, warnings, classes={})
     regions = mk.pair_regions(markers, path, total_lines)
-    raw.sort(key=lambda b: b.line)
+    raw.sort(key=lambda b: b.line)  # a directive's blocks come after it, in order
     inside = mk.names_containing(regions, [b.line for b in raw])
     blocks = [_classify(b, names, path) for b, names in zip(raw, inside)]
     warnings += [w for b in blocks if b.code is not None for w in b.code.warnings]
@@ -278,7 +278,7 @@ def _scan(
     lines: _Lines,
     prefix: str,
     path: str,
-    raw: list[Block],
+    raw: list[Block | _Code],
     markers: list[Marker],
     warnings: list[GuideWarning],
     container: str = "",
@@ -300,7 +300,7 @@ def _scan(
             language = info.split()[0].lower() if info and token.type != "code_block" else ""
             code_line = first if token.type == "code_block" else lines.line(token.map[0] + 1)
             page_line = lines.page(token.map[0])
-            raw.append(Block(BlockKind.CODE, first, last, token.content, language, code_line, page_line=page_line))
+            raw.append(_Code(first, last, token.content, language, code_line, page_line))
             name, _, argument = info.partition(" ") if token.type != "code_block" else ("", "", "")
             if len(name) > 2 and name.startswith("{") and name.endswith("}"):
                 where = container if token.level == 0 else "list"
@@ -347,15 +347,25 @@ def _without_code_spans(text: str) -> str:
     return "".join(kept)
 
 
-def _classify(block: Block, inside: frozenset[str], path: str) -> Block:
-    """Record the names of the regions a code block lies in and parse its directives."""
-    if block.kind is not BlockKind.CODE:
+class _Code(NamedTuple):
+    """A code block as scanned, before the regions it lies in are known (a tuple: cheap to make)."""
+
+    line: int
+    end_line: int
+    text: str
+    language: str
+    code_line: int
+    page_line: int
+
+
+def _classify(block: Block | _Code, inside: frozenset[str], path: str) -> Block:
+    """A code block with the names of the regions it lies in and its directives parsed."""
+    if isinstance(block, Block):
         return block
     parses = block.language in PYTHON_LANGUAGES and mk.DOC_NO_EVAL_OR_FORMAT not in inside
     code = parse_code(block.text, block.code_line, path) if parses and mk.TEST_EXPECTED_STDOUT not in inside else None
-    # Built directly rather than with dataclasses.replace, which costs several times more per block.
     return Block(
-        block.kind, block.line, block.end_line, block.text, block.language, block.code_line,
+        BlockKind.CODE, block.line, block.end_line, block.text, block.language, block.code_line,
         regions=inside, code=code, page_line=block.page_line,
     )  # fmt: skip
 
