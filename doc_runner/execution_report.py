@@ -17,7 +17,7 @@ from sphinx.environment import BuildEnvironment
 
 from doc_runner.environment import provenance
 from doc_runner.reader import Guide
-from doc_runner.result import BlockResult
+from doc_runner.result import BlockResult, Status
 
 PAGE = "doc_runner_report"
 #: Identifies the build that read a document (documents an incremental build did not read keep theirs).
@@ -42,8 +42,10 @@ def _entries(env: BuildEnvironment) -> dict[str, list[dict[str, Any]]]:
 def error_summary(result: BlockResult) -> str | None:
     """The line a report shows for a block's error: the exception's first line (not the code a traceback
     quotes, nor the end of a multi-line message), else the error's first line."""
+    if not result.error:  # passed (an allowed exception's message is output, not an error)
+        return None
     shown = [o for o in result.made if o.get("output_type") == "error"]
-    if shown:
+    if shown and result.status is Status.XFAILED:
         message = str(shown[-1].get("evalue", "")).strip().splitlines()
         return f"{shown[-1].get('ename', 'Error')}: {message[0]}" if message else str(shown[-1].get("ename"))
     lines = (result.error or "").strip().splitlines()

@@ -34,6 +34,11 @@ GUIDE = """\
 print("hello")
 ```
 
+```py
+# doc: allow-exception KeyError
+{}["allowed"]
+```
+
 <!-- Tripy: TEST: XFAIL Start -->
 ```py
 raise ValueError("the scale must be positive\\n\\n    | scale = -1")
@@ -94,13 +99,14 @@ def test_the_report_groups_rows_by_guide_and_names_objects_and_exceptions(site):
     report = json.loads((src / "_build" / "doc_runner_report.json").read_text(encoding="utf-8"))
     guides = {g["guide"]: g for g in report["guides"]}
     assert guides["shapes.py"]["object"] == "shapes.double"
-    xfailed = guides["guide.md"]["blocks"][1]
+    allowed, xfailed = guides["guide.md"]["blocks"][1:]
+    assert (allowed["status"], allowed["error"]) == ("passed", None)
     assert (xfailed["status"], xfailed["error"]) == ("xfailed", "ValueError: the scale must be positive")
     page = (src / "_build" / "doc_runner_report.html").read_text(encoding="utf-8")
     assert page.count('class="doc-runner-report-guide"') == 2
     assert "shapes.py (shapes.double): executed" in page
     heading = page.index("guide.md: ")
-    assert heading < page.index("<td>line 3</td>") < page.index("<td>line 8</td>")
+    assert heading < page.index("<td>line 3</td>") < page.index("<td>line 7</td>") < page.index("<td>line 13</td>")
     assert "| scale = -1" not in page
 
 
