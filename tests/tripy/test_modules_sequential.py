@@ -48,12 +48,12 @@ def test_named_children_are_direct_modules_only():
     assert [name for name, _ in model.named_children()] == ["0", "2"]
     assert [name for name, _ in model.named_modules()] == [
         "",
-        "0.",
-        "0.conv.",
-        "0.norms.0.",
-        "0.norms.1.",
-        "2.",
-        "2.0.",
+        "0",
+        "0.conv",
+        "0.norms.0",
+        "0.norms.1",
+        "2",
+        "2.0",
     ]
     assert list(tp.Linear(2, 2).named_children()) == []
 

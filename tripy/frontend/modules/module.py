@@ -83,18 +83,25 @@ class Module:
                 yield name, child
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        """This module and every module below it, with dotted names."""
+        """This module (named ``prefix``) and every module below it, with dotted names as in PyTorch
+        (``""``, ``"h.0"``, ``"h.0.attn"``).
+
+        .. code-block:: python
+
+            model = tp.Sequential(tp.Linear(2, 2), tp.Sequential(tp.Linear(2, 1)))
+            assert [name for name, _ in model.named_modules()] == ["", "0", "1", "1.0"]
+        """
         yield prefix, self
         for name, child in self._children():
             if isinstance(child, Module):
-                yield from child.named_modules(f"{prefix}{name}.")
+                yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
         """Every parameter below this module with its dotted name (``h.0.attn.c_attn.weight``)."""
         for prefix, module in self.named_modules():
             for name, child in module._children():
                 if isinstance(child, Parameter):
-                    yield prefix + name, child
+                    yield (f"{prefix}.{name}" if prefix else name), child
 
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
