@@ -84,6 +84,7 @@ class Executable:
         engine_tensorrt: str | None,
         build_seconds: float | None = None,
         from_cache: bool = False,
+        unbuilt_reason: str | None = None,
     ) -> None:
         self._graph = graph
         #: The serialized TensorRT engine, as bytes (None where TensorRT is not installed): what TensorRT's
@@ -100,7 +101,7 @@ class Executable:
         self._constants: dict[str, list[Any]] = {}
         #: On the cuda backend: each bucket of input shapes, captured as a CUDA graph (None: runs eagerly).
         self._captured: dict[tuple, Any] = {}
-        self._choose_runner()
+        self._choose_runner(unbuilt_reason)
 
     # -- building --------------------------------------------------------------------------------------------
     @classmethod
@@ -118,14 +119,19 @@ class Executable:
         blob = cache.load_engine(key)
         if blob is not None and check_engine(trt, blob).ok:
             return cls(graph, blob, version, None, from_cache=True)
-        built = build_engine(lower_graph(trt, graph))
+        try:
+            built = build_engine(lower_graph(trt, graph))
+        except TripyException as exc:  # a function TensorRT cannot take still runs: eagerly, or as CUDA graphs
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            reason = lines[0].removeprefix("tp.compile: ").rstrip(":") + (f" ({lines[1]})" if len(lines) > 1 else "")
+            return cls(graph, None, version, unbuilt_reason=reason)
         cache.store_engine(key, built.blob)
         return cls(graph, built.blob, version, built.build_seconds)
 
-    def _choose_runner(self) -> None:
+    def _choose_runner(self, unbuilt_reason: str | None = None) -> None:
         trt = load_tensorrt()
         if self.engine is None or trt is None:
-            self._fallback_reason = "TensorRT is not installed"
+            self._fallback_reason = unbuilt_reason or "TensorRT is not installed"
             return
         if tensorrt_version() != self.engine_tensorrt:
             self._fallback_reason = f"the engine was built by {self.engine_tensorrt}, this is {tensorrt_version()}"
