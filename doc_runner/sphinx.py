@@ -34,6 +34,7 @@ from sphinx.util import logging
 from doc_runner import execution_report, notebook, render, report_link, sphinx_settings
 from doc_runner import outputs as out
 from doc_runner.cache import GuideCache, Lookup
+from doc_runner.directives import check_block_names
 from doc_runner.display import check_directives, stderr_policy, stderr_text
 from doc_runner.docstrings import find_code_blocks, read_docstring_guides
 from doc_runner.environment import dependency_versions
@@ -222,6 +223,7 @@ def _read(env: BuildEnvironment, source: Path, settings: Settings) -> Guide:
         source, settings.marker_prefix, _display_path(env.srcdir, source), getattr(env, "myst_config", None)
     )
     check_directives(guide)
+    check_block_names(guide.path, (block.code for block in guide.runnable_blocks))
     _READ[key] = guide
     return guide
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -188,3 +190,18 @@ def test_update_expected_rewrites_only_on_request(unrelated):
     )
     assert guide.read_text(encoding="utf-8") == expected  # the matching regular expression is kept
     unrelated.runpytest("docs/e.md").assert_outcomes(passed=3)
+
+
+def test_a_duplicate_block_name_fails_the_docs_build_at_its_line(tmp_path):
+    (tmp_path / "conf.py").write_text(
+        'extensions = ["myst_parser", "doc_runner"]\ndoc_runner_pre_imports = {"np": "numpy"}\n', encoding="utf-8"
+    )
+    (tmp_path / "index.md").write_text("# Named\n\n" + NAMED.replace("name calibrate", "name setup"), encoding="utf-8")
+    build = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-q", "-b", "html", str(tmp_path), str(tmp_path / "_build")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 1
+    assert "index.md:13: WARNING: the block name 'setup' is already used at line 4" in build.stderr
