@@ -9,6 +9,15 @@ import tripy as tp
 from tripy.dlpack import export_capsule
 
 
+@pytest.fixture(autouse=True)
+def on_the_cpu():
+    """These tensors are host tensors whatever the machine (on a GPU machine "auto" would pick the GPU)."""
+    previous = tp.config.backend
+    tp.config.backend = "numpy"
+    yield
+    tp.config.backend = previous
+
+
 def test_numpy_reads_a_cpu_tensor_with_every_v1_argument():
     t = tp.iota((2, 3), dim=1) * 2.0
     expected = np.array([[0.0, 2.0, 4.0]] * 2, np.float32)
