@@ -209,8 +209,11 @@ def _argmax(p: Argmax, x: Any) -> Any:
 
 
 def _float_matmul(a: Any, b: Any) -> Any:
-    """float16/float32 products through tripy's own cuBLAS handle (capturable in a CUDA graph)."""
-    return float_gemm.gemm(a, b) if float_gemm.supports(a, b) else cupy.matmul(a, b)
+    """float16/float32 products: CuPy's matmul, or, while a CUDA graph is being captured (CuPy's cuBLAS
+    binding refuses to run then), the same product through tripy's own cuBLAS handle."""
+    if cupy.cuda.get_current_stream().is_capturing() and float_gemm.supports(a, b):
+        return float_gemm.gemm(a, b)
+    return cupy.matmul(a, b)
 
 
 def _matmul(p: Matmul, a: Any, b: Any) -> Any:
