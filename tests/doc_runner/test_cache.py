@@ -201,3 +201,13 @@ def test_output_mentioning_guide_lines_is_not_reused_after_the_blocks_move(store
     assert store.lookup(text).hit
     found = store.lookup("Intro.\n\n" + text)
     assert not found.hit and found.reason == "the blocks moved and their stored output mentions guide line numbers"
+
+
+def test_undoing_an_edit_finds_the_earlier_results_again(store):
+    edited = GUIDE.replace("c = a * 2", "c = a * 3")
+    store.run_and_store(GUIDE)
+    store.run_and_store(edited)
+    assert store.lookup(edited).hit
+    back = store.lookup(GUIDE)
+    assert back.hit and [r.output for r in back.results.values()][-1] == "[0 2 4]\n"
+    assert len(list((store.root / "cache").glob("*.json"))) == 2

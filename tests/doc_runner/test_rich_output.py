@@ -208,3 +208,17 @@ def test_pytest_sees_the_same_outputs(guide_of):
         ("execute_result", ["text/plain"]),
     ]
     assert result.outputs[-1]["data"]["text/plain"] == "42"
+
+
+def test_local_variables_use_the_same_bundles(tmp_path):
+    (tmp_path / "index.md").write_text(
+        "# T\n\n```py\n# doc: print-locals table n\nimport pandas as pd\n"
+        "table = pd.DataFrame({'a': [1, 2]})\nn = 3\n```\n",
+        encoding="utf-8",
+    )
+    out, warnings, status = build(tmp_path, "doc_runner_pre_imports = {}\n")
+    assert status == 0, warnings
+    soup = BeautifulSoup((out / "index.html").read_text(encoding="utf-8"), "html.parser")
+    section = soup.select_one("details.doc-runner-locals")
+    assert section.select_one("table.dataframe") is not None
+    assert [pre.get_text() for pre in section.select("pre")] == [">>> table\n", ">>> n\n3\n"]
