@@ -182,6 +182,25 @@ def _may_hold_directives(source: str) -> bool:
     return "#" in source and ("doc" in source.lower() or any(name in source for name in ALL_DIRECTIVES))
 
 
+_DIRECTIVE_LINE = re.compile(r"^\s*#\s*doc:.*$")
+_DIRECTIVE_SUFFIX = re.compile(r"\s+#\s*doc:\s*(omit|ignore-line)\s*$")
+
+
+def without_directives(source: str) -> str:
+    """``source`` as a reader sees it, even where its directives cannot be read: whole-line ``# doc:`` comments
+    removed, ``# doc: omit`` lines dropped, and ``# doc: ignore-line`` suffixes cut (a guide in error is
+    shown without running, and still never shows its directives)."""
+    shown = []
+    for line in source.split("\n"):
+        if _DIRECTIVE_LINE.match(line):
+            continue
+        suffix = _DIRECTIVE_SUFFIX.search(line)
+        if suffix is not None and suffix.group(1) == "omit":
+            continue
+        shown.append(line[: suffix.start()] if suffix is not None else line)
+    return "\n".join(shown)
+
+
 def parse_code(source: str, first_line: int, path: str) -> ParsedCode:
     """Split a Python block's ``source`` into lines and directives.
 

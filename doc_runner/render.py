@@ -212,6 +212,8 @@ def result_nodes(result: BlockResult, images: ImageStore | None = None, hide_out
     found: list[nodes.Node] = []
     if result.status is Status.NOT_RUN:
         return found
+    if result.status is Status.SKIPPED:  # an earlier block failed: say so where the output would be
+        return [not_run_node(result.error or "skipped: an earlier block failed")]
     if result.status is Status.XFAILED:
         found.append(output_node(result.output, "Output (expected to fail)"))
     elif result.status is Status.FAILED:

@@ -34,7 +34,7 @@ from sphinx.util import logging
 from doc_runner import execution_report, notebook, render, report_link, sphinx_settings
 from doc_runner import outputs as out
 from doc_runner.cache import GuideCache, Lookup
-from doc_runner.directives import check_block_names
+from doc_runner.directives import check_block_names, without_directives
 from doc_runner.display import check_directives, stderr_policy, stderr_text
 from doc_runner.docstrings import find_code_blocks, read_docstring_guides
 from doc_runner.environment import dependency_versions
@@ -73,6 +73,13 @@ def _report(env: BuildEnvironment, location: str | tuple[str, int], message: str
 def _report_result(env: BuildEnvironment, block: Block, result: BlockResult, settings: Settings) -> None:
     if result.status is Status.FAILED:
         _report(env, result.location, failure_report(block, result, with_location=False))
+    elif result.status is Status.XPASSED:
+        logger.warning(
+            f"the block at line {block.line} ran without an error, but it is inside TEST: XFAIL (expected to fail)",
+            location=f"{result.path}:{block.line}",
+            type="doc_runner",
+            subtype="xpass",
+        )
     elif stderr_policy(block, settings) == "warn" and stderr_text(result):
         logger.warning(
             f"the block at line {block.line} wrote to stderr:\n{stderr_text(result)}",
@@ -273,6 +280,13 @@ class ExecuteGuide(SphinxTransform):
 
     default_priority = 500
 
+    def _hide_directive_lines(self) -> None:
+        """A guide that cannot be read is shown without running; its ``# doc:`` lines still stay off the page."""
+        for block in list(self.document.findall(nodes.literal_block)):
+            if block.get("language", "") in ("py", "python", "python3", "ipython3") and "# doc" in block.astext():
+                text = without_directives(block.astext())
+                block.replace_self(nodes.literal_block(text, text, **{k: block[k] for k in ("language", "classes")}))
+
     def apply(self, **kwargs: Any) -> None:
         source = Path(self.document.get("source", ""))
         if source.suffix != ".md" or not source.is_file():
@@ -282,6 +296,7 @@ class ExecuteGuide(SphinxTransform):
             guide = _read(self.env, source, settings)
         except GuideError as exc:
             _report(self.env, f"{exc.path}:{exc.line}", exc.message)
+            self._hide_directive_lines()
             return
         report_warnings(guide)
         if not guide.code_blocks:
