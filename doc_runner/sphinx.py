@@ -15,11 +15,9 @@ and as ``doc_runner_report.json`` in the output folder.
 from __future__ import annotations
 
 import html
-import importlib.util
 import inspect
 import itertools
 import re
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,8 +98,8 @@ def _display_path(srcdir: str | Path, path: Path) -> str:
 
 #: The store's folder per source folder, set when the builder starts (parallel readers inherit it).
 _CACHE_DIRECTORIES: dict[str, Path] = {}
-#: Guides executed ahead of reading (several at once), by file, text and block lines: their outcome, used when read.
-_AHEAD: dict[tuple[str, str, tuple[int, ...]], Outcome] = {}
+#: Guides executed ahead of reading (several at once), by file and text: their outcome, used when read.
+_AHEAD: dict[tuple[str, str], Outcome] = {}
 #: The environment guides run in, per build and settings (asked once per build, in the background).
 _ENVIRONMENTS: dict[str, Future[dict[str, str]]] = {}
 _BACKGROUND = ThreadPoolExecutor(max_workers=2)
@@ -152,27 +150,18 @@ def _environment(settings: Settings) -> dict[str, str]:
         return {}
 
 
-#: Which guide an outcome belongs to: its file, its text and its blocks' lines (the docstrings of one module
-#: share the file and the text).
-GuideKey = tuple[str, str, tuple[int, ...]]
-
-
-def _key(guide: Guide, file: str | Path) -> GuideKey:
-    return str(Path(file).resolve()), guide.source, tuple(b.line for b in guide.runnable_blocks)
-
-
 def _execute(
-    guides: list[tuple[Guide, Path]], settings: Settings, env: BuildEnvironment, reason: dict[GuideKey, str]
-) -> dict[GuideKey, Outcome]:
+    guides: list[tuple[Guide, Path]], settings: Settings, env: BuildEnvironment, reason: dict[str, str]
+) -> dict[str, Outcome]:
     """Run ``guides`` (with their files), several at once, each in its own process; store what passed."""
     root = Path(env.srcdir).resolve()
     runs = [GuideRun(guide, settings, file, root) for guide, file in guides]
     run_guides(runs, settings.jobs, value_names=lambda run: value_names(run.guide))
     store, environment = _store(env), _environment(settings)
     outcomes = {}
-    for run, (guide, file) in zip(runs, guides, strict=True):
+    for run in runs:
         results = {line: r for line, r in run.results.items()}
-        why = reason.get(_key(guide, file), "")
+        why = reason.get(run.file, "")
         for result in results.values():
             result.cache_reason = why
         try:
@@ -182,9 +171,7 @@ def _execute(
                 f"could not store the results of {run.guide.path}: {exc}", type="doc_runner", subtype="cache"
             )
         seconds = sum(r.duration for r in results.values())
-        outcomes[_key(guide, file)] = Outcome(
-            results, run.prose_values, why, False, tuple(run.report.first_party), seconds
-        )
+        outcomes[run.file] = Outcome(results, run.prose_values, why, False, tuple(run.report.first_party), seconds)
     return outcomes
 
 
@@ -208,8 +195,7 @@ def _run(guide: Guide, settings: Settings, env: BuildEnvironment, file: Path | N
         }
         return Outcome(results, {}, "doc_runner_execution_mode is 'off'", False)
     file = file or Path(env.srcdir) / guide.path
-    key = _key(guide, file)
-    outcome = _AHEAD.pop(key, None)
+    outcome = _AHEAD.pop((str(Path(file).resolve()), guide.source), None)
     if outcome is None:
         lookup = _lookup(guide, settings, env)
         if lookup.results is not None:
@@ -217,6 +203,7 @@ def _run(guide: Guide, settings: Settings, env: BuildEnvironment, file: Path | N
                 result.cached, result.cache_reason = True, lookup.reason
             outcome = Outcome(lookup.results, lookup.values or {}, lookup.reason, True, lookup.first_party)
         else:
+            key = str(Path(file).resolve())
             outcome = _execute([(guide, Path(file))], settings, env, {key: lookup.reason})[key]
     root = Path(env.srcdir).resolve()
     for relative in outcome.first_party:  # Sphinx reads the document again when one of them changes
@@ -255,54 +242,27 @@ def _run_ahead(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
     if settings.execution_mode == "off":
         return
     todo: list[tuple[Guide, Path]] = []
-    reasons: dict[GuideKey, str] = {}
-
-    def consider(guide: Guide, file: Path) -> None:
-        if not guide.runnable_blocks:
-            return
-        lookup = _lookup(guide, settings, env)
-        if lookup.results is None:
-            todo.append((guide, file))
-            reasons[_key(guide, file)] = lookup.reason
-
-    documents_api = False
+    reasons: dict[str, str] = {}
     for docname in docnames:
         source = Path(env.doc2path(docname))
-        if not source.is_file():
-            continue
-        if source.suffix != ".md":
-            documents_api = documents_api or "auto" in source.read_text(encoding="utf-8", errors="replace")
+        if source.suffix != ".md" or not source.is_file():
             continue
         try:
             guide = _read(env, source, settings)
         except GuideError:
             continue  # reported when the document is read
-        consider(guide, source.resolve())
-    if documents_api:  # autodoc will read the library's docstrings: run their examples now too, at once
-        for path, guide in _library_docstring_guides(env, settings):
-            consider(guide, path)
+        if not guide.runnable_blocks:
+            continue
+        lookup = _lookup(guide, settings, env)
+        if lookup.results is None:
+            todo.append((guide, source.resolve()))
+            reasons[str(source.resolve())] = lookup.reason
     if not todo:
         return
     _BACKGROUND.submit(dependency_versions, (), ())  # what is installed, read while the guides run
-    _AHEAD.update(_execute(todo, settings, env, reasons))
-
-
-def _library_docstring_guides(env: BuildEnvironment, settings: Settings) -> Iterator[tuple[Path, Guide]]:
-    """The docstring examples of every module of the configured library packages (found, not imported)."""
-    for package in settings.library_packages:
-        try:
-            spec = importlib.util.find_spec(package)
-        except (ImportError, ValueError):
-            continue
-        for folder in (spec.submodule_search_locations or []) if spec is not None else []:
-            for path in sorted(Path(folder).rglob("*.py")):
-                display = _display_path(env.srcdir, path)
-                try:
-                    found = read_docstring_guides(path, display)
-                except (GuideError, SyntaxError, OSError, UnicodeDecodeError):
-                    continue  # reported (if autodoc reads it) when its docstring is processed
-                for docstring in found:
-                    yield path.resolve(), docstring.guide
+    for file, outcome in _execute(todo, settings, env, reasons).items():
+        guide = next(g for g, f in todo if str(f) == file)
+        _AHEAD[(file, guide.source)] = outcome
 
 
 def _not_run_reason(block: Block) -> str | None:
