@@ -11,6 +11,8 @@ import numbers
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any
 
+import ml_dtypes
+
 from tripy import dtypes
 from tripy.dtypes import DataType
 from tripy.errors import SourceLocation, raise_error
@@ -193,8 +195,6 @@ def scalar_operand(value: Any, name: str, op: str, like: TensorOperators) -> Ten
     elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = int(value)
         if like.dtype.is_integer:
-            import ml_dtypes
-
             info = ml_dtypes.iinfo(like.dtype.numpy)
             if not info.min <= value <= info.max:
                 raise_error(

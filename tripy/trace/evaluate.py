@@ -52,7 +52,7 @@ def evaluate_one(tensor: Tensor, backend: Backend) -> None:
     if node is None:
         return
     prim, inputs = node.prim, node.inputs
-    if backend.rewrites and _may_fuse(backend, prim):
+    if backend.rewrites:
         fused = fuse_at(tensor, backend.rewrites)  # an eager layer's call: its fused inputs are often all values
         if fused is not None:
             prim, inputs = fused
@@ -86,10 +86,6 @@ def run_steps(steps: Sequence[Step], backend: Backend) -> dict[int, Any]:
         args = [values[id(i)] if id(i) in values else adopt(i, backend) for i in step.inputs]
         values[id(step.tensor)] = run(backend, step.prim, args, step.tensor._where)
     return values
-
-
-def _may_fuse(backend: Backend, prim: Primitive) -> bool:
-    return any(type(prim) is rewrite.pattern.prim for rewrite in backend.rewrites)
 
 
 def _keep(tensor: Tensor, value: Any, backend: Backend) -> None:
