@@ -8,7 +8,7 @@ no evaluation. :mod:`tripy.trace.evaluate` walks the trace and calls them. ``rew
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import numpy as np
@@ -16,7 +16,7 @@ import numpy as np
 from tripy import dtypes
 from tripy.dtypes import DataType
 from tripy.errors import TripyException
-from tripy.trace.primitives import Cast, Input, Primitive
+from tripy.trace.primitives import Cast, Fused, Input, Primitive, TensorType
 from tripy.trace.rewrite import Rewrite
 
 #: ``kernel(prim, *arrays) -> array``
@@ -62,3 +62,26 @@ class Backend(ABC):
 def input_kernel(prim: Input) -> NoReturn:
     """The kernel of :class:`Input`: a traced function's argument has no value outside ``tp.compile``."""
     raise TripyException(f"Input {prim.name!r} (#{prim.index}) of a traced function has no value outside tp.compile.")
+
+
+def fused_kernel(kernels: Mapping[type[Primitive], Kernel], dtype_of: Callable[[Any], DataType | None]) -> Kernel:
+    """The kernel of any :class:`~tripy.trace.primitives.Fused` primitive that runs its steps with ``kernels``
+    (``dtype_of`` gives the tripy type of a value): for backends without a kernel of their own for it."""
+
+    def kernel(prim: Fused, *args: Any) -> Any:
+        types = []
+        for a in args:
+            dtype = dtype_of(a)
+            assert dtype is not None, f"{type(a).__name__} of dtype {getattr(a, 'dtype', None)}"
+            types.append(TensorType(tuple(a.shape), dtype))
+        values = list(args)
+        for step, inputs in prim.steps(types):
+            values.append(kernels[type(step)](step, *(values[i] for i in inputs)))
+        return values[-1]
+
+    return kernel
+
+
+def fused_classes(primitives: Sequence[type[Primitive]]) -> list[type[Fused]]:
+    """The :class:`~tripy.trace.primitives.Fused` classes among ``primitives``."""
+    return [cls for cls in primitives if issubclass(cls, Fused)]

@@ -26,6 +26,7 @@ from tripy.trace.primitives import (
     Primitive,
     Quantize,
     Reshape,
+    Steps,
     TensorType,
 )
 from tripy.trace.rewrite import Capture, Match, OneOf, Pattern, PatternLike, Rewrite
@@ -115,43 +116,11 @@ INT8_LINEAR_REWRITES: tuple[Rewrite, ...] = (
 ALL_REWRITES: tuple[Rewrite, ...] = INT8_LINEAR_REWRITES
 
 
-def int8_linear_steps(prim: Int8Linear, inputs: Sequence[TensorType]) -> list[tuple[Primitive, tuple[int, ...]]]:
-    """The unfused primitives that ``prim`` stands for, in the order the frontend records them.
+def int8_linear_steps(prim: Int8Linear, inputs: Sequence[TensorType]) -> Steps:
+    """The unfused primitives that ``prim`` stands for (:meth:`Int8Linear.steps`), in the order the
+    frontend records them.
 
     Values are numbered: ``0 .. len(inputs) - 1`` are ``prim``'s inputs, and each step's result takes the
     next number; the last step's result is ``prim``'s.
     """
-    names = [
-        "x",
-        *(["x_scale"] if prim.input_scaled else []),
-        "weight",
-        "weight_scale",
-        *(["bias"] if prim.biased else []),
-    ]
-    index = {name: i for i, name in enumerate(names)}
-    types = dict(zip(names, inputs, strict=True))
-    steps: list[tuple[Primitive, tuple[int, ...]]] = []
-
-    def add(p: Primitive, *args: int) -> int:
-        steps.append((p, args))
-        return len(names) + len(steps) - 1
-
-    a = index["x"]
-    if prim.input_scaled:
-        q = add(Quantize(dtypes.int8, None), a, index["x_scale"])
-        a = add(Dequantize(prim.dtype, None), q, index["x_scale"])
-    q = add(Quantize(dtypes.int8, prim.weight_axis), index["weight"], index["weight_scale"])
-    b = add(Dequantize(prim.dtype, prim.weight_axis), q, index["weight_scale"])
-    n, k = types["weight"].shape[::-1] if prim.weight_kn else types["weight"].shape
-    if not prim.weight_kn:
-        b = add(Permute((1, 0)), b)
-    rank = len(types["x"].shape)
-    if rank > 2:
-        b = add(Reshape((1,) * (rank - 2) + (k, n)), b)
-    out = add(Matmul(), a, b)
-    if prim.biased:
-        bias = index["bias"]
-        if rank > 1:
-            bias = add(Reshape((1,) * (rank - 1) + (n,)), bias)
-        out = add(Binary(BinaryOp.ADD), out, bias)
-    return steps
+    return prim.steps(inputs)

@@ -366,8 +366,37 @@ class Dequantize(Primitive):
 
 
 # -- fused ---------------------------------------------------------------------------------------------------
+#: A fused primitive's meaning: each step a primitive and the numbers of its inputs. Values are numbered
+#: ``0 .. len(inputs) - 1`` for the fused primitive's inputs, then one per step; the last step's is its result.
+Steps = list[tuple["Primitive", tuple[int, ...]]]
+
+
+class _Steps:
+    """Builds a :data:`Steps` list: ``add(prim, *inputs)`` returns the new value's number."""
+
+    def __init__(self, n_inputs: int) -> None:
+        self.n_inputs = n_inputs
+        self.steps: Steps = []
+
+    def add(self, prim: Primitive, *inputs: int) -> int:
+        self.steps.append((prim, inputs))
+        return self.n_inputs + len(self.steps) - 1
+
+
+class Fused(Primitive):
+    """A primitive that stands for several: :meth:`steps` gives its meaning in the other primitives.
+
+    A backend may run it with a kernel of its own (which must compute what the steps compute); one without
+    runs the steps (:func:`tripy.backend.base.fused_kernel`), and the TensorRT lowering lowers them.
+    """
+
+    def steps(self, inputs: Sequence[Typed]) -> Steps:
+        """The unfused primitives this one stands for, for inputs of these types."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True, slots=True)
-class Int8Linear(Primitive):
+class Int8Linear(Fused):
     """``x @ W.T (+ bias)`` with int8 quantize/dequantize of ``W`` (and of ``x`` with an input scale).
 
     Made only by the rewrite in :mod:`tripy.trace.fusions`, from the unfused primitives it stands for (its
@@ -388,6 +417,116 @@ class Int8Linear(Primitive):
         x = inputs[0].shape
         weight = inputs[2 if self.input_scaled else 1].shape
         return (*x[:-1], weight[1] if self.weight_kn else weight[0]), self.dtype
+
+    def steps(self, inputs: Sequence[Typed]) -> Steps:
+        """The quantize/dequantize, permute, broadcast reshapes, product and bias add, in the order the
+        frontend (``tp.Linear``) records them."""
+        names = ["x", *(["x_scale"] if self.input_scaled else []), "weight", "weight_scale"]
+        names += ["bias"] if self.biased else []
+        index = {name: i for i, name in enumerate(names)}
+        types = dict(zip(names, inputs, strict=True))
+        s = _Steps(len(names))
+        a = index["x"]
+        if self.input_scaled:
+            q = s.add(Quantize(dtypes.int8, None), a, index["x_scale"])
+            a = s.add(Dequantize(self.dtype, None), q, index["x_scale"])
+        q = s.add(Quantize(dtypes.int8, self.weight_axis), index["weight"], index["weight_scale"])
+        b = s.add(Dequantize(self.dtype, self.weight_axis), q, index["weight_scale"])
+        n, k = types["weight"].shape[::-1] if self.weight_kn else types["weight"].shape
+        if not self.weight_kn:
+            b = s.add(Permute((1, 0)), b)
+        rank = len(types["x"].shape)
+        if rank > 2:
+            b = s.add(Reshape((1,) * (rank - 2) + (k, n)), b)
+        out = s.add(Matmul(), a, b)
+        if self.biased:
+            bias = index["bias"]
+            if rank > 1:
+                bias = s.add(Reshape((1,) * (rank - 1) + (n,)), bias)
+            out = s.add(Binary(BinaryOp.ADD), out, bias)
+        return s.steps
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateSlice(Fused):
+    """The first input with the second written into it along ``dim``, from the index the third holds.
+
+    Inputs: the operand, the update (the operand's shape except along ``dim``, where it has ``n`` <= the
+    operand's size) and an int32 start of shape ``(1,)`` (a value on the device: it may change between
+    calls of a compiled function). The start is clamped to ``0 .. size - n`` so the update always fits.
+    A compiled function whose operand is a donated argument writes the update in place.
+    """
+
+    arity: ClassVar[int | None] = 3
+    dim: int
+
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return inputs[0].shape, inputs[0].dtype
+
+    def steps(self, inputs: Sequence[Typed]) -> Steps:
+        """``where(start <= i < start + n, update[clamp(i - start)], operand)`` along ``dim``."""
+        operand, update = inputs[0], inputs[1]
+        size, n, rank = operand.shape[self.dim], update.shape[self.dim], len(operand.shape)
+        i32 = dtypes.int32
+        s = _Steps(3)
+        zero = s.add(Full((1,), 0, i32))
+        last = s.add(Full((1,), size - n, i32))
+        start = s.add(Binary(BinaryOp.MIN), s.add(Binary(BinaryOp.MAX), 2, zero), last)
+        local = s.add(Binary(BinaryOp.SUB), s.add(Iota((size,), 0, i32)), start)  # i - start
+        top = s.add(Full((1,), n - 1, i32))
+        inside = s.add(
+            Binary(BinaryOp.AND),
+            s.add(Binary(BinaryOp.GE), local, zero),
+            s.add(Binary(BinaryOp.LE), local, top),
+        )
+        picked = s.add(Gather(self.dim), 1, s.add(Binary(BinaryOp.MIN), s.add(Binary(BinaryOp.MAX), local, zero), top))
+        along = tuple(size if d == self.dim else 1 for d in range(rank))
+        mask = s.add(Reshape(along), inside)
+        s.add(Where(), mask, picked, 0)
+        return s.steps
+
+
+@dataclass(frozen=True, slots=True)
+class Attention(Fused):
+    """Scaled dot-product attention of queries ``q`` (..., S, D) over keys ``k`` and values ``v`` (..., T, D).
+
+    ``softmax(mask(float32(q @ k^T * scale))) @ v`` in the inputs' dtype, the scores and the softmax in
+    float32. With ``causal``, a fourth input, an int32 ``start`` of shape ``(1,)``, places query i at
+    position ``start + i``: it sees keys ``0 .. start + i`` (a KV cache of T positions holds the keys
+    written so far); without, every key is visible.
+    """
+
+    arity: ClassVar[int | None] = None
+    scale: float
+    causal: bool
+
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return (*inputs[0].shape[:-1], inputs[2].shape[-1]), inputs[0].dtype
+
+    def steps(self, inputs: Sequence[Typed]) -> Steps:
+        """The primitives of the unfused attention, as ``examples/nanogpt`` wrote them before this existed."""
+        q, k = inputs[0], inputs[1]
+        rank, dtype = len(q.shape), q.dtype
+        seq, total = q.shape[-2], k.shape[-2]
+        f32 = dtypes.float32
+        s = _Steps(len(inputs))
+        perm = (*range(rank - 2), rank - 1, rank - 2)
+        scores = s.add(Matmul(), 0, s.add(Permute(perm), 1))
+        scale = s.add(Full((1,) * rank, self.scale, dtype))
+        scores = s.add(Cast(f32), s.add(Binary(BinaryOp.MUL), scores, scale))
+        if self.causal:
+            i32 = dtypes.int32
+            lead = (1,) * (rank - 2)
+            key = s.add(Iota((*lead, seq, total), rank - 1, i32))
+            query = s.add(Iota((*lead, seq, total), rank - 2, i32))
+            start = s.add(Reshape((1,) * rank), 3)
+            future = s.add(Binary(BinaryOp.GT), key, s.add(Binary(BinaryOp.ADD), query, start))
+            scores = s.add(Where(), future, s.add(Full((1,) * rank, float("-inf"), f32)), scores)
+        high = s.add(Reduce(ReduceOp.MAX, (rank - 1,), True), scores)
+        e = s.add(Unary(UnaryOp.EXP), s.add(Binary(BinaryOp.SUB), scores, high))
+        probs = s.add(Binary(BinaryOp.DIV), e, s.add(Reduce(ReduceOp.SUM, (rank - 1,), True), e))
+        s.add(Matmul(), s.add(Cast(dtype), probs), 2)
+        return s.steps
 
 
 #: Every primitive class: each backend table and the TensorRT lowering cover all of them.
@@ -411,4 +550,6 @@ ALL_PRIMITIVES: tuple[type[Primitive], ...] = (
     Quantize,
     Dequantize,
     Int8Linear,
+    UpdateSlice,
+    Attention,
 )

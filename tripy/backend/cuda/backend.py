@@ -11,13 +11,13 @@ from typing import Any
 import cupy
 import numpy as np
 
-from tripy.backend.base import Backend, Kernel
+from tripy.backend.base import Backend, Kernel, fused_classes, fused_kernel
 from tripy.backend.cuda import storage
 from tripy.backend.cuda.int8_linear import Int8LinearKernel
 from tripy.backend.cuda.kernels import KERNELS
 from tripy.dtypes import DataType
 from tripy.trace.fusions import INT8_LINEAR_REWRITES
-from tripy.trace.primitives import Int8Linear, Primitive
+from tripy.trace.primitives import ALL_PRIMITIVES, Int8Linear, Primitive
 
 
 class CudaBackend(Backend):
@@ -30,6 +30,9 @@ class CudaBackend(Backend):
         #: The int8 Linear kernel, with its weight cache and counters.
         self.int8 = Int8LinearKernel()
         self.kernels: dict[type[Primitive], Kernel] = {**KERNELS, Int8Linear: self.int8}
+        steps = fused_kernel(self.kernels, self.dtype_of)  # fused primitives without a kernel here
+        for cls in fused_classes(ALL_PRIMITIVES):
+            self.kernels.setdefault(cls, steps)
         #: Set to ``()`` to evaluate every trace unfused (for comparisons).
         self.rewrites = INT8_LINEAR_REWRITES
         self._scalars: dict[tuple, Any] = {}

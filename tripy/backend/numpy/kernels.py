@@ -14,10 +14,10 @@ import numpy as np
 
 from tripy import dtypes
 from tripy.backend.array_kernels import movement_kernels, scale_layout
-from tripy.backend.base import Kernel, input_kernel
+from tripy.backend.base import Kernel, fused_classes, fused_kernel, input_kernel
 from tripy.dtypes import DataType
-from tripy.trace import fusions
 from tripy.trace.primitives import (
+    ALL_PRIMITIVES,
     Argmax,
     Binary,
     BinaryOp,
@@ -25,14 +25,12 @@ from tripy.trace.primitives import (
     Dequantize,
     Full,
     Input,
-    Int8Linear,
     Iota,
     Matmul,
     Primitive,
     Quantize,
     Reduce,
     ReduceOp,
-    TensorType,
     Unary,
     UnaryOp,
     Where,
@@ -187,21 +185,6 @@ def _dequantize(p: Dequantize, q: np.ndarray, scale: np.ndarray) -> np.ndarray:
     return (q.astype(np.float32) * scale_layout(np, scale.astype(np.float32), q.shape, p.axis)).astype(p.dtype.numpy)
 
 
-def _int8_linear(p: Int8Linear, *args: np.ndarray) -> np.ndarray:
-    """The fused Linear as its unfused primitives: the reference meaning of the fusion."""
-    types = [TensorType(a.shape, _dtype(a)) for a in args]
-    values = list(args)
-    for prim, inputs in fusions.int8_linear_steps(p, types):
-        values.append(KERNELS[type(prim)](prim, *(values[i] for i in inputs)))
-    return values[-1]
-
-
-def _dtype(array: np.ndarray) -> DataType:
-    found = dtypes.from_numpy(array.dtype)
-    assert found is not None
-    return found
-
-
 KERNELS: dict[type[Primitive], Kernel] = {
     Input: input_kernel,
     Iota: _iota,
@@ -215,9 +198,12 @@ KERNELS: dict[type[Primitive], Kernel] = {
     Matmul: _matmul,
     Quantize: _quantize,
     Dequantize: _dequantize,
-    Int8Linear: _int8_linear,
     **movement_kernels(np),
 }
+#: Fused primitives run their steps (the reference meaning of each fusion).
+KERNELS.update(
+    {cls: fused_kernel(KERNELS, lambda a: dtypes.from_numpy(a.dtype)) for cls in fused_classes(ALL_PRIMITIVES)}
+)
 
 
 def run_any(prim: Primitive, *args: Any) -> Any:

@@ -27,14 +27,15 @@ from typing import Any
 import numpy as np
 
 from tripy import dtypes
+from tripy.backend.base import fused_classes
 from tripy.backend.numpy.kernels import KERNELS as NUMPY_KERNELS
 from tripy.backend.numpy.kernels import full_array
 from tripy.compiler.graph import Graph, Op
 from tripy.compiler.symbolic import SymInt, is_symbolic
 from tripy.dtypes import DataType
 from tripy.errors import TripyException, raise_error
-from tripy.trace import fusions
 from tripy.trace.primitives import (
+    ALL_PRIMITIVES,
     Argmax,
     Binary,
     BinaryOp,
@@ -43,6 +44,7 @@ from tripy.trace.primitives import (
     Dequantize,
     Expand,
     Full,
+    Fused,
     Gather,
     Input,
     Int8Linear,
@@ -520,13 +522,14 @@ class NetworkLowering:
             layer.axis = prim.axis
         return self._cast(self._name(layer, f"dequantize {qd}").get_output(0), prim.dtype)
 
-    def lower_int8_linear(self, ins, prim: Int8Linear):
-        """TensorRT's explicit form of the fused Linear: its quantize, dequantize and product layers, which
-        TensorRT's optimizer turns into an int8 GEMM (a constant weight is quantized at build time)."""
+    def lower_fused(self, ins, prim: Fused):
+        """A fused primitive as the layers of its steps. For the int8 Linear that is TensorRT's explicit form:
+        quantize, dequantize and product layers, which TensorRT's optimizer turns into an int8 GEMM (a
+        constant weight is quantized at build time)."""
         op = self._op
         assert op is not None
         values = list(ins)
-        for step, inputs in fusions.int8_linear_steps(prim, [TensorType(shape, dtype) for _, dtype, shape in ins]):
+        for step, inputs in prim.steps([TensorType(shape, dtype) for _, dtype, shape in ins]):
             self._op = dataclasses.replace(op, prim=step)
             args = [values[i] for i in inputs]
             shape, dtype = step.infer([TensorType(shape, dtype) for _, dtype, shape in args])
@@ -558,7 +561,7 @@ _LOWERINGS: dict[type[Primitive], str] = {
     Gather: "lower_gather",
     Quantize: "lower_quantize",
     Dequantize: "lower_dequantize",
-    Int8Linear: "lower_int8_linear",
+    **{cls: "lower_fused" for cls in fused_classes(ALL_PRIMITIVES)},
 }
 
 

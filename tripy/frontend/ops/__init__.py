@@ -2,6 +2,7 @@
 
 from tripy.frontend.ops import (  # noqa: F401 - importing registers the public API
     activations,
+    attention,
     cast,
     compare,
     creation,
