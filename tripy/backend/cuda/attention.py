@@ -1,0 +1,364 @@
+"""The fused :class:`~tripy.trace.primitives.Attention` on the GPU: one kernel per call.
+
+One thread block computes one query row of one (batch, head): the scores ``q . k_j`` for the visible keys
+into shared memory, their maximum, ``exp`` and sum, the probabilities, and ``sum_j p_j v_j``. It rounds as
+the primitive's steps do (:meth:`Attention.steps`, which the NumPy backend runs): each score is accumulated
+in float32, rounded to the inputs' dtype, multiplied by the scale (itself rounded to that dtype) and
+rounded again; the softmax runs in float32 and the probabilities are rounded to the inputs' dtype before
+the value product, which accumulates in float32 and is rounded once. Only the order of the float32 sums
+differs from the reference.
+
+With ``causal``, row i reads keys ``0 .. start + i`` only (``start`` is read on the device, so the call is
+capturable in a CUDA graph whose position changes between replays): the keys and values of a static cache
+past the written positions are never loaded, whatever they hold. A row that sees no key (``start + i < 0``)
+is NaN, as the steps give (the softmax of nothing).
+
+Shapes and dtypes the kernel does not take (a head dimension that is not 16-byte aligned or above 256,
+values of another width than the keys, a row of scores that does not fit in shared memory) run the steps.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from typing import Any
+
+import cupy
+import ml_dtypes
+import numpy as np
+
+from tripy import dtypes
+from tripy.backend.base import fused_kernel
+from tripy.backend.cuda.kernels import KERNELS
+from tripy.backend.cuda.storage import DEVICE_FUNCTIONS, logical_dtype
+from tripy.dtypes import DataType
+from tripy.trace.primitives import Attention
+
+#: Element kinds of the kernel: the value of ``KIND`` in its source, and the element size in bytes.
+_KINDS: dict[DataType, tuple[int, int]] = {dtypes.float32: (0, 4), dtypes.float16: (1, 2), dtypes.bfloat16: (2, 2)}
+#: Keys (and values) each thread loads ahead in one loop step, to keep that many loads in flight.
+_UNROLL = 4
+#: Shared memory a block may use without opting in (bytes).
+_SHARED_LIMIT = 48 * 1024
+#: Threads resident on a large GPU at once (132 SMs of 2048): the block size aims to fill it.
+_TARGET_THREADS = 132 * 2048
+_MAX_HEAD_DIM = 256
+
+_SOURCE = r"""
+#define CH (D / VEC)                   /* 16-byte chunks in a row of D elements */
+#define CPL (CH > 32 ? CH / 32 : 1)    /* chunks per lane */
+#define LPK (CH / CPL)                 /* lanes per key (a power of two <= 32) */
+#define KPW (32 / LPK)                 /* keys per warp and step */
+#define FULL 0xffffffffu
+
+__device__ __forceinline__ float tp_half_to_f32(unsigned int h) {
+    float f;
+    unsigned short s = (unsigned short)h;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(s));
+    return f;
+}
+__device__ __forceinline__ unsigned short tp_f32_to_half(float f) {
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+/* The VEC elements of one 16-byte chunk, as floats. */
+__device__ __forceinline__ void tp_unpack(const uint4 u, float* f) {
+    const unsigned int w[4] = {u.x, u.y, u.z, u.w};
+#if KIND == 0
+    #pragma unroll
+    for (int e = 0; e < 4; ++e) f[e] = __uint_as_float(w[e]);
+#elif KIND == 1
+    #pragma unroll
+    for (int e = 0; e < 4; ++e) {
+        f[2 * e] = tp_half_to_f32(w[e] & 0xffffu);
+        f[2 * e + 1] = tp_half_to_f32(w[e] >> 16);
+    }
+#else
+    #pragma unroll
+    for (int e = 0; e < 4; ++e) {
+        f[2 * e] = __uint_as_float(w[e] << 16);
+        f[2 * e + 1] = __uint_as_float(w[e] & 0xffff0000u);
+    }
+#endif
+}
+/* x rounded to the element type (to nearest even), as a float. */
+__device__ __forceinline__ float tp_round(float x) {
+#if KIND == 0
+    return x;
+#elif KIND == 1
+    return tp_half_to_f32(tp_f32_to_half(x));
+#else
+    return tp_bf16_to_f32(tp_f32_to_bf16(x));
+#endif
+}
+#if KIND == 0
+typedef float tp_out_t;
+__device__ __forceinline__ tp_out_t tp_encode(float x) { return x; }
+#elif KIND == 1
+typedef unsigned short tp_out_t;
+__device__ __forceinline__ tp_out_t tp_encode(float x) { return tp_f32_to_half(x); }
+#else
+typedef unsigned short tp_out_t;
+__device__ __forceinline__ tp_out_t tp_encode(float x) { return tp_f32_to_bf16(x); }
+#endif
+/* max that propagates NaN, as NumPy's does */
+__device__ __forceinline__ float tp_max(float a, float b) { return (a != a || a > b) ? a : b; }
+
+/* The maximum (op 0) or sum (op 1) of every thread's x, returned to all threads; `scratch` holds 32 floats.
+   Ends with a barrier, so `scratch` may be reused right after. */
+__device__ __forceinline__ float tp_block_reduce(float x, int op, float* scratch) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+    #pragma unroll
+    for (int o = 16; o; o >>= 1) {
+        float y = __shfl_xor_sync(FULL, x, o);
+        x = op == 0 ? tp_max(x, y) : x + y;
+    }
+    if (lane == 0) scratch[warp] = x;
+    __syncthreads();
+    x = scratch[0];
+    for (int w = 1; w < nwarps; ++w) x = op == 0 ? tp_max(x, scratch[w]) : x + scratch[w];
+    __syncthreads();
+    return x;
+}
+
+/* out[r, :] for row r = blockIdx.x of the (rows, S, D) query: softmax(mask(q_r . k_j * scale)) @ v over
+   the keys of its (batch, head) bh = r / S. Dynamic shared memory: T floats of scores, then D floats
+   per warp of partial value sums. */
+extern "C" __global__ void __launch_bounds__(1024) tripy_attention(
+        const uint4* __restrict__ q, const uint4* __restrict__ k, const uint4* __restrict__ v,
+        const int* __restrict__ start, tp_out_t* __restrict__ out, int S, int T, float scale, int causal) {
+    extern __shared__ float shared[];
+    __shared__ float scratch[32];
+    float* scores = shared;
+    float* partial = shared + T;
+    const long long row = blockIdx.x, bh = row / S;
+    const int i = (int)(row - bh * S);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+    const int sub = lane & (LPK - 1), grp = lane / LPK;
+    const int stride = nwarps * KPW;           /* keys a block covers in one unrolled part of a step */
+
+    int L = T;                                 /* keys 0 .. L-1 are visible */
+    if (causal) {
+        long long last = (long long)start[0] + i + 1;
+        L = last < 0 ? 0 : (last > T ? T : (int)last);
+    }
+    if (L == 0) {                              /* the steps give NaN: max -inf, exp(NaN), 0 / 0 */
+        for (int d = threadIdx.x; d < D; d += blockDim.x) out[row * D + d] = tp_encode(__int_as_float(0x7fc00000));
+        return;
+    }
+
+    float qr[CPL * VEC];
+    #pragma unroll
+    for (int m = 0; m < CPL; ++m) tp_unpack(q[row * CH + sub + m * LPK], qr + m * VEC);
+
+    /* 1. scores, rounded as the steps round, and their maximum */
+    const uint4* kb = k + bh * (long long)T * CH;
+    float high = __int_as_float(0xff800000);
+    for (int base = warp * KPW; base < L; base += stride * UNROLL) {   /* uniform across a warp */
+        uint4 buf[UNROLL][CPL];
+        #pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            const int j = base + grp + u * stride;
+            #pragma unroll
+            for (int m = 0; m < CPL; ++m)
+                buf[u][m] = j < L ? kb[(long long)j * CH + sub + m * LPK] : uint4{0u, 0u, 0u, 0u};
+        }
+        #pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            const int j = base + grp + u * stride;
+            float acc = 0.0f;
+            #pragma unroll
+            for (int m = 0; m < CPL; ++m) {
+                float kf[VEC];
+                tp_unpack(buf[u][m], kf);
+                #pragma unroll
+                for (int e = 0; e < VEC; ++e) acc = fmaf(qr[m * VEC + e], kf[e], acc);
+            }
+            #pragma unroll
+            for (int o = LPK / 2; o; o >>= 1) acc += __shfl_xor_sync(FULL, acc, o);
+            const float s = tp_round(__fmul_rn(tp_round(acc), scale));
+            if (j < L) {
+                if (sub == 0) scores[j] = s;
+                high = tp_max(high, s);
+            }
+        }
+    }
+    __syncthreads();
+    high = tp_block_reduce(high, 0, scratch);
+
+    /* 2. exp and sum in float32, then the probabilities, rounded to the element type */
+    float total = 0.0f;
+    for (int j = threadIdx.x; j < L; j += blockDim.x) {
+        const float e = expf(scores[j] - high);
+        scores[j] = e;
+        total += e;
+    }
+    total = tp_block_reduce(total, 1, scratch);
+    for (int j = threadIdx.x; j < L; j += blockDim.x) scores[j] = tp_round(__fdiv_rn(scores[j], total));
+    __syncthreads();
+
+    /* 3. sum_j p_j v_j in float32 */
+    const uint4* vb = v + bh * (long long)T * CH;
+    float acc[CPL * VEC];
+    #pragma unroll
+    for (int x = 0; x < CPL * VEC; ++x) acc[x] = 0.0f;
+    for (int base = warp * KPW; base < L; base += stride * UNROLL) {
+        uint4 buf[UNROLL][CPL];
+        #pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            const int j = base + grp + u * stride;
+            #pragma unroll
+            for (int m = 0; m < CPL; ++m)
+                buf[u][m] = j < L ? vb[(long long)j * CH + sub + m * LPK] : uint4{0u, 0u, 0u, 0u};
+        }
+        #pragma unroll
+        for (int u = 0; u < UNROLL; ++u) {
+            const int j = base + grp + u * stride;
+            if (j < L) {
+                const float p = scores[j];
+                #pragma unroll
+                for (int m = 0; m < CPL; ++m) {
+                    float vf[VEC];
+                    tp_unpack(buf[u][m], vf);
+                    #pragma unroll
+                    for (int e = 0; e < VEC; ++e) acc[m * VEC + e] = fmaf(p, vf[e], acc[m * VEC + e]);
+                }
+            }
+        }
+    }
+    #pragma unroll
+    for (int x = 0; x < CPL * VEC; ++x) {
+        #pragma unroll
+        for (int o = LPK; o < 32; o <<= 1) acc[x] += __shfl_xor_sync(FULL, acc[x], o);
+    }
+    if (grp == 0) {
+        #pragma unroll
+        for (int m = 0; m < CPL; ++m) {
+            #pragma unroll
+            for (int e = 0; e < VEC; ++e) partial[warp * D + (sub + m * LPK) * VEC + e] = acc[m * VEC + e];
+        }
+    }
+    __syncthreads();
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+        float o = partial[d];
+        for (int w = 1; w < nwarps; ++w) o += partial[w * D + d];
+        out[row * D + d] = tp_encode(o);
+    }
+}
+"""
+
+
+def source(dtype: DataType, head_dim: int) -> str:
+    """The CUDA source of the kernel for inputs of ``dtype`` with rows of ``head_dim`` elements."""
+    kind, size = _KINDS[dtype]
+    defines = f"#define KIND {kind}\n#define D {head_dim}\n#define VEC {16 // size}\n#define UNROLL {_UNROLL}\n"
+    return defines + DEVICE_FUNCTIONS + _SOURCE
+
+
+@cache
+def _kernel(dtype: DataType, head_dim: int) -> cupy.RawKernel:
+    """The compiled kernel (NVRTC; CuPy also caches it on disk)."""
+    return cupy.RawKernel(source(dtype, head_dim), "tripy_attention")
+
+
+def supported_head_dim(dtype: DataType, head_dim: int) -> bool:
+    """Whether the kernel takes rows of ``head_dim`` elements of ``dtype``: whole 16-byte chunks, a power of
+    two of them, at most :data:`_MAX_HEAD_DIM` elements."""
+    if dtype not in _KINDS or head_dim <= 0 or head_dim > _MAX_HEAD_DIM:
+        return False
+    chunks, rest = divmod(head_dim * _KINDS[dtype][1], 16)
+    return rest == 0 and chunks & (chunks - 1) == 0
+
+
+def block_threads(rows: int, keys: int, dtype: DataType, head_dim: int) -> int:
+    """Threads per block: enough blocks of threads to fill the GPU, no more warps than the keys need, and the
+    shared memory of ``keys`` scores plus one row of partial sums per warp within the default limit (0 when
+    not even one warp fits)."""
+    chunks = head_dim * _KINDS[dtype][1] // 16
+    keys_per_warp = 32 // min(chunks, 32) * _UNROLL
+    threads = 1024
+    while threads > 128 and rows * threads > _TARGET_THREADS:
+        threads //= 2
+    while threads > 32 and (threads // 2) >= 32 * math.ceil(keys / keys_per_warp):
+        threads //= 2
+    while threads >= 32 and 4 * (keys + threads // 32 * head_dim) + 128 > _SHARED_LIMIT:
+        threads //= 2
+    return threads if threads >= 32 else 0
+
+
+def _scale_in(dtype: DataType, scale: float) -> float:
+    """The scale as the steps hold it (a ``Full`` of the inputs' dtype), as a float32-exact number."""
+    if dtype is dtypes.float16:
+        return float(np.float16(np.float32(scale)))
+    if dtype is dtypes.bfloat16:
+        return float(np.float32(scale).astype(ml_dtypes.bfloat16))
+    return float(np.float32(scale))
+
+
+def _aligned(x: Any) -> Any:
+    """``x`` as a C-contiguous array whose data is 16-byte aligned (a copy from the pool if it is not)."""
+    x = cupy.ascontiguousarray(x)
+    return x if x.data.ptr % 16 == 0 else x.copy()
+
+
+class AttentionKernel:
+    """The kernel of :class:`Attention` on the GPU (``kernel(prim, q, k, v[, start])``): the fused kernel
+    where it applies, the primitive's steps elsewhere. ``stats`` counts the calls of each."""
+
+    def __init__(self) -> None:
+        self.steps = fused_kernel(KERNELS, logical_dtype)
+        self.use_kernel = True  #: set False to run the steps always (for comparisons)
+        self.stats = {"kernel": 0, "steps": 0}
+
+    def plan(self, q: Any, k: Any, v: Any, start: Any | None) -> int:
+        """Threads per block of the fused kernel for these arrays, or 0 where it does not take them."""
+        dtype = logical_dtype(q)
+        head_dim = q.shape[-1]
+        if not self.use_kernel or logical_dtype(k) is not dtype or logical_dtype(v) is not dtype:
+            return 0
+        if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim or q.shape[:-2] != k.shape[:-2]:
+            return 0
+        if v.shape != k.shape or k.shape[-1] != head_dim or not supported_head_dim(dtype, head_dim):
+            return 0
+        if start is not None and (start.dtype != np.int32 or start.size != 1):
+            return 0
+        rows, keys = math.prod(q.shape[:-1]), k.shape[-2]
+        if rows == 0 or keys == 0 or rows >= 2**31 or q.shape[-2] >= 2**31:
+            return 0
+        return block_threads(rows, keys, dtype, head_dim)
+
+    def __call__(self, p: Attention, q: Any, k: Any, v: Any, *rest: Any) -> Any:
+        """``softmax(mask(q @ k^T * scale)) @ v`` as :class:`Attention` ``p`` defines it."""
+        start = rest[0] if p.causal else None
+        threads = self.plan(q, k, v, start)
+        if threads == 0:
+            self.stats["steps"] += 1
+            return self.steps(p, q, k, v, *rest)
+        self.stats["kernel"] += 1
+        dtype = logical_dtype(q)
+        seq, keys, head_dim = q.shape[-2], k.shape[-2], q.shape[-1]
+        rows = math.prod(q.shape[:-1])
+        out = cupy.empty(q.shape, dtype=q.dtype)
+        if start is None:
+            start = out  # never read (causal is 0); any device pointer
+        else:
+            start = cupy.ascontiguousarray(start)
+        shared = 4 * (keys + threads // 32 * head_dim)
+        _kernel(dtype, head_dim)(
+            (rows,),
+            (threads,),
+            (
+                _aligned(q),
+                _aligned(k),
+                _aligned(v),
+                start,
+                out,
+                np.int32(seq),
+                np.int32(keys),
+                np.float32(_scale_in(dtype, p.scale)),
+                np.int32(p.causal),
+            ),
+            shared_mem=shared,
+        )
+        return out
