@@ -13,11 +13,12 @@ import numpy as np
 
 from tripy.backend.base import Backend, Kernel, fused_classes, fused_kernel
 from tripy.backend.cuda import storage
+from tripy.backend.cuda.attention import AttentionKernel
 from tripy.backend.cuda.int8_linear import Int8LinearKernel
 from tripy.backend.cuda.kernels import KERNELS
 from tripy.dtypes import DataType
 from tripy.trace.fusions import INT8_LINEAR_REWRITES
-from tripy.trace.primitives import ALL_PRIMITIVES, Int8Linear, Primitive
+from tripy.trace.primitives import ALL_PRIMITIVES, Attention, Int8Linear, Primitive
 
 
 class CudaBackend(Backend):
@@ -33,6 +34,7 @@ class CudaBackend(Backend):
         steps = fused_kernel(self.kernels, self.dtype_of)  # fused primitives without a kernel here
         for cls in fused_classes(ALL_PRIMITIVES):
             self.kernels.setdefault(cls, steps)
+        self.kernels[Attention] = AttentionKernel()  # the steps where it does not apply
         #: Set to ``()`` to evaluate every trace unfused (for comparisons).
         self.rewrites = INT8_LINEAR_REWRITES
         self._scalars: dict[tuple, Any] = {}
