@@ -13,7 +13,9 @@ memory bandwidth. Everything runs in one process::
 Variants: ``hf-generate`` (``model.generate``), ``hf-eager-loop`` (a loop over ``past_key_values``),
 ``torch-cuda-graph`` (a static-KV decoder, one decode step captured as a CUDA graph:
 ``gpt2_static_decoder.py``), ``tripy-fp16``, ``tripy-int8-weight-only`` and ``tripy-int8`` (input and
-weight scales), eager.
+weight scales), eager with a growing cache, and ``tripy-compiled-*``: the same models through
+``StaticDecoder`` (``examples/nanogpt/model.py``: a static cache, the prompt and each decode step
+compiled with ``tp.compile``, which on the GPU replays one CUDA graph per step).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import platform
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "nanog
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gpt2_static_decoder import StaticGPT2Decoder  # noqa: E402
-from model import GPT, generate  # noqa: E402
+from model import GPT, StaticDecoder, generate  # noqa: E402
 from quantization import calibrate, random_calibration_batches  # noqa: E402
 from weight_loader import config_from_hf, load_quant_weights_from_hf, load_weights_from_hf  # noqa: E402
 
@@ -46,7 +49,17 @@ CONFIGS = {
     "gpt2": {"n_layer": 12, "n_head": 12, "n_embd": 768, "vocab_size": 50257, "n_positions": 1024},
     "small": {"n_layer": 2, "n_head": 4, "n_embd": 128, "vocab_size": 1024, "n_positions": 256},
 }
-VARIANTS = ("hf-generate", "hf-eager-loop", "torch-cuda-graph", "tripy-fp16", "tripy-int8-weight-only", "tripy-int8")
+VARIANTS = (
+    "hf-generate",
+    "hf-eager-loop",
+    "torch-cuda-graph",
+    "tripy-fp16",
+    "tripy-int8-weight-only",
+    "tripy-int8",
+    "tripy-compiled-fp16",
+    "tripy-compiled-int8-weight-only",
+    "tripy-compiled-int8",
+)
 #: Memory bandwidth in TB/s by a word of the card's name (for the floor).
 BANDWIDTH_TBS = {"H200": 4.8, "H100": 3.35, "A100": 2.0}
 
@@ -139,17 +152,29 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     tripy_models: dict[str | None, GPT] = {}
 
+    def tripy_model(quant_mode: str | None) -> GPT:
+        if quant_mode not in tripy_models:
+            model = GPT(config_from_hf(hf_config, dtype=tp.float16, quant_mode=quant_mode))
+            if quant_mode is None:
+                load_weights_from_hf(model, hf_fp32)
+            else:
+                load_quant_weights_from_hf(model, quantized_checkpoint(quant_mode))
+            tripy_models[quant_mode] = model
+        return tripy_models[quant_mode]
+
     def tripy_variant(quant_mode: str | None) -> Callable[[int], Callable[[], np.ndarray]]:
         def make(batch: int) -> Callable[[], np.ndarray]:
-            if quant_mode not in tripy_models:
-                model = GPT(config_from_hf(hf_config, dtype=tp.float16, quant_mode=quant_mode))
-                if quant_mode is None:
-                    load_weights_from_hf(model, hf_fp32)
-                else:
-                    load_quant_weights_from_hf(model, quantized_checkpoint(quant_mode))
-                tripy_models[quant_mode] = model
-            model = tripy_models[quant_mode]
+            model = tripy_model(quant_mode)
             return lambda: generate(model, prompts[batch], new)
+
+        return make
+
+    def tripy_compiled(quant_mode: str | None) -> Callable[[int], Callable[[], np.ndarray]]:
+        def make(batch: int) -> Callable[[], np.ndarray]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # TensorRT cannot run here: tp.compile replays CUDA graphs
+                decoder = StaticDecoder(tripy_model(quant_mode), batch, args.prompt_len, args.prompt_len + new)
+            return lambda: decoder.generate(prompts[batch], new)
 
         return make
 
@@ -178,6 +203,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "tripy-fp16": tripy_variant(None),
         "tripy-int8-weight-only": tripy_variant("int8-weight-only"),
         "tripy-int8": tripy_variant("int8"),
+        "tripy-compiled-fp16": tripy_compiled(None),
+        "tripy-compiled-int8-weight-only": tripy_compiled("int8-weight-only"),
+        "tripy-compiled-int8": tripy_compiled("int8"),
     }
     reference: dict[int, np.ndarray] = {b: hf_eager_loop(b)() for b in batch_sizes}
     results = []
@@ -219,19 +247,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     )
     print(f"device: {device}; {versions}; tripy backend: {tp.config.backend}\n")
     print(
-        f"| {'variant':<24} | {'batch':>5} | {'tokens/s':>9} | {'spread':>17} | {'ms/token':>8} | runs | same tokens |"
+        f"| {'variant':<31} | {'batch':>5} | {'tokens/s':>9} | {'spread':>17} | {'ms/token':>8} | runs | same tokens |"
     )
-    print(f"|{'-' * 26}|{'-' * 7}|{'-' * 11}|{'-' * 19}|{'-' * 10}|------|-------------|")
+    print(f"|{'-' * 33}|{'-' * 7}|{'-' * 11}|{'-' * 19}|{'-' * 10}|------|-------------|")
     for r in results:
         spread = f"{r['min_tokens_per_s']:.1f}-{r['max_tokens_per_s']:.1f}"
         print(
-            f"| {r['variant']:<24} | {r['batch']:>5} | {r['tokens_per_s']:>9.1f} | {spread:>17} | "
+            f"| {r['variant']:<31} | {r['batch']:>5} | {r['tokens_per_s']:>9.1f} | {spread:>17} | "
             f"{r['ms_per_token']:>8.3f} | {r['runs']:>4} | {r['same_tokens_as_hf']:>10.0%}  |"
         )
     if bandwidth is not None:
         floor_ms = weight_bytes / (bandwidth * 1e12) * 1e3
         print(
-            f"| {'floor (weights at ' + str(bandwidth) + ' TB/s)':<24} | {1:>5} | {1e3 / floor_ms:>9.1f} | {'':>17} | "
+            f"| {'floor (weights at ' + str(bandwidth) + ' TB/s)':<31} | {1:>5} | {1e3 / floor_ms:>9.1f} | {'':>17} | "
             f"{floor_ms:>8.3f} |      |             |"
         )
     print(f"\nfloat16 weights: {weight_bytes / 1e9:.3f} GB read per token at batch 1")

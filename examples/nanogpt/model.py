@@ -8,7 +8,6 @@ LM head stay in ``dtype``), and its scales come from ModelOpt calibration (see `
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -73,6 +72,8 @@ class GPTConfig:
 
 #: Per-layer key/value cache: for each block, keys and values of shape (batch, n_head, seq, head_dim).
 KVCache = list[tuple[tp.Tensor, tp.Tensor]]
+#: A block's step over a static cache: its output, and its key and value caches with the new positions.
+StepOutput = tuple[tp.Tensor, tp.Tensor, tp.Tensor]
 
 
 class PreScaledLinear(tp.Linear):
@@ -147,14 +148,22 @@ class CausalSelfAttention(tp.Module):
         if use_cache:
             k.eval()
             v.eval()
-        total = past_len + seq
-        scores = (q @ tp.transpose(k, 2, 3)) * (1.0 / math.sqrt(self.n_embd // self.n_head))
         # Query i sits at position past_len + i and may attend to keys 0..past_len + i.
-        future = tp.iota((seq, total), 1, tp.int32) > tp.iota((seq, total), 0, tp.int32) + past_len
-        scores = tp.masked_fill(tp.cast(scores, tp.float32), future, float("-inf"))
-        attn = tp.cast(tp.softmax(scores, dim=-1), x.dtype)
-        y = tp.reshape(tp.transpose(attn @ v, 1, 2), (batch, seq, self.n_embd))
+        y = tp.scaled_dot_product_attention(q, k, v, causal=True, start=past_len)
+        y = tp.reshape(tp.transpose(y, 1, 2), (batch, seq, self.n_embd))
         return self.c_proj(y), ((k, v) if use_cache else None)
+
+    def step(self, x: tp.Tensor, k_cache: tp.Tensor, v_cache: tp.Tensor, start: tp.Tensor) -> StepOutput:
+        """``forward`` over a static cache: the new keys and values are written into ``k_cache`` and
+        ``v_cache`` (batch, n_head, max_len, head_dim) at position ``start`` (an int32 tensor of shape (1,)),
+        and the queries see the positions up to their own."""
+        batch, seq, _ = x.shape
+        q, k, v = (self._heads(t) for t in tp.split(self.c_attn(x), 3, dim=2))
+        k_cache = tp.update_slice(k_cache, k, start, dim=2)
+        v_cache = tp.update_slice(v_cache, v, start, dim=2)
+        y = tp.scaled_dot_product_attention(q, k_cache, v_cache, causal=True, start=start)
+        y = tp.reshape(tp.transpose(y, 1, 2), (batch, seq, self.n_embd))
+        return self.c_proj(y), k_cache, v_cache
 
 
 class MLP(tp.Module):
@@ -183,6 +192,12 @@ class Block(tp.Module):
         attn_out, present = self.attn(self.ln_1(x), past, use_cache)
         x = x + attn_out
         return x + self.mlp(self.ln_2(x)), present
+
+    def step(self, x: tp.Tensor, k_cache: tp.Tensor, v_cache: tp.Tensor, start: tp.Tensor) -> StepOutput:
+        """``forward`` over a static cache (see :meth:`CausalSelfAttention.step`)."""
+        attn_out, k_cache, v_cache = self.attn.step(self.ln_1(x), k_cache, v_cache, start)
+        x = x + attn_out
+        return x + self.mlp(self.ln_2(x)), k_cache, v_cache
 
 
 class Transformer(tp.Module):
@@ -224,6 +239,76 @@ class GPT(tp.Module):
         x = self.transformer.ln_f(x)
         logits = x @ tp.transpose(self.transformer.wte.weight, 0, 1)
         return (logits, presents) if use_cache else logits
+
+    def step(self, idx: tp.Tensor, position: tp.Tensor, *caches: tp.Tensor) -> tuple[tp.Tensor, ...]:
+        """One step of greedy decoding over a static key/value cache.
+
+        ``idx`` (batch, seq) int32 holds the tokens at positions ``position .. position + seq - 1``
+        (``position`` an int32 tensor of shape (1,)); ``caches`` are each block's key then value cache,
+        (batch, n_head, max_len, head_dim) in the model's dtype. Returns the most likely next token of each
+        row (batch, 1) int32, ``position + seq`` and the caches with the new keys and values. Compiled with
+        the position and the caches donated (:class:`StaticDecoder`), a step is one CUDA graph on the GPU.
+        """
+        _, seq = idx.shape
+        if len(caches) != 2 * self.config.n_layer:
+            raise ValueError(f"GPT.step: expected {2 * self.config.n_layer} caches, got {len(caches)}.")
+        x = self.transformer.wte(idx) + self.transformer.wpe(position + tp.iota((seq,), 0, tp.int32))
+        updated: list[tp.Tensor] = []
+        for i, block in enumerate(self.transformer.h):
+            x, k_cache, v_cache = block.step(x, caches[2 * i], caches[2 * i + 1], position)
+            updated += [k_cache, v_cache]
+        x = self.transformer.ln_f(x[:, seq - 1 :, :])  # only the last position's logits are needed
+        logits = x @ tp.transpose(self.transformer.wte.weight, 0, 1)
+        return (tp.argmax(logits, dim=-1), position + seq, *updated)
+
+
+class StaticDecoder:
+    """Greedy decoding with a static key/value cache of ``max_len`` positions, for a batch size and a prompt
+    length, by :meth:`GPT.step`: compiled with ``tp.compile`` (the caches and the position donated) when
+    ``compiled``, so that on the GPU the prompt is one CUDA graph and each new token another; else eager.
+    """
+
+    def __init__(self, model: GPT, batch: int, prompt_len: int, max_len: int, compiled: bool = True) -> None:
+        config = model.config
+        if max_len > config.block_size or prompt_len >= max_len:
+            raise ValueError(
+                f"StaticDecoder: need prompt_len < max_len <= block_size={config.block_size}, got "
+                f"prompt_len={prompt_len}, max_len={max_len}."
+            )
+        self.model, self.batch, self.prompt_len, self.max_len = model, batch, prompt_len, max_len
+        self.cache_shape = (batch, config.n_head, max_len, config.n_embd // config.n_head)
+        n_caches = 2 * config.n_layer
+
+        def step(idx: tp.Tensor, position: tp.Tensor, *caches: tp.Tensor) -> tuple[tp.Tensor, ...]:
+            return model.step(idx, position, *caches)
+
+        self.prefill: Callable[..., tuple[tp.Tensor, ...]] = step
+        self.decode: Callable[..., tuple[tp.Tensor, ...]] = step
+        if compiled:
+            caches = [tp.InputInfo(self.cache_shape, config.dtype)] * n_caches
+            position = tp.InputInfo((1,), tp.int32)
+            donate = list(range(1, 2 + n_caches))
+            self.prefill = tp.compile(
+                step, [tp.InputInfo((batch, prompt_len), tp.int32), position, *caches], donate=donate
+            )
+            self.decode = tp.compile(step, [tp.InputInfo((batch, 1), tp.int32), position, *caches], donate=donate)
+
+    def generate(self, ids: Sequence[Sequence[int]] | np.ndarray, max_new_tokens: int) -> np.ndarray:
+        """``ids`` (batch, prompt_len) followed by ``max_new_tokens`` greedy tokens."""
+        tokens = np.asarray(ids, dtype=np.int32)
+        if tokens.shape != (self.batch, self.prompt_len) or self.prompt_len + max_new_tokens > self.max_len:
+            raise ValueError(
+                f"StaticDecoder.generate: this decoder takes ids of shape {(self.batch, self.prompt_len)} and at "
+                f"most {self.max_len - self.prompt_len} new tokens, got {tokens.shape} and {max_new_tokens}."
+            )
+        dtype = self.model.config.dtype
+        caches = [tp.zeros(self.cache_shape, dtype=dtype) for _ in range(2 * self.model.config.n_layer)]
+        token, position, *caches = self.prefill(tp.Tensor(tokens), tp.Tensor(np.zeros(1, np.int32)), *caches)
+        new = [token]
+        for _ in range(max_new_tokens - 1):
+            token, position, *caches = self.decode(token, position, *caches)
+            new.append(token)
+        return np.concatenate([tokens, np.from_dlpack(tp.copy(tp.concatenate(new, dim=1), tp.device("cpu")))], axis=1)
 
 
 def generate(

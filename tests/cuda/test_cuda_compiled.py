@@ -138,3 +138,68 @@ def test_switching_cuda_graphs_off_runs_eagerly(monkeypatch):
     compiled = _compile(lambda x: x - 1.0, tp.InputInfo((3,), tp.float32))
     assert compiled.backend == "cuda"
     assert compiled(tp.Tensor([1.0, 2.0, 3.0])).tolist() == [0.0, 1.0, 2.0]
+
+
+def _cache_step(cache, update, position):
+    return tp.update_slice(cache, update, position, dim=1), position + 1
+
+
+def _donating(fn, *infos, donate):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return tp.compile(fn, args=list(infos), donate=donate)
+
+
+def test_a_donated_cache_is_updated_in_place_and_passed_back_without_copies():
+    import cupy
+
+    infos = [tp.InputInfo((3, 8), tp.float16), tp.InputInfo((3, 1), tp.float16), tp.InputInfo((1,), tp.int32)]
+    exe = _donating(_cache_step, *infos, donate=["cache", "position"])
+    cache, position = tp.zeros((3, 8), dtype=tp.float16), tp.Tensor(np.zeros(1, np.int32))
+    expected = np.zeros((3, 8), np.float16)
+    pointers = set()
+    for p in range(8):
+        cache, position = exe(cache, tp.ones((3, 1), dtype=tp.float16) * float(p + 1), position)
+        pointers.add(cache.value_on(cuda_backend()).data.ptr)
+        expected[:, p] = p + 1
+    assert pointers == {next(iter(exe._captured.values())).inputs[0].data.ptr}  # one buffer, the graph's own
+    assert np.array_equal(cupy.asnumpy(cache.value_on(cuda_backend())), expected)
+    assert np.from_dlpack(tp.copy(position, tp.device("cpu"))).tolist() == [8]
+    assert next(iter(exe._captured.values())).in_place == 1  # the cache in place; the position copied back
+
+
+def test_a_donated_output_that_is_not_an_update_is_copied_back_inside_the_graph():
+    exe = _donating(lambda state: state * 2.0 + 1.0, tp.InputInfo((4,), tp.float32), donate=["state"])
+    state = tp.zeros((4,))
+    for _ in range(5):
+        state = exe(state)
+    assert np.from_dlpack(tp.copy(state, tp.device("cpu"))).tolist() == [31.0] * 4
+
+
+def test_static_cache_decode_steps_in_graphs_equal_eager_steps():
+    """A GPT-2 block's static-cache step: compiled (graphs, in-place cache writes) against eager, exactly."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "nanogpt"))
+    from model import GPT, GPTConfig, StaticDecoder
+
+    config = GPTConfig(n_layer=2, n_head=4, n_embd=64, vocab_size=128, block_size=64, dtype=tp.float16)
+    model = GPT(config)
+    rng = np.random.default_rng(0)
+    model.load_state_dict(
+        {
+            name: tp.Parameter(rng.normal(0, 0.2, param.shape).astype(np.float32), dtype=param.dtype)
+            for name, param in model.named_parameters()
+        }
+    )
+    prompt = rng.integers(0, 128, (2, 6)).astype(np.int32)
+    eager = StaticDecoder(model, 2, 6, 24, compiled=False).generate(prompt, 10)
+    compiled = _quiet(lambda: StaticDecoder(model, 2, 6, 24, compiled=True).generate(prompt, 10))
+    assert compiled.tolist() == eager.tolist()
+
+
+def _quiet(fn):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn()

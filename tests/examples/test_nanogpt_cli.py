@@ -48,7 +48,7 @@ def _benchmark_module(name: str):
 
 def test_benchmark_runs_small_on_cpu(capsys, tmp_path):
     benchmark = _benchmark_module("nanogpt")
-    variants = "hf-generate,hf-eager-loop,torch-cuda-graph,tripy-fp16,tripy-int8-weight-only"
+    variants = "hf-generate,hf-eager-loop,torch-cuda-graph,tripy-fp16,tripy-int8-weight-only,tripy-compiled-fp16"
     argv = ["--device", "cpu", "--config", "small", "--batch-sizes", "1,2", "--prompt-len", "4", "--new-tokens", "3"]
     results = benchmark.main([*argv, "--max-runs", "3", "--variants", variants, "--json", str(tmp_path / "out.json")])
     assert [(r["variant"], r["batch"]) for r in results] == [(v, b) for v in variants.split(",") for b in (1, 2)]
@@ -57,7 +57,10 @@ def test_benchmark_runs_small_on_cpu(capsys, tmp_path):
     # Greedy float16 decoding of the same model: the PyTorch variants agree with the eager loop exactly.
     assert all(r["same_tokens_as_hf"] == 1.0 for r in results if r["variant"].startswith(("hf", "torch")))
     table = capsys.readouterr().out
-    assert "| tripy-int8-weight-only   |     2 |" in table and (tmp_path / "out.json").exists()
+    assert "| tripy-int8-weight-only          |     2 |" in table and (tmp_path / "out.json").exists()
+    # The compiled static-cache decoder generates what the eager tripy decoder does.
+    same = {(r["variant"], r["batch"]): r["same_tokens_as_hf"] for r in results}
+    assert all(same[("tripy-compiled-fp16", b)] == same[("tripy-fp16", b)] for b in (1, 2))
 
 
 def test_static_decoder_generates_what_huggingface_generates():

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
 import torch
-from model import GPT, generate
+from model import GPT, StaticDecoder, generate
 from weight_loader import config_from_hf, load_weights_from_hf
 
 import tripy as tp
+from tripy.compiler import TensorRTFallbackWarning
 
 
 def tripy_gpt(hf_model, dtype=tp.float32) -> GPT:
@@ -73,6 +75,40 @@ def test_greedy_generation_matches_transformers(hf_model, token_ids, use_cache):
     tokens = generate(tripy_gpt(hf_model), prompt.numpy(), 12, use_cache=use_cache)
     assert tokens.tolist() == expected.tolist()
     assert len(set(tokens[0, 5:].tolist())) > 3  # a real sequence, not one token repeated
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_static_cache_decoder_generates_the_tokens_of_transformers(hf_model, token_ids, backend, compiled):
+    """The static-cache step (compiled: one CUDA graph per step on the GPU) against HF greedy decoding."""
+    prompt = token_ids[:, :5]
+    expected = hf_model.generate(
+        prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=12, min_new_tokens=12, do_sample=False
+    ).numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TensorRTFallbackWarning)
+        decoder = StaticDecoder(tripy_gpt(hf_model), 2, 5, 20, compiled=compiled)
+        first = decoder.generate(prompt.numpy(), 12)
+        again = decoder.generate(prompt.numpy(), 12)  # the caches of the first run are overwritten, not reused
+    assert first.tolist() == expected.tolist()
+    assert again.tolist() == expected.tolist()
+
+
+def test_static_cache_step_logits_match_the_dynamic_cache(hf_model, token_ids):
+    """The step's next token comes from the same logits as the dynamic cache's, position by position."""
+    model = tripy_gpt(hf_model)
+    ids = token_ids.to(torch.int32).numpy()
+    shape = (2, 4, 16, 32)
+    caches = [tp.zeros(shape) for _ in range(4)]
+    position = tp.Tensor(np.zeros(1, np.int32))
+    full = model(tp.Tensor(ids)).numpy()
+    token, position, *caches = model.step(tp.Tensor(ids[:, :9]), position, *caches)
+    assert np.from_dlpack(token).tolist() == full[:, 8].argmax(-1)[:, None].tolist()
+    for i in range(9, 12):
+        token, position, *caches = model.step(tp.Tensor(ids[:, i : i + 1]), position, *caches)
+        assert np.from_dlpack(token).tolist() == full[:, i].argmax(-1)[:, None].tolist()
+    assert np.from_dlpack(position).tolist() == [12]
+    written = np.from_dlpack(caches[0])
+    assert np.abs(written[:, :, :12]).max() > 0 and not written[:, :, 12:].any()
 
 
 def test_sampling_is_reproducible_with_a_seed(hf_model, token_ids):

@@ -7,8 +7,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tripy.compiler.executable import Executable
-from tripy.compiler.graph import Argument, trace_function
-from tripy.compiler.input_info import InputInfo
+from tripy.compiler.graph import Argument, Graph, trace_function
+from tripy.compiler.input_info import DimensionInputInfo, InputInfo
+from tripy.compiler.symbolic import resolve
 from tripy.errors import raise_error
 from tripy.export import public
 
@@ -77,9 +78,61 @@ def _check_named_dimensions(arguments: list[Argument]) -> None:
             seen.setdefault(name, (rng, where))
 
 
+def _aliases(graph: Graph, donate: Sequence[str | int]) -> list[tuple[int, int]]:
+    """For each donated argument (by name or position), the first output not taken yet with its dtype and shape."""
+    names = {a.name: i for i, a in enumerate(graph.args)}
+    positional = [a.name for a in graph.args if not a.keyword]
+    opt = [tuple(a.info.opt) for a in graph.args]
+    dims = graph.symbol_values(opt)
+
+    def shape_of(value: int) -> tuple[int, ...]:
+        if value < len(graph.args):
+            return opt[value]
+        if value < graph.first_op_value:
+            return tuple(graph.constants[value - len(graph.args)].array.shape)
+        return tuple(resolve(graph.ops[value - graph.first_op_value].shape, dims))
+
+    aliases: list[tuple[int, int]] = []
+    taken: set[int] = set()
+    for name in donate:
+        if isinstance(name, int) and not isinstance(name, bool):
+            if not 0 <= name < len(positional):
+                raise_error(
+                    f"tp.compile: `donate` names argument {name}, but there are {len(positional)} positional ones."
+                )
+            name = positional[name]
+        if not isinstance(name, str) or name not in names:
+            raise_error(f"tp.compile: `donate` names {name!r}, which is not an argument ({', '.join(names)}).")
+        arg = names[name]
+        if isinstance(graph.args[arg].info, DimensionInputInfo):
+            raise_error(f"tp.compile: `donate` names {name!r}, a size (tp.DimensionInputInfo), which has no memory.")
+        if arg in (a for _, a in aliases):
+            raise_error(f"tp.compile: `donate` names {name!r} twice.")
+        dtype = graph.args[arg].info.dtype
+        position = next(
+            (
+                p
+                for p, v in enumerate(graph.outputs)
+                if p not in taken and graph.dtype_of(v) == dtype and shape_of(v) == opt[arg]
+            ),
+            None,
+        )
+        if position is None:
+            raise_error(
+                f"tp.compile: the donated argument {name!r} ({dtype}, shape {opt[arg]}) has no output of its dtype "
+                "and shape to take its memory."
+            )
+        taken.add(position)
+        aliases.append((position, arg))
+    return aliases
+
+
 @public
 def compile(
-    func: Callable, args: Sequence[InputInfo] | None = None, kwargs: Mapping[str, InputInfo] | None = None
+    func: Callable,
+    args: Sequence[InputInfo] | None = None,
+    kwargs: Mapping[str, InputInfo] | None = None,
+    donate: Sequence[str | int] = (),
 ) -> Executable:
     """Compile ``func`` (a function or a :class:`tripy.Module`) for inputs described by ``args`` and ``kwargs``.
 
@@ -90,6 +143,13 @@ def compile(
 
     Parameters and other tensors the function uses are captured as they are now: set a module's weights
     before compiling it. With dynamic dimensions the function is traced a few times, with other sizes.
+
+    ``donate`` names arguments (or gives their positions) whose memory the call may reuse for an output
+    of the same dtype and shape (the first such output not taken by another): a state carried from call
+    to call, such as a static key/value cache updated with :func:`tripy.update_slice`. Where compiled
+    functions replay CUDA graphs, that output *is* the argument's buffer: passing it back as the
+    argument at the next call copies nothing, and an update of it is written in place. The tensor
+    passed as a donated argument must not be read after the call. Elsewhere ``donate`` changes nothing.
 
     .. code-block:: python
 
@@ -106,4 +166,7 @@ def compile(
     kwargs = dict(kwargs or {})
     _check_signature(func, args, kwargs)
     graph = trace_function(func, _arguments(func, args, kwargs))
+    if isinstance(donate, (str, int)):
+        donate = (donate,)
+    graph.aliases = _aliases(graph, list(donate))
     return Executable.build(graph)

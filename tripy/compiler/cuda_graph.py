@@ -7,6 +7,11 @@ warm the memory pool, workspaces and weight caches, and then run again under str
 array that run made stays alive: they are the plan's static buffers, which the captured kernels read
 and write. A call copies its inputs into the static input buffers, replays the graph and copies the
 outputs out (the next replay overwrites them).
+
+A donated argument (``tp.compile(..., donate=...)``) is different: its output is the argument's static
+buffer itself. The captured graph ends by copying the output there, or, where the output is an
+:class:`~tripy.trace.primitives.UpdateSlice` of the argument and nothing else reads the argument, writes the
+update into the buffer in place. A call given that buffer back as the argument copies nothing.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ import cupy
 
 from tripy.backend.base import Backend
 from tripy.backend.cuda.storage import storage_dtype
+from tripy.backend.cuda.update_slice import update_slice_into
 from tripy.compiler.graph import Graph
 from tripy.tensor import Tensor
 from tripy.trace.evaluate import run_steps
 from tripy.trace.node import topological_order
-from tripy.trace.rewrite import plan
+from tripy.trace.primitives import UpdateSlice
+from tripy.trace.rewrite import Step, plan
 
 
 class CapturedGraph:
@@ -31,6 +38,8 @@ class CapturedGraph:
     def __init__(self, graph: Graph, constants: list[Any], shapes: Sequence[tuple[int, ...]], backend: Backend) -> None:
         self.stream = cupy.cuda.Stream(non_blocking=True)
         self.stream.wait_event(cupy.cuda.get_current_stream().record())
+        #: Output position -> the argument whose buffer it is.
+        self.aliases = dict(graph.aliases)
         with self.stream:
             self.inputs = [
                 cupy.zeros(shape, dtype=storage_dtype(arg.info.dtype))
@@ -42,26 +51,63 @@ class CapturedGraph:
             ]
             outputs = graph.to_tensors(tensors, constants)
             steps = plan(topological_order(outputs), outputs, backend.rewrites)
+            in_place = self._in_place_updates(steps, tensors, outputs)
+            #: How many donated outputs are written in place (the others are copied back at the graph's end).
+            self.in_place = len(in_place)
             run_steps(steps, backend)  # warm: pool blocks, workspaces, weight caches, compiled kernels
             self.stream.synchronize()
             self.stream.begin_capture()
             try:
-                values = run_steps(steps, backend)
+                values = run_steps(steps, backend, in_place)
+                for position, arg in self.aliases.items():
+                    value = values.get(id(outputs[position]))
+                    if value is not self.inputs[arg]:
+                        self.inputs[arg][...] = value if value is not None else outputs[position].value_on(backend)
             finally:
                 self.graph = self.stream.end_capture()
         #: Every array of the captured run: the captured kernels read and write exactly these.
         self.buffers = values
-        self.outputs = [values[id(t)] if id(t) in values else t.value_on(backend) for t in outputs]
+        self.outputs = [
+            self.inputs[self.aliases[p]]
+            if p in self.aliases
+            else values[id(t)]
+            if id(t) in values
+            else t.value_on(backend)
+            for p, t in enumerate(outputs)
+        ]
         self.output_types = [(t.dtype, t.shape) for t in outputs]
 
+    def _in_place_updates(self, steps: list[Step], inputs: list[Tensor], outputs: list[Tensor]) -> dict[int, Any]:
+        """The donated outputs that are an UpdateSlice of their own argument, read by nothing else: each is
+        written into the argument's buffer (kernel overrides by the id of the step's tensor)."""
+        readers: dict[int, int] = {}
+        for step in steps:
+            for i in step.inputs:
+                readers[id(i)] = readers.get(id(i), 0) + 1
+        by_tensor = {id(step.tensor): step for step in steps}
+        overrides: dict[int, Any] = {}
+        for position, arg in self.aliases.items():
+            step = by_tensor.get(id(outputs[position]))
+            if step is None or not isinstance(step.prim, UpdateSlice) or step.inputs[0] is not inputs[arg]:
+                continue
+            if readers.get(id(inputs[arg])) != 1 or any(o is inputs[arg] for o in outputs):
+                continue
+            dim, buffer = step.prim.dim, self.inputs[arg]
+            overrides[id(step.tensor)] = lambda args, dim=dim, buffer=buffer: update_slice_into(
+                buffer, args[1], args[2], dim
+            )
+        return overrides
+
     def __call__(self, arrays: Sequence[Any]) -> list[Any]:
-        """The outputs for input ``arrays`` (device arrays of the bucket's shapes), as fresh arrays."""
+        """The outputs for input ``arrays`` (device arrays of the bucket's shapes): fresh arrays, except the
+        outputs of donated arguments, which are those arguments' buffers."""
         caller = cupy.cuda.get_current_stream()
         self.stream.wait_event(caller.record())
         with self.stream:
             for buffer, array in zip(self.inputs, arrays, strict=True):
-                buffer[...] = array
+                if array is not buffer and array.data.ptr != buffer.data.ptr:
+                    buffer[...] = array
             self.graph.launch(self.stream)
-            results = [out.copy() for out in self.outputs]
+            results = [out if p in self.aliases else out.copy() for p, out in enumerate(self.outputs)]
         caller.wait_event(self.stream.record())
         return results

@@ -70,6 +70,8 @@ class Graph:
     output_kind: str
     #: For each symbol (dynamic dimension), the (argument, axis) pairs bound to it; they are equal at run time.
     symbols: list[tuple[tuple[int, int], ...]] = field(default_factory=list)
+    #: Donated arguments: (output position, argument index) pairs; that output may take that argument's memory.
+    aliases: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def first_op_value(self) -> int:
@@ -97,7 +99,7 @@ class Graph:
             h.update(const.array.tobytes())
         for op in self.ops:
             h.update(repr((op.prim, op.inputs, op.shape, op.dtype.name)).encode())
-        h.update(repr((self.outputs, self.symbols)).encode())
+        h.update(repr((self.outputs, self.symbols, self.aliases)).encode())
         return h.hexdigest()
 
     def constant_tensors(self) -> list[Any]:

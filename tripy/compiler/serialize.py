@@ -307,6 +307,7 @@ def write_archive(path: Any, graph: Graph, engine: bytes | None, engine_tensorrt
             "outputs": list(graph.outputs),
             "output_kind": graph.output_kind,
             "symbols": [[list(pair) for pair in group] for group in graph.symbols],
+            "aliases": [list(pair) for pair in graph.aliases],
         },
     }
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -407,7 +408,8 @@ def _decode_graph(archive: zipfile.ZipFile, data: dict) -> Graph:
         tuple(tuple(_ints(pair, "a symbol")) for pair in _typed(group, list, "a symbol group"))
         for group in _typed(data.get("symbols"), list, "symbols")
     ]
-    graph = Graph(args, constants, ops, outputs, output_kind, symbols)  # type: ignore[arg-type]
+    aliases = [tuple(_ints(pair, "an alias")) for pair in _typed(data.get("aliases", []), list, "aliases")]
+    graph = Graph(args, constants, ops, outputs, output_kind, symbols, aliases)  # type: ignore[arg-type]
     _check_references(graph)
     return graph
 
@@ -424,6 +426,9 @@ def _check_references(graph: Graph) -> None:
         count += 1
     if any(not 0 <= o < count for o in graph.outputs) or not graph.outputs:
         raise DamagedFile(f"outputs {graph.outputs} do not exist")
+    for pair in graph.aliases:
+        if len(pair) != 2 or not 0 <= pair[0] < len(graph.outputs) or not 0 <= pair[1] < len(graph.args):
+            raise DamagedFile(f"alias {list(pair)} names an output or argument that does not exist")
     for group in graph.symbols:
         for pair in group:
             if (

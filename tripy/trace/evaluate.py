@@ -9,7 +9,7 @@ value and node.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tripy.backend.base import Backend
@@ -76,15 +76,23 @@ def evaluate(outputs: Sequence[Tensor], backend: Backend) -> None:
         _keep(step.tensor, values[id(step.tensor)], backend)
 
 
-def run_steps(steps: Sequence[Step], backend: Backend) -> dict[int, Any]:
+def run_steps(
+    steps: Sequence[Step], backend: Backend, overrides: Mapping[int, Callable[[list[Any]], Any]] | None = None
+) -> dict[int, Any]:
     """Run planned ``steps`` (inputs first) on ``backend``: each step's value by the id of its tensor.
 
     The tensors are left as they are (``tp.compile``'s CUDA graphs run a plan without keeping its values).
+    ``overrides`` replaces the kernel of some steps (by the id of their tensor) with a function of the
+    arguments: a compiled plan writing a donated buffer in place.
     """
     values: dict[int, Any] = {}
     for step in steps:
         args = [values[id(i)] if id(i) in values else adopt(i, backend) for i in step.inputs]
-        values[id(step.tensor)] = run(backend, step.prim, args, step.tensor._where)
+        override = overrides.get(id(step.tensor)) if overrides else None
+        if override is not None:
+            values[id(step.tensor)] = override(args)
+        else:
+            values[id(step.tensor)] = run(backend, step.prim, args, step.tensor._where)
     return values
 
 
