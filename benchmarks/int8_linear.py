@@ -12,26 +12,59 @@ For each shape (M rows, K in, N out) it prints the time per call and TOPS (2*M*N
 
 Times are CUDA-event times over back-to-back calls, so they include tripy's Python work where that, not
 the GPU, is the bottleneck (small shapes). For those shapes a breakdown says where the time goes.
+
+Then the decode table (``--decode`` for it alone): weight-only int8 (W8A16) against float16 ``tp.Linear``
+at few rows, where reading the weight is the cost. There times are GPU times: each Linear's planned
+kernels (what ``tp.compile`` captures) for as many layers of distinct weights as exceed three times the L2
+cache (decoding runs through a model's layers, so no weight is in L2 when read), captured once each into
+one CUDA graph, the graph replayed 10 times per measure, the median of 5 measures, per call. Achieved
+bandwidth counts the bytes a call must move (weight, scales, bias, input, output) and is given as a
+fraction of the card's memory bandwidth. ``--variants`` adds the W8A16 kernel's configurations alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import math
 import time
 import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import cupy
 import numpy as np
 
 import tripy as tp
-from tripy.backend.cuda import fused_gemm
+from tripy.backend.cuda import fused_gemm, w8a16_gemv
 from tripy.backend.cuda import int8_kernels as kernels
 from tripy.backend.cuda.int8_gemm import int8_gemm_padded
 from tripy.backend.registry import get_backend
+from tripy.trace.evaluate import run_steps
+from tripy.trace.node import topological_order
 from tripy.trace.primitives import Quantize
+from tripy.trace.rewrite import plan
 
 SHAPES = [(8192, 8192, 8192), (4096, 4096, 4096), (512, 768, 2304), (16, 768, 2304)]
+#: Decode shapes (M, K, N): square layers of a 7B/70B-class model, and GPT-2's (qkv, proj, fc, fc proj).
+DECODE_SHAPES = [(m, k, n) for k, n in [(4096, 4096), (8192, 8192)] for m in (1, 16)]
+GPT2_SHAPES = [(m, k, n) for k, n in [(768, 2304), (768, 768), (768, 3072), (3072, 768)] for m in (1, 16)]
+#: W8A16 kernel configurations compared with ``--variants`` (kind/rows/warps/unroll).
+VARIANTS = [
+    "mma/16/4/1",
+    "mma/16/8/4",
+    "mma/32/4/4",
+    "mma/32/8/2",
+    "mma/32/8/4",
+    "mma/32/16/2",
+    "mma/64/8/2",
+    "simt/1/4/1",
+    "simt/2/4/2",
+    "simt/4/4/2",
+    "simt/4/8/2",
+]
+#: Nominal memory bandwidth (bytes/s) of cards whose device properties understate it.
+NOMINAL_BANDWIDTH = {"H200": 4.8e12, "H100 80GB HBM3": 3.35e12, "H100 PCIe": 2.0e12}
 
 
 def gpu_ms(fn, iters: int, warmup: int = 3) -> float:
@@ -170,9 +203,144 @@ def bench_shape(m: int, k: int, n: int, iters: int, torch) -> list[tuple[str, fl
     return rows
 
 
+def memory_bandwidth() -> tuple[float, str]:
+    """The card's memory bandwidth in bytes/s and where the number comes from."""
+    props = cupy.cuda.runtime.getDeviceProperties(0)
+    name = props["name"].decode()
+    for key, value in NOMINAL_BANDWIDTH.items():
+        if key in name:
+            return value, f"{name} nominal"
+    try:
+        clock_khz = cupy.cuda.runtime.deviceGetAttribute(cupy.cuda.runtime.cudaDevAttrMemoryClockRate, 0)
+        bus_bits = cupy.cuda.runtime.deviceGetAttribute(cupy.cuda.runtime.cudaDevAttrGlobalMemoryBusWidth, 0)
+    except Exception:  # noqa: BLE001 - an older CuPy or runtime: the properties carry the same numbers
+        clock_khz, bus_bits = props.get("memoryClockRate", 0), props.get("memoryBusWidth", 0)
+    return 2.0 * clock_khz * 1e3 * bus_bits / 8, f"{name}, from its memory clock and bus width"
+
+
+def graph_gpu_ms(calls: Sequence[Callable[..., Any]], replays: int = 10, repeats: int = 5) -> float:
+    """GPU milliseconds per call: ``calls`` (one per layer) run once to warm, captured once each into one
+    CUDA graph, the graph replayed ``replays`` times per measure with CUDA events; the median of ``repeats``."""
+    stream = cupy.cuda.Stream(non_blocking=True)
+    stream.wait_event(cupy.cuda.get_current_stream().record())
+    with stream:
+        for call in calls:
+            call()
+        stream.synchronize()
+        keep = []  # what the captured kernels read and write stays allocated while the graph is used
+        stream.begin_capture()
+        try:
+            for call in calls:
+                keep.append(call())
+        finally:
+            graph = stream.end_capture()
+        graph.launch(stream)
+        stream.synchronize()
+        times = []
+        for _ in range(repeats):
+            start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+            start.record(stream)
+            for _ in range(replays):
+                graph.launch(stream)
+            stop.record(stream)
+            stop.synchronize()
+            times.append(cupy.cuda.get_elapsed_time(start, stop) / (replays * len(calls)))
+    del keep
+    return float(np.median(times))
+
+
+def planned(layer: tp.Linear, x: tp.Tensor) -> Callable[[], Any]:
+    """One call of ``layer`` on ``x`` as ``tp.compile`` captures it: its planned steps (fusions applied)."""
+    cb = get_backend("cuda")
+    out = layer(x)
+    steps = plan(topological_order([out]), [out], cb.rewrites)
+    return lambda: run_steps(steps, cb)
+
+
+def _config(text: str) -> w8a16_gemv.Config:
+    kind, rows, warps, unroll = text.split("/")
+    return w8a16_gemv.Config(kind, int(rows), int(warps), int(unroll))
+
+
+def bench_decode(m: int, k: int, n: int, variants: bool) -> list[tuple[str, float, float]]:
+    """(case, GPU ms per call, achieved bandwidth in bytes/s) of the decode table for one shape."""
+    cb = get_backend("cuda")
+    l2 = cupy.cuda.runtime.getDeviceProperties(0)["l2CacheSize"]
+    layers = min(128, max(2, math.ceil(3 * l2 / (n * k))))
+    rng = cupy.random.default_rng(0)
+    x = rng.uniform(-1, 1, (m, k), dtype=cupy.float32).astype(cupy.float16)
+    xt = tp.Tensor(x)
+    f16_calls, w8_calls, kernel_args = [], [], []
+    for _ in range(layers):
+        w = rng.uniform(-1, 1, (n, k), dtype=cupy.float32).astype(cupy.float16)
+        bias = rng.uniform(-1, 1, (n,), dtype=cupy.float32).astype(cupy.float16)
+        w_scale = (cupy.abs(w.astype(cupy.float32)).max(axis=1) / 127).astype(cupy.float32)
+        f16_calls.append(planned(make_linear(w, None, bias, None), xt))
+        w8_calls.append(planned(make_linear(w, w_scale, bias, None), xt))
+        q = cb.kernels[Quantize](Quantize(tp.int8, 0), w, w_scale)
+        kernel_args.append((w8a16_gemv.prepare_weight(q), w_scale, bias))
+        del w
+    small = 4 * n + 2 * n + 2 * m * k + 2 * m * n  # scales, bias, input, output
+    f16_bytes, w8_bytes = 2 * n * k + 2 * n + 2 * m * k + 2 * m * n, n * k + small
+    rows = []
+    before = cb.int8.stats["w8a16"]
+    ms = graph_gpu_ms(w8_calls)
+    assert cb.int8.stats["w8a16"] > before, "the W8A16 kernel did not run"
+    rows.append(("tp.Linear W8A16 (int8 weight-only)", ms, w8_bytes / (ms * 1e-3)))
+    ms = graph_gpu_ms(f16_calls)
+    rows.append(("tp.Linear float16", ms, f16_bytes / (ms * 1e-3)))
+    cb.int8.use_w8a16 = False
+    try:
+        ms = graph_gpu_ms(w8_calls)
+        rows.append(("tp.Linear int8 weight-only, float GEMM (before)", ms, f16_bytes / (ms * 1e-3)))
+    finally:
+        cb.int8.use_w8a16 = True
+    default = w8a16_gemv.choose(m, n, k, "float16")
+    names = [str(default)] + ([v for v in VARIANTS if str(_config(v)) != str(default)] if variants else [])
+    for text in names:
+        config = default if text == str(default) else _config(text)
+        if config.kind == "simt" and m > 4:
+            continue  # float32 FMAs: compute-bound at many rows
+        calls = [
+            lambda a=a, config=config: w8a16_gemv.gemv(x, "float16", a[0], a[1], a[2], n, config=config)
+            for a in kernel_args
+        ]
+        try:
+            ms = graph_gpu_ms(calls)
+        except Exception as exc:  # noqa: BLE001 - a configuration that does not build or launch here
+            print(f"  kernel {config}: {type(exc).__name__}: {str(exc).splitlines()[0][:100]}")
+            continue
+        mark = " (default)" if config == default else ""
+        rows.append((f"  kernel alone: {config}{mark}", ms, w8_bytes / (ms * 1e-3)))
+    return rows
+
+
+def decode_table(shapes: list[tuple[int, int, int]], variants: bool, title: str) -> dict[tuple, float]:
+    """Print the decode table for ``shapes``; returns the W8A16 speed-up over float16 per shape."""
+    peak, source = memory_bandwidth()
+    print(f"\n{title}: GPU time per call (CUDA-graph replays, cold L2); bandwidth of {source} = {peak / 1e12:.2f} TB/s")
+    print(f"  {'M':>3} {'K':>5} {'N':>5}  {'case':<52} {'us/call':>8} {'GB/s':>7} {'of peak':>7} {'vs fp16':>7}")
+    speedups = {}
+    for m, k, n in shapes:
+        rows = bench_decode(m, k, n, variants)
+        f16 = next(ms for name, ms, _ in rows if name == "tp.Linear float16")
+        for name, ms, bw in rows:
+            print(
+                f"  {m:>3} {k:>5} {n:>5}  {name:<52} {ms * 1e3:8.2f} {bw / 1e9:7.0f} {bw / peak:7.1%} {f16 / ms:6.2f}x"
+            )
+        speedups[(m, k, n)] = f16 / rows[0][1]
+    for (m, k, n), speedup in speedups.items():
+        verdict = "meets" if speedup >= 1.6 else "misses"
+        print(f"  M={m} K={k} N={n}: W8A16 tp.Linear {speedup:.2f}x float16 tp.Linear ({verdict} 1.6x)")
+    return speedups
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="only 4096^3 and the GPT-2 shapes")
+    parser.add_argument("--decode", action="store_true", help="only the decode (W8A16 against float16) tables")
+    parser.add_argument("--variants", action="store_true", help="the W8A16 kernel's configurations too")
+    parser.add_argument("--no-gpt2", action="store_true", help="leave out the GPT-2 decode shapes")
     args = parser.parse_args()
     tp.config.backend = "cuda"
     try:
@@ -190,6 +358,11 @@ def main() -> None:
     while time.perf_counter() - t0 < 0.5:
         warm @ warm
         cupy.cuda.Device().synchronize()
+    decode_table(DECODE_SHAPES, args.variants, "Decode, W8A16 against float16")
+    if not args.no_gpt2:
+        decode_table(GPT2_SHAPES, False, "GPT-2 decode shapes, W8A16 against float16")
+    if args.decode:
+        return
     summary = {}
     for m, k, n in SHAPES[1:] if args.quick else SHAPES:
         iters = 20 if m * n * k >= 2**36 else 200

@@ -5,8 +5,10 @@ quantizes ``x`` into an int8 matrix with one kernel, then, on Hopper GPUs where 
 (:mod:`.fused_gemm`), runs one int8 GEMM whose epilogue applies ``sx * sw[n]`` and the bias; elsewhere one
 cuBLAS int8 x int8 -> int32 GEMM (:mod:`.int8_gemm`) and one epilogue kernel. The quantized weight is
 cached, keyed by the weight value's identity and its scale's, and dropped when either is freed. Without
-``sx`` (weight-only int8) the input is not quantized, so the product stays in floating point: the
-dequantized weight is what is cached.
+``sx`` (weight-only int8) the input is not quantized, so the product stays in floating point: up to
+:data:`~tripy.backend.cuda.w8a16_gemv.MAX_ROWS` rows (decoding), :mod:`.w8a16_gemv` reads the cached int8
+weight and dequantizes it in registers (half the bytes of a float16 weight); for more rows the weight,
+dequantized once to the Linear's type and cached too, goes to a float GEMM.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import cupy
 import numpy as np
 
 from tripy import dtypes
-from tripy.backend.cuda import fused_gemm, int8_kernels
+from tripy.backend.cuda import fused_gemm, int8_kernels, w8a16_gemv
 from tripy.backend.cuda.int8_gemm import int8_gemm_padded, padded, round_up4
 from tripy.backend.cuda.kernels import KERNELS, cast_array, scale_for
 from tripy.backend.cuda.storage import logical_dtype, storage_dtype
@@ -35,7 +37,8 @@ _ADD = Binary(BinaryOp.ADD)
 
 
 class _CachedWeight:
-    """A quantized (or, for weight-only, dequantized) weight, alive while its weight and scale values are."""
+    """A quantized weight (for weight-only int8 also, once needed, dequantized), alive while its weight and
+    scale values are."""
 
     __slots__ = ("refs", "int8", "scale", "dequantized")
 
@@ -52,8 +55,17 @@ class Int8LinearKernel:
     def __init__(self) -> None:
         self.cache: dict[tuple, _CachedWeight] = {}
         self.use_fused_kernel = True  #: set False to keep the cuBLAS GEMM + epilogue kernel (for comparisons)
+        #: set False to run weight-only int8 on few rows as a float GEMM too (for comparisons)
+        self.use_w8a16 = True
         self.fused_failed = False  #: the Hopper kernel failed once (it is not tried again)
-        self.stats = {"fused": 0, "fused_kernel": 0, "weight_only": 0, "cache_hits": 0, "cache_misses": 0}
+        self.stats = {
+            "fused": 0,
+            "fused_kernel": 0,
+            "weight_only": 0,
+            "w8a16": 0,
+            "cache_hits": 0,
+            "cache_misses": 0,
+        }
         self._scratches: dict[tuple, cupy.ndarray] = {}
 
     def _scratch(self, shape: tuple[int, int], dtype) -> cupy.ndarray:
@@ -79,9 +91,14 @@ class Int8LinearKernel:
             return entry
         self.stats["cache_misses"] += 1
         q = KERNELS[Quantize](Quantize(dtypes.int8, p.weight_axis), w_value, s_value)
-        if not p.input_scaled:
-            deq = KERNELS[Dequantize](Dequantize(p.dtype, p.weight_axis), q, s_value)
-            entry = _CachedWeight(None, dequantized=deq if p.weight_kn else cupy.ascontiguousarray(deq.T))
+        if not p.input_scaled:  # (N, K) int8 padded for the w8a16 kernels; the scale per output channel
+            q_nk = q.T if p.weight_kn else q
+            scale = scale_for(s_value, (n,), 0 if p.weight_axis is not None else None)
+            entry = _CachedWeight(
+                None,
+                int8=w8a16_gemv.prepare_weight(q_nk),
+                scale=cupy.ascontiguousarray(cupy.broadcast_to(scale, (n,)), dtype=np.float32),
+            )
         else:
             if p.weight_kn:
                 q = q.T
@@ -98,6 +115,15 @@ class Int8LinearKernel:
             return entry
         self.cache[key] = entry
         return entry
+
+    @staticmethod
+    def _dequantized(entry: _CachedWeight, p: Int8Linear, n: int, k: int) -> cupy.ndarray:
+        """The weight-only entry's weight dequantized to ``p.dtype`` as (K, N), made on first use."""
+        if entry.dequantized is None:
+            # A per-tensor scale was broadcast to (n,): scaling each row by it is the same product.
+            deq = KERNELS[Dequantize](Dequantize(p.dtype, 0), entry.int8[:n, :k], entry.scale)
+            entry.dequantized = cupy.ascontiguousarray(deq.T)
+        return entry.dequantized
 
     def _forget(self, key: tuple):
         cache = self.cache
@@ -123,10 +149,21 @@ class Int8LinearKernel:
         out_dtype = p.dtype
         if bias is not None and logical_dtype(bias) is not out_dtype:
             bias = cast_array(bias, out_dtype)
-        if s_x is None:  # weight-only: float GEMM against the cached dequantized weight
+        if s_x is None:  # weight-only: int8 weight x float activations
             self.stats["weight_only"] += 1
             x = x if logical_dtype(x) is out_dtype else cast_array(x, out_dtype)
-            out = KERNELS[Matmul](Matmul(), x.reshape(rows, k), entry.dequantized)
+            if self.use_w8a16 and 0 < rows <= w8a16_gemv.MAX_ROWS and k > 0:
+                self.stats["w8a16"] += 1
+                out = w8a16_gemv.gemv(
+                    cupy.ascontiguousarray(x.reshape(rows, k)),
+                    _FLOATS[out_dtype],
+                    entry.int8,
+                    entry.scale,
+                    None if bias is None else cupy.ascontiguousarray(bias),
+                    n,
+                )
+                return out.reshape(out_shape)
+            out = KERNELS[Matmul](Matmul(), x.reshape(rows, k), self._dequantized(entry, p, n, k))
             if bias is not None:
                 out = KERNELS[Binary](_ADD, out, bias.reshape(1, -1))
             return out.reshape(out_shape)

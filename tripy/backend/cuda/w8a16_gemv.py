@@ -1,0 +1,476 @@
+"""Weight-only int8 Linear for few rows (decoding): int8 weights x float16/bfloat16/float32 activations.
+
+When a Linear runs on a handful of rows, its time is the time to read the weight, so an int8 weight is read
+as int8 (half the bytes of float16) and dequantized in registers. Two kernels, compiled by NVRTC at run time
+per configuration:
+
+- ``w8a16_mma`` (float16 and bfloat16 activations, compute capability 8.0 and later): each warp holds
+  ``16 * RT`` weight rows; every thread loads 16 bytes of a row (16 int8 weights) per load, four threads
+  covering 64 contiguous bytes, and turns them into exact float16/bfloat16 values (int8 fits either type
+  exactly) as the A operand of ``mma.m16n8k16`` with float32 accumulators; the activations (up to 16 rows)
+  are the B operand. The thread's 16 consecutive ``k`` are spread over four MMA steps; the activations
+  are loaded in the same order, so the sum is over the same products. Warps of a block split ``K``
+  and add their partial sums through shared memory.
+- ``w8a16_simt`` (any float type, any GPU): a warp of lanes each loading 16 weights of ``R`` rows per
+  load, dequantized to float32, multiplied with float32 FMAs, then reduced across the warp and the block.
+
+Both apply the per-output-channel (or per-tensor, broadcast) float32 scale and the bias once to each
+float32 sum, and round once to the output type. The weight is prepared once (:func:`prepare_weight`) and
+cached by the caller: int8 ``(Np, Kp)`` padded with zeros to multiples of 64, so that every 16-byte load
+is aligned and in bounds. Activations need no padding: loads past ``K`` read zeros. Nothing here
+synchronizes with the host or allocates outside CuPy's pool, so calls can be captured in a CUDA graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import cupy
+import numpy as np
+
+from tripy.backend.cuda.storage import DEVICE_FUNCTIONS
+
+#: The most activation rows the kernels take (above it a float GEMM is as fast: the weight is reused).
+MAX_ROWS = 16
+#: The weight's padding: rows and columns of the prepared weight are multiples of this.
+PAD = 64
+_TYPES = {"float32": 0, "float16": 1, "bfloat16": 2}
+
+SOURCE = (
+    DEVICE_FUNCTIONS
+    + r"""
+/* ---- loads ---------------------------------------------------------------------------------------- */
+/* Weights are read once: they bypass L1 (the activations, read by every block, stay there). */
+__device__ __forceinline__ int4 w8_ld_weight(const int4* p) {
+    int4 v;
+    asm("ld.global.nc.L1::no_allocate.v4.s32 {%0, %1, %2, %3}, [%4];"
+        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+}
+__device__ __forceinline__ uint4 w8_ld16(const void* p) {
+    uint4 v;
+    asm("ld.global.nc.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+}
+__device__ __forceinline__ uint2 w8_ld8(const void* p) {
+    uint2 v;
+    asm("ld.global.nc.v2.u32 {%0, %1}, [%2];" : "=r"(v.x), "=r"(v.y) : "l"(p));
+    return v;
+}
+/* Zero vectors without vector_functions.h (not every NVRTC header set has make_int4). */
+__device__ __forceinline__ int4 w8_zero_i4() { int4 v; v.x = v.y = v.z = v.w = 0; return v; }
+__device__ __forceinline__ uint4 w8_u4(unsigned int a, unsigned int b, unsigned int c, unsigned int d) {
+    uint4 v; v.x = a; v.y = b; v.z = c; v.w = d; return v;
+}
+__device__ __forceinline__ unsigned int w8_word(const int4& v, int i) {
+    return (unsigned int)(i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w);
+}
+__device__ __forceinline__ unsigned int w8_word(const uint4& v, int i) {
+    return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+}
+
+/* ---- float types: 0 float32, 1 float16 (bits), 2 bfloat16 (bits) ---------------------------------- */
+__device__ __forceinline__ float w8_half_to_f32(unsigned short h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+__device__ __forceinline__ unsigned short w8_f32_to_half(float f) {
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+template <int XT> struct W8Io;
+template <> struct W8Io<0> {
+    typedef float T;
+    static __device__ __forceinline__ float load(const float* p, long long i) { return p[i]; }
+    static __device__ __forceinline__ float store(float v) { return v; }
+    /* four consecutive values at p (16-byte aligned) */
+    static __device__ __forceinline__ void load4(const float* p, float* f) {
+        uint4 v = w8_ld16(p);
+        f[0] = __uint_as_float(v.x); f[1] = __uint_as_float(v.y);
+        f[2] = __uint_as_float(v.z); f[3] = __uint_as_float(v.w);
+    }
+};
+template <> struct W8Io<1> {
+    typedef unsigned short T;
+    static __device__ __forceinline__ float load(const unsigned short* p, long long i) { return w8_half_to_f32(p[i]); }
+    static __device__ __forceinline__ unsigned short store(float v) { return w8_f32_to_half(v); }
+    static __device__ __forceinline__ void load4(const unsigned short* p, float* f) {
+        uint2 v = w8_ld8(p);
+        f[0] = w8_half_to_f32((unsigned short)(v.x & 0xffffu)); f[1] = w8_half_to_f32((unsigned short)(v.x >> 16));
+        f[2] = w8_half_to_f32((unsigned short)(v.y & 0xffffu)); f[3] = w8_half_to_f32((unsigned short)(v.y >> 16));
+    }
+};
+template <> struct W8Io<2> {
+    typedef unsigned short T;
+    static __device__ __forceinline__ float load(const unsigned short* p, long long i) { return tp_bf16_to_f32(p[i]); }
+    static __device__ __forceinline__ unsigned short store(float v) { return tp_f32_to_bf16(v); }
+    static __device__ __forceinline__ void load4(const unsigned short* p, float* f) {
+        uint2 v = w8_ld8(p);
+        f[0] = __uint_as_float(v.x << 16); f[1] = __uint_as_float(v.x & 0xffff0000u);
+        f[2] = __uint_as_float(v.y << 16); f[3] = __uint_as_float(v.y & 0xffff0000u);
+    }
+};
+
+/* ---- dequantization: exact, no integer-to-float conversion instructions ---------------------------- */
+/* ``biased`` is a word of four int8 weights XOR 0x80808080 (each byte q + 128). */
+__device__ __forceinline__ float w8_byte_f32(unsigned int biased, unsigned int sel) {
+    /* 0x4B0000uu is 2**23 + uu: less 2**23 + 128 it is q, exactly */
+    return __uint_as_float(__byte_perm(biased, 0x4B000000u, sel)) - 8388736.0f;
+}
+/* Two bytes (selected by 0x4140: bytes 0 and 1, or 0x4342: bytes 2 and 3) as a float16 pair. */
+__device__ __forceinline__ unsigned int w8_half2(unsigned int biased, unsigned int sel) {
+    /* 0x64uu is 1024 + uu in float16: less 1152 it is q, exactly */
+    unsigned int h = __byte_perm(biased, 0x64646464u, sel), r;
+    asm("sub.rn.f16x2 %0, %1, %2;" : "=r"(r) : "r"(h), "r"(0x64806480u));
+    return r;
+}
+/* The same as a bfloat16 pair (bytes 2i and 2i+1). */
+__device__ __forceinline__ unsigned int w8_bf162(unsigned int biased, int i) {
+    float lo = w8_byte_f32(biased, 0x7440u + 2u * i), hi = w8_byte_f32(biased, 0x7441u + 2u * i);
+    unsigned int r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+
+template <bool BF16>
+__device__ __forceinline__ void w8_mma(float* c, unsigned int a0, unsigned int a1, unsigned int a2,
+                                       unsigned int a3, unsigned int b0, unsigned int b1) {
+    if (BF16) {
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+            "{%8, %9}, {%0, %1, %2, %3};"
+            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+            : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+    } else {
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+            "{%8, %9}, {%0, %1, %2, %3};"
+            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+            : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+    }
+}
+
+/* Sixteen activations x[k .. k+15] of one row (16-bit types) as 8 words; zeros past K or when !ok. */
+template <bool XVEC>
+__device__ __forceinline__ void w8_x16(const unsigned short* row, int k, int K, bool ok, uint4* v) {
+    if (XVEC) {  /* K % 16 == 0 and the row 16-byte aligned: the 16 values are all in or all out */
+        if (ok && k < K) {
+            v[0] = w8_ld16(row + k);
+            v[1] = w8_ld16(row + k + 8);
+        } else {
+            v[0] = w8_u4(0u, 0u, 0u, 0u);
+            v[1] = v[0];
+        }
+    } else {
+        unsigned int words[8];
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+            unsigned int lo = ok && k + 2 * i < K ? row[k + 2 * i] : 0u;
+            unsigned int hi = ok && k + 2 * i + 1 < K ? row[k + 2 * i + 1] : 0u;
+            words[i] = lo | (hi << 16);
+        }
+        v[0] = w8_u4(words[0], words[1], words[2], words[3]);
+        v[1] = w8_u4(words[4], words[5], words[6], words[7]);
+    }
+}
+
+/* ---- tensor-core kernel: float16 / bfloat16 activations, M <= 8 * NB ----------------------------- */
+template <int RT, int NB, int WK, int U, bool BF16, bool XVEC>
+__global__ void __launch_bounds__(WK * 32)
+w8a16_mma(const int4* __restrict__ w, const float* __restrict__ scale, const unsigned short* __restrict__ x,
+          const unsigned short* __restrict__ bias, unsigned short* __restrict__ out, int M, int N, int K, int Kp) {
+    const int lane = threadIdx.x & 31, wk = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    const long long row_vecs = Kp >> 4;  /* 16-byte vectors per weight row */
+    const int chunks = (K + 63) >> 6;    /* 64 k per chunk: 4 threads x 16 bytes of each row */
+    const long long n0 = (long long)blockIdx.x * (16 * RT);
+    float acc[RT][NB][4];
+#pragma unroll
+    for (int j = 0; j < RT; ++j)
+#pragma unroll
+        for (int b = 0; b < NB; ++b)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[j][b][i] = 0.0f;
+    const int4* wrow[RT][2];
+#pragma unroll
+    for (int j = 0; j < RT; ++j)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) wrow[j][h] = w + (n0 + 16 * j + g + 8 * h) * row_vecs + t;
+    const unsigned short* xrow[NB];
+    bool xok[NB];
+#pragma unroll
+    for (int b = 0; b < NB; ++b) {
+        const int m = g + 8 * b;
+        xok[b] = m < M;
+        xrow[b] = x + (long long)(xok[b] ? m : 0) * K;
+    }
+    for (int c0 = wk; c0 < chunks; c0 += WK * U) {
+        int4 wv[U][RT][2];
+        uint4 xv[U][NB][2];
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int c = c0 + u * WK;
+            const bool ok = c < chunks;
+#pragma unroll
+            for (int j = 0; j < RT; ++j)
+#pragma unroll
+                for (int h = 0; h < 2; ++h) wv[u][j][h] = ok ? w8_ld_weight(wrow[j][h] + 4 * c) : w8_zero_i4();
+#pragma unroll
+            for (int b = 0; b < NB; ++b) w8_x16<XVEC>(xrow[b], 64 * c + 16 * t, K, ok && xok[b], xv[u][b]);
+        }
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+#pragma unroll
+            for (int s = 0; s < 4; ++s) {
+                /* step s: this thread's k = 64c + 16t + 4s + {0, 1} (B's first register), {2, 3} (second) */
+                unsigned int bf[NB][2];
+#pragma unroll
+                for (int b = 0; b < NB; ++b) {
+                    bf[b][0] = w8_word(xv[u][b][s >> 1], 2 * (s & 1));
+                    bf[b][1] = w8_word(xv[u][b][s >> 1], 2 * (s & 1) + 1);
+                }
+#pragma unroll
+                for (int j = 0; j < RT; ++j) {
+                    const unsigned int r0 = w8_word(wv[u][j][0], s) ^ 0x80808080u;  /* row g */
+                    const unsigned int r8 = w8_word(wv[u][j][1], s) ^ 0x80808080u;  /* row g + 8 */
+                    unsigned int a0, a1, a2, a3;
+                    if (BF16) {
+                        a0 = w8_bf162(r0, 0); a1 = w8_bf162(r8, 0); a2 = w8_bf162(r0, 1); a3 = w8_bf162(r8, 1);
+                    } else {
+                        a0 = w8_half2(r0, 0x4140u); a1 = w8_half2(r8, 0x4140u);
+                        a2 = w8_half2(r0, 0x4342u); a3 = w8_half2(r8, 0x4342u);
+                    }
+#pragma unroll
+                    for (int b = 0; b < NB; ++b) w8_mma<BF16>(acc[j][b], a0, a1, a2, a3, bf[b][0], bf[b][1]);
+                }
+            }
+        }
+    }
+    /* The warps' partial sums, added in a fixed order (the result does not depend on timing). */
+    __shared__ float red[WK][RT * NB * 4][32];
+#pragma unroll
+    for (int j = 0; j < RT; ++j)
+#pragma unroll
+        for (int b = 0; b < NB; ++b)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) red[wk][(j * NB + b) * 4 + i][lane] = acc[j][b][i];
+    __syncthreads();
+    const float* flat = &red[0][0][0];
+    for (int e = threadIdx.x; e < RT * NB * 4 * 32; e += WK * 32) {
+        float v = 0.0f;
+#pragma unroll
+        for (int q = 0; q < WK; ++q) v += flat[q * (RT * NB * 4 * 32) + e];
+        const int ln = e & 31, idx = e >> 5, i = idx & 3, jb = idx >> 2, b = jb % NB, j = jb / NB;
+        const long long n = n0 + 16 * j + (ln >> 2) + 8 * (i >> 1);
+        const int m = 8 * b + 2 * (ln & 3) + (i & 1);
+        if (n < N && m < M) {
+            float r = v * scale[n];
+            if (bias != nullptr) r += BF16 ? W8Io<2>::load(bias, n) : W8Io<1>::load(bias, n);
+            out[(long long)m * N + n] = BF16 ? W8Io<2>::store(r) : W8Io<1>::store(r);
+        }
+    }
+}
+
+/* ---- CUDA-core kernel: any float type, M <= MM ---------------------------------------------------- */
+template <int R, int MM, int WK, int U, int XT, bool XVEC>
+__global__ void __launch_bounds__(WK * 32)
+w8a16_simt(const int4* __restrict__ w, const float* __restrict__ scale, const typename W8Io<XT>::T* __restrict__ x,
+           const typename W8Io<XT>::T* __restrict__ bias, typename W8Io<XT>::T* __restrict__ out, int M, int N,
+           int K, int Kp) {
+    typedef W8Io<XT> Io;
+    const int lane = threadIdx.x & 31, wk = threadIdx.x >> 5;
+    const long long row_vecs = Kp >> 4;
+    const int chunks = (K + 15) >> 4;  /* 16 k per lane and load */
+    const long long n0 = (long long)blockIdx.x * R;
+    float acc[R][MM];
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+        for (int m = 0; m < MM; ++m) acc[r][m] = 0.0f;
+    for (int c0 = wk * 32 + lane; c0 < chunks; c0 += WK * 32 * U) {
+        int4 wv[U][R];
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int c = c0 + u * WK * 32;
+#pragma unroll
+            for (int r = 0; r < R; ++r)
+                wv[u][r] = c < chunks ? w8_ld_weight(w + (n0 + r) * row_vecs + c) : w8_zero_i4();
+        }
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int c = c0 + u * WK * 32;
+            if (c >= chunks) break;
+#pragma unroll
+            for (int q = 0; q < 4; ++q) {
+                float wf[R][4];
+#pragma unroll
+                for (int r = 0; r < R; ++r) {
+                    const unsigned int biased = w8_word(wv[u][r], q) ^ 0x80808080u;
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) wf[r][i] = w8_byte_f32(biased, 0x7440u + i);
+                }
+                const int k = 16 * c + 4 * q;
+#pragma unroll
+                for (int m = 0; m < MM; ++m) {
+                    if (m < M) {
+                        float xf[4];
+                        const typename Io::T* row = x + (long long)m * K;
+                        if (XVEC) {
+                            Io::load4(row + k, xf);
+                        } else {
+#pragma unroll
+                            for (int i = 0; i < 4; ++i) xf[i] = k + i < K ? Io::load(row, k + i) : 0.0f;
+                        }
+#pragma unroll
+                        for (int r = 0; r < R; ++r)
+#pragma unroll
+                            for (int i = 0; i < 4; ++i) acc[r][m] = fmaf(xf[i], wf[r][i], acc[r][m]);
+                    }
+                }
+            }
+        }
+    }
+    __shared__ float red[WK][R * MM];
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+        for (int m = 0; m < MM; ++m) {
+            float v = acc[r][m];
+#pragma unroll
+            for (int off = 16; off > 0; off >>= 1) v += __shfl_xor_sync(0xffffffffu, v, off);
+            if (lane == 0) red[wk][r * MM + m] = v;
+        }
+    __syncthreads();
+    for (int e = threadIdx.x; e < R * MM; e += WK * 32) {
+        float v = 0.0f;
+#pragma unroll
+        for (int q = 0; q < WK; ++q) v += red[q][e];
+        const long long n = n0 + e / MM;
+        const int m = e % MM;
+        if (n < N && m < M) {
+            float r = v * scale[n];
+            if (bias != nullptr) r += Io::load(bias, n);
+            out[(long long)m * N + n] = Io::store(r);
+        }
+    }
+}
+"""
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One kernel configuration.
+
+    ``kind`` is ``"mma"`` (tensor cores, float16/bfloat16) or ``"simt"``; ``rows`` the weight rows of a
+    block (16, 32 or 64 for ``mma``; 1, 2, 4 or 8 for ``simt``); ``warps`` the warps of a block,
+    which split K; ``unroll`` the loads of each weight row a thread has in flight.
+    """
+
+    kind: str
+    rows: int
+    warps: int
+    unroll: int
+
+    def __str__(self) -> str:
+        return f"{self.kind} rows={self.rows} warps={self.warps} unroll={self.unroll}"
+
+
+def _pow2_at_least(m: int) -> int:
+    p = 1
+    while p < m:
+        p *= 2
+    return p
+
+
+@cache
+def _compute_capability() -> int:
+    return int(cupy.cuda.Device().compute_capability)
+
+
+def choose(m: int, n: int, k: int, dtype_name: str) -> Config:
+    """The configuration used for ``m`` activation rows of ``dtype_name`` and an (n, k) weight."""
+    if dtype_name != "float32" and _compute_capability() >= 80:
+        warps = 8 if k >= 2048 else 4
+        if m <= 8:
+            return Config("mma", 32, warps, 4)
+        return Config("mma", 32, warps, 2)
+    return Config("simt", 2 if m > 4 else 4, 4, 2)
+
+
+@cache
+def _module(name: str) -> cupy.RawModule:
+    return cupy.RawModule(code=SOURCE, options=("--std=c++17",), name_expressions=(name,))
+
+
+def kernel_name(config: Config, m: int, dtype_name: str, vectorized: bool) -> str:
+    """The C++ name of the template instance that runs ``config`` for ``m`` rows."""
+    vec = "true" if vectorized else "false"
+    if config.kind == "mma":
+        if dtype_name == "float32":
+            raise ValueError("the mma kernel takes float16 or bfloat16 activations")
+        if config.rows not in (16, 32, 64):
+            raise ValueError(f"mma rows must be 16, 32 or 64, not {config.rows}")
+        nb = 1 if m <= 8 else 2
+        bf16 = "true" if dtype_name == "bfloat16" else "false"
+        return f"w8a16_mma<{config.rows // 16}, {nb}, {config.warps}, {config.unroll}, {bf16}, {vec}>"
+    if config.kind != "simt" or not 1 <= config.rows <= 8 or PAD % config.rows:
+        raise ValueError(f"unknown configuration {config}")
+    mm = _pow2_at_least(m)
+    return f"w8a16_simt<{config.rows}, {mm}, {config.warps}, {config.unroll}, {_TYPES[dtype_name]}, {vec}>"
+
+
+def _round_up(v: int, multiple: int) -> int:
+    return (v + multiple - 1) // multiple * multiple
+
+
+def prepare_weight(q: cupy.ndarray) -> cupy.ndarray:
+    """The int8 weight ``q`` (N, K) as the kernels read it: C-contiguous, zero-padded to multiples of 64."""
+    n, k = q.shape
+    out = cupy.zeros((_round_up(max(n, 1), PAD), _round_up(max(k, 1), PAD)), dtype=np.int8)
+    out[:n, :k] = q
+    return out
+
+
+def gemv(
+    x: cupy.ndarray,
+    dtype_name: str,
+    weight: cupy.ndarray,
+    scale: cupy.ndarray,
+    bias: cupy.ndarray | None,
+    n: int,
+    config: Config | None = None,
+    out: cupy.ndarray | None = None,
+) -> cupy.ndarray:
+    """``(x @ (q * scale).T + bias)`` for C-contiguous ``x`` (M, K), M <= :data:`MAX_ROWS`, of float type
+    ``dtype_name`` (held as float32, or uint16 bits for float16 and bfloat16).
+
+    ``weight`` is :func:`prepare_weight`'s padded int8 matrix of ``n`` real rows, ``scale`` float32 (n,),
+    ``bias`` (n,) of the same type as ``x`` or None. Returns (M, n) of that type (written into ``out`` if
+    given). Sums are float32; scale and bias are applied to each sum, which is then rounded once.
+    """
+    m, k = x.shape
+    if not 1 <= m <= MAX_ROWS:
+        raise ValueError(f"w8a16 takes 1 to {MAX_ROWS} rows, not {m}")
+    if weight.dtype != np.int8 or weight.shape[0] < n or weight.shape[1] < k or weight.shape[1] % PAD:
+        raise ValueError(f"weight {weight.shape} {weight.dtype} is not a prepared weight for K={k}")
+    config = config or choose(m, n, k, dtype_name)
+    vectorized = k % 16 == 0 and x.data.ptr % 16 == 0
+    name = kernel_name(config, m, dtype_name, vectorized)
+    fn = _module(name).get_function(name)
+    if out is None:
+        out = cupy.empty((m, n), dtype=x.dtype)
+    grid = (-(-n // config.rows),)
+    args = (
+        weight,
+        scale,
+        x,
+        bias if bias is not None else np.uintp(0),
+        out,
+        np.int32(m),
+        np.int32(n),
+        np.int32(k),
+        np.int32(weight.shape[1]),
+    )
+    fn(grid, (config.warps * 32,), args)
+    return out
