@@ -42,7 +42,7 @@ from tripy.backend.cuda.int8_gemm import int8_gemm_padded
 from tripy.backend.registry import get_backend
 from tripy.trace.evaluate import run_steps
 from tripy.trace.node import topological_order
-from tripy.trace.primitives import Quantize
+from tripy.trace.primitives import Matmul, Quantize
 from tripy.trace.rewrite import plan
 
 SHAPES = [(8192, 8192, 8192), (4096, 4096, 4096), (512, 768, 2304), (16, 768, 2304)]
@@ -63,6 +63,8 @@ VARIANTS = [
     "simt/4/4/2",
     "simt/4/8/2",
 ]
+#: Configurations compared at the GPT-2 shapes (small N or K: fewer rows per block, more warps on K).
+GPT2_VARIANTS = ["mma/16/4/2", "mma/16/8/2", "mma/16/16/1", "mma/32/4/4", "simt/2/4/2", "simt/4/4/2"]
 #: Nominal memory bandwidth (bytes/s) of cards whose device properties understate it.
 NOMINAL_BANDWIDTH = {"H200": 4.8e12, "H100 80GB HBM3": 3.35e12, "H100 PCIe": 2.0e12}
 
@@ -262,7 +264,7 @@ def _config(text: str) -> w8a16_gemv.Config:
     return w8a16_gemv.Config(kind, int(rows), int(warps), int(unroll))
 
 
-def bench_decode(m: int, k: int, n: int, variants: bool) -> list[tuple[str, float, float]]:
+def bench_decode(m: int, k: int, n: int, variants: Sequence[str]) -> list[tuple[str, float, float]]:
     """(case, GPU ms per call, achieved bandwidth in bytes/s) of the decode table for one shape."""
     cb = get_backend("cuda")
     l2 = cupy.cuda.runtime.getDeviceProperties(0)["l2CacheSize"]
@@ -270,7 +272,7 @@ def bench_decode(m: int, k: int, n: int, variants: bool) -> list[tuple[str, floa
     rng = cupy.random.default_rng(0)
     x = rng.uniform(-1, 1, (m, k), dtype=cupy.float32).astype(cupy.float16)
     xt = tp.Tensor(x)
-    f16_calls, w8_calls, kernel_args = [], [], []
+    f16_calls, w8_calls, kernel_args, matmul_calls = [], [], [], []
     for _ in range(layers):
         w = rng.uniform(-1, 1, (n, k), dtype=cupy.float32).astype(cupy.float16)
         bias = rng.uniform(-1, 1, (n,), dtype=cupy.float32).astype(cupy.float16)
@@ -279,7 +281,7 @@ def bench_decode(m: int, k: int, n: int, variants: bool) -> list[tuple[str, floa
         w8_calls.append(planned(make_linear(w, w_scale, bias, None), xt))
         q = cb.kernels[Quantize](Quantize(tp.int8, 0), w, w_scale)
         kernel_args.append((w8a16_gemv.prepare_weight(q), w_scale, bias))
-        del w
+        matmul_calls.append(lambda wt=w.T: cb.kernels[Matmul](Matmul(), x, wt))
     small = 4 * n + 2 * n + 2 * m * k + 2 * m * n  # scales, bias, input, output
     f16_bytes, w8_bytes = 2 * n * k + 2 * n + 2 * m * k + 2 * m * n, n * k + small
     rows = []
@@ -289,6 +291,8 @@ def bench_decode(m: int, k: int, n: int, variants: bool) -> list[tuple[str, floa
     rows.append(("tp.Linear W8A16 (int8 weight-only)", ms, w8_bytes / (ms * 1e-3)))
     ms = graph_gpu_ms(f16_calls)
     rows.append(("tp.Linear float16", ms, f16_bytes / (ms * 1e-3)))
+    ms = graph_gpu_ms(matmul_calls)
+    rows.append(("  float16 matmul alone (no bias add)", ms, (f16_bytes - 2 * n) / (ms * 1e-3)))
     cb.int8.use_w8a16 = False
     try:
         ms = graph_gpu_ms(w8_calls)
@@ -296,9 +300,8 @@ def bench_decode(m: int, k: int, n: int, variants: bool) -> list[tuple[str, floa
     finally:
         cb.int8.use_w8a16 = True
     default = w8a16_gemv.choose(m, n, k, "float16")
-    names = [str(default)] + ([v for v in VARIANTS if str(_config(v)) != str(default)] if variants else [])
-    for text in names:
-        config = default if text == str(default) else _config(text)
+    configs = [default] + [c for c in map(_config, variants) if c != default]
+    for config in configs:
         if config.kind == "simt" and m > 4:
             continue  # float32 FMAs: compute-bound at many rows
         calls = [
@@ -315,12 +318,13 @@ def bench_decode(m: int, k: int, n: int, variants: bool) -> list[tuple[str, floa
     return rows
 
 
-def decode_table(shapes: list[tuple[int, int, int]], variants: bool, title: str) -> dict[tuple, float]:
+def decode_table(shapes: list[tuple[int, int, int]], variants: Sequence[str], title: str) -> dict[tuple, float]:
     """Print the decode table for ``shapes``; returns the W8A16 speed-up over float16 per shape."""
     peak, source = memory_bandwidth()
     print(f"\n{title}: GPU time per call (CUDA-graph replays, cold L2); bandwidth of {source} = {peak / 1e12:.2f} TB/s")
     print(f"  {'M':>3} {'K':>5} {'N':>5}  {'case':<52} {'us/call':>8} {'GB/s':>7} {'of peak':>7} {'vs fp16':>7}")
     speedups = {}
+    t0 = time.perf_counter()
     for m, k, n in shapes:
         rows = bench_decode(m, k, n, variants)
         f16 = next(ms for name, ms, _ in rows if name == "tp.Linear float16")
@@ -332,6 +336,7 @@ def decode_table(shapes: list[tuple[int, int, int]], variants: bool, title: str)
     for (m, k, n), speedup in speedups.items():
         verdict = "meets" if speedup >= 1.6 else "misses"
         print(f"  M={m} K={k} N={n}: W8A16 tp.Linear {speedup:.2f}x float16 tp.Linear ({verdict} 1.6x)")
+    print(f"  ({time.perf_counter() - t0:.0f} s for this table, kernel builds included)")
     return speedups
 
 
@@ -358,9 +363,10 @@ def main() -> None:
     while time.perf_counter() - t0 < 0.5:
         warm @ warm
         cupy.cuda.Device().synchronize()
-    decode_table(DECODE_SHAPES, args.variants, "Decode, W8A16 against float16")
+    decode_table(DECODE_SHAPES, VARIANTS if args.variants else [], "Decode, W8A16 against float16")
     if not args.no_gpt2:
-        decode_table(GPT2_SHAPES, False, "GPT-2 decode shapes, W8A16 against float16")
+        gpt2_variants = GPT2_VARIANTS if args.variants else []
+        decode_table(GPT2_SHAPES, gpt2_variants, "GPT-2 decode shapes, W8A16 against float16")
     if args.decode:
         return
     summary = {}

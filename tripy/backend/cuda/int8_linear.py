@@ -58,6 +58,7 @@ class Int8LinearKernel:
         #: set False to run weight-only int8 on few rows as a float GEMM too (for comparisons)
         self.use_w8a16 = True
         self.fused_failed = False  #: the Hopper kernel failed once (it is not tried again)
+        self.w8a16_failed = False  #: the W8A16 kernel failed to build or launch once (it is not tried again)
         self.stats = {
             "fused": 0,
             "fused_kernel": 0,
@@ -152,17 +153,26 @@ class Int8LinearKernel:
         if s_x is None:  # weight-only: int8 weight x float activations
             self.stats["weight_only"] += 1
             x = x if logical_dtype(x) is out_dtype else cast_array(x, out_dtype)
-            if self.use_w8a16 and 0 < rows <= w8a16_gemv.MAX_ROWS and k > 0:
-                self.stats["w8a16"] += 1
-                out = w8a16_gemv.gemv(
-                    cupy.ascontiguousarray(x.reshape(rows, k)),
-                    _FLOATS[out_dtype],
-                    entry.int8,
-                    entry.scale,
-                    None if bias is None else cupy.ascontiguousarray(bias),
-                    n,
-                )
-                return out.reshape(out_shape)
+            if self.use_w8a16 and not self.w8a16_failed and 0 < rows <= w8a16_gemv.MAX_ROWS and k > 0:
+                try:
+                    out = w8a16_gemv.gemv(
+                        cupy.ascontiguousarray(x.reshape(rows, k)),
+                        _FLOATS[out_dtype],
+                        entry.int8,
+                        entry.scale,
+                        None if bias is None else cupy.ascontiguousarray(bias),
+                        n,
+                    )
+                except (RuntimeError, cupy.cuda.compiler.CompileException) as exc:  # stay on the float GEMM
+                    self.w8a16_failed = True
+                    warnings.warn(
+                        f"tripy: the W8A16 kernel failed ({exc}); using a float GEMM from now on",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+                else:
+                    self.stats["w8a16"] += 1
+                    return out.reshape(out_shape)
             out = KERNELS[Matmul](Matmul(), x.reshape(rows, k), self._dequantized(entry, p, n, k))
             if bias is not None:
                 out = KERNELS[Binary](_ADD, out, bias.reshape(1, -1))

@@ -388,19 +388,29 @@ def _compute_capability() -> int:
     return int(cupy.cuda.Device().compute_capability)
 
 
+@cache
+def _multiprocessors() -> int:
+    return int(cupy.cuda.Device().attributes["MultiProcessorCount"])
+
+
 def choose(m: int, n: int, k: int, dtype_name: str) -> Config:
-    """The configuration used for ``m`` activation rows of ``dtype_name`` and an (n, k) weight."""
+    """The configuration used for ``m`` activation rows of ``dtype_name`` and an (n, k) weight: enough
+    blocks to fill the GPU, and enough loads in flight per thread to cover the memory latency."""
+    sms = _multiprocessors()
     if dtype_name != "float32" and _compute_capability() >= 80:
-        warps = 8 if k >= 2048 else 4
-        if m <= 8:
-            return Config("mma", 32, warps, 4)
-        return Config("mma", 32, warps, 2)
+        chunks = -(-k // 64)
+        rows = 32 if -(-n // 32) >= sms else 16
+        warps = 8 if chunks >= 32 else 4
+        if -(-n // rows) < sms and chunks >= 48:
+            warps = 16  # few blocks (small N, large K): more warps split K
+        unroll = max(1, min(4 if m <= 8 else 2, chunks // warps))
+        return Config("mma", rows, warps, unroll)
     return Config("simt", 2 if m > 4 else 4, 4, 2)
 
 
 @cache
 def _module(name: str) -> cupy.RawModule:
-    return cupy.RawModule(code=SOURCE, options=("--std=c++17",), name_expressions=(name,))
+    return cupy.RawModule(code=SOURCE, name_expressions=(name,))
 
 
 def kernel_name(config: Config, m: int, dtype_name: str, vectorized: bool) -> str:
