@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 
@@ -17,7 +17,10 @@ from tripy import dtypes
 from tripy.dtypes import DataType
 from tripy.errors import TripyException
 from tripy.trace.primitives import Cast, Fused, Input, Primitive, TensorType
-from tripy.trace.rewrite import Rewrite
+from tripy.trace.rewrite import Rewrite, Step
+
+if TYPE_CHECKING:
+    from tripy.tensor import Tensor
 
 #: ``kernel(prim, *arrays) -> array``
 Kernel = Callable[..., Any]
@@ -53,6 +56,11 @@ class Backend(ABC):
     def dtype_of(self, value: Any) -> DataType | None:
         """The tripy type of one of this backend's values (a backend with raw containers overrides it)."""
         return dtypes.from_numpy(value.dtype)
+
+    def fuse_steps(self, steps: list[Step], keep: Sequence[Tensor] = ()) -> list[Step]:
+        """A plan regrouped into this backend's generated kernels (``tp.compile``'s CUDA graphs use it);
+        ``keep`` are the tensors whose values the caller reads. The plan as it is by default."""
+        return steps
 
     def cast(self, value: Any, dtype: DataType) -> Any:
         """``value`` converted to ``dtype`` (the :class:`~tripy.trace.primitives.Cast` kernel)."""

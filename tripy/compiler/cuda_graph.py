@@ -50,7 +50,7 @@ class CapturedGraph:
                 for buffer, arg, shape in zip(self.inputs, graph.args, shapes, strict=True)
             ]
             outputs = graph.to_tensors(tensors, constants)
-            steps = plan(topological_order(outputs), outputs, backend.rewrites)
+            steps = backend.fuse_steps(plan(topological_order(outputs), outputs, backend.rewrites), outputs)
             in_place = self._in_place_updates(steps, tensors, outputs)
             #: How many donated outputs are written in place (the others are copied back at the graph's end).
             self.in_place = len(in_place)

@@ -529,6 +529,54 @@ class Attention(Fused):
         return s.steps
 
 
+#: The program of a fused chain: its steps numbered as in :data:`Steps` (a tuple, so it can be a field).
+Program = tuple[tuple["Primitive", tuple[int, ...]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FusedElementwise(Fused):
+    """A connected chain of elementwise primitives computed as one: ``program`` lists them (unary, binary,
+    where, casts, and reshapes and expands that only broadcast), numbered as in :data:`Steps`; the last
+    step's value, of ``shape`` and ``dtype``, is the result.
+
+    Made only by :func:`tripy.trace.elementwise_fusion.fuse_elementwise`; its meaning is its program.
+    """
+
+    arity: ClassVar[int | None] = None
+    program: Program
+    shape: Shape
+    dtype: DataType
+
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return self.shape, self.dtype
+
+    def steps(self, inputs: Sequence[Typed]) -> Steps:
+        """The program's steps."""
+        return list(self.program)
+
+
+@dataclass(frozen=True, slots=True)
+class FusedReduce(Fused):
+    """A :class:`Reduce` of an elementwise chain computed as one: ``program`` is the chain (as in
+    :class:`FusedElementwise`) followed by the reduction; the last step's value, of ``shape`` and
+    ``dtype``, is the result.
+
+    Made only by :func:`tripy.trace.elementwise_fusion.fuse_elementwise`; its meaning is its program.
+    """
+
+    arity: ClassVar[int | None] = None
+    program: Program
+    shape: Shape
+    dtype: DataType
+
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return self.shape, self.dtype
+
+    def steps(self, inputs: Sequence[Typed]) -> Steps:
+        """The program's steps."""
+        return list(self.program)
+
+
 #: Every primitive class: each backend table and the TensorRT lowering cover all of them.
 ALL_PRIMITIVES: tuple[type[Primitive], ...] = (
     Input,
@@ -552,4 +600,6 @@ ALL_PRIMITIVES: tuple[type[Primitive], ...] = (
     Int8Linear,
     UpdateSlice,
     Attention,
+    FusedElementwise,
+    FusedReduce,
 )

@@ -1,0 +1,122 @@
+"""CUDA kernels of fused elementwise chains: one generated CuPy kernel per program and input types.
+
+:class:`~tripy.trace.primitives.FusedElementwise` runs as a ``cupy.ElementwiseKernel`` and
+:class:`~tripy.trace.primitives.FusedReduce` as a ``cupy.ReductionKernel`` whose map is the chain, both from
+the source :mod:`.elementwise_codegen` writes. Inputs broadcast to the result as the primitives define
+(right-aligned, size-1 dimensions); float16 arrays are passed as their bits (``uint16`` views, no copy).
+Kernels are compiled on first use (the warm-up run before a CUDA graph is captured) and cached, so a
+captured graph holds plain kernel launches.
+
+Elementwise results equal the unfused kernels' (see :mod:`.elementwise_codegen`). A fused sum adds in
+float32 as the unfused one does, but in CuPy's reduction order rather than CUB's (which the unfused
+``cupy.sum`` of a contiguous array uses), so sums differ from the unfused ones by float32 rounding
+(relative to the sum of magnitudes: a few ulps); maxima and minima are exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cupy
+import numpy as np
+
+from tripy import dtypes
+from tripy.backend.base import Kernel
+from tripy.backend.cuda.elementwise_codegen import (
+    OUT,
+    ReductionSource,
+    Source,
+    elementwise_source,
+    reduction_source,
+    value_types,
+)
+from tripy.backend.cuda.storage import logical_dtype
+from tripy.trace.primitives import FusedElementwise, FusedReduce, Primitive, TensorType
+
+
+def _types(arrays: tuple[Any, ...]) -> tuple[TensorType, ...]:
+    return tuple(TensorType(tuple(a.shape), logical_dtype(a)) for a in arrays)
+
+
+def _as_storage(array: Any) -> Any:
+    return array.view(np.uint16) if array.dtype == np.float16 else array
+
+
+def _from_storage(array: Any, dtype: dtypes.DataType) -> Any:
+    return array.view(np.float16) if dtype is dtypes.float16 else array
+
+
+class FusedKernels:
+    """The kernels of the fused primitives, with their caches (by program and input dtypes, then by source)."""
+
+    def __init__(self) -> None:
+        self._elementwise: dict[tuple, tuple[Any, Source]] = {}
+        self._reductions: dict[tuple, tuple[Any, ReductionSource, tuple[int, ...]]] = {}
+        self._by_source: dict[str, Any] = {}
+        #: Kernels compiled (distinct sources) and launches, for tests and benchmarks.
+        self.stats = {"compiled": 0, "elementwise": 0, "reductions": 0}
+
+    def table(self) -> dict[type[Primitive], Kernel]:
+        """The kernels, by the primitive class they run."""
+        return {FusedElementwise: self.elementwise, FusedReduce: self.reduction}
+
+    def _compiled(self, name: str, make: Any) -> Any:
+        kernel = self._by_source.get(name)
+        if kernel is None:
+            kernel = self._by_source[name] = make()
+            self.stats["compiled"] += 1
+        return kernel
+
+    def elementwise(self, prim: FusedElementwise, *arrays: Any) -> Any:
+        """The kernel of :class:`FusedElementwise`."""
+        key = (prim.program, tuple(logical_dtype(a) for a in arrays))
+        entry = self._elementwise.get(key)
+        if entry is None:
+            source = elementwise_source(prim.program, _types(arrays))
+            kernel = self._compiled(
+                source.name,
+                lambda: cupy.ElementwiseKernel(
+                    source.in_params, source.out_param, f"{OUT} = {source.call};", source.name, preamble=source.preamble
+                ),
+            )
+            entry = self._elementwise[key] = (kernel, source)
+        kernel, source = entry
+        out = cupy.empty(prim.shape, dtype=_storage_numpy(source.out_dtype))
+        kernel(*(_as_storage(a) for a in arrays), out)
+        self.stats["elementwise"] += 1
+        return _from_storage(out, prim.dtype)
+
+    def reduction(self, prim: FusedReduce, *arrays: Any) -> Any:
+        """The kernel of :class:`FusedReduce`."""
+        key = (prim.program, tuple(logical_dtype(a) for a in arrays), tuple(tuple(a.shape) for a in arrays))
+        entry = self._reductions.get(key)
+        if entry is None:
+            types = _types(arrays)
+            generated = reduction_source(prim.program, types)
+            mapped = prim.program[-1][1][0]
+            shape = value_types(prim.program, types)[mapped].shape  # the reduction's input
+            source = generated.source
+            kernel = self._compiled(
+                source.name,
+                lambda: cupy.ReductionKernel(
+                    source.in_params,
+                    source.out_param,
+                    source.call,
+                    generated.reduce_expr,
+                    generated.post_map,
+                    generated.identity,
+                    source.name,
+                    reduce_type="float32",
+                    preamble=source.preamble,
+                ),
+            )
+            entry = self._reductions[key] = (kernel, generated, tuple(shape))
+        kernel, generated, shape = entry
+        args = [cupy.broadcast_to(_as_storage(a), shape) for a in arrays]
+        out = kernel(*args, axis=generated.axes, keepdims=generated.keepdim)
+        self.stats["reductions"] += 1
+        return _from_storage(out, prim.dtype)
+
+
+def _storage_numpy(dtype: dtypes.DataType) -> Any:
+    return np.uint16 if dtype is dtypes.float16 else dtype.numpy
