@@ -6,7 +6,8 @@ int8 GEMM on tensor cores (:mod:`.int8_linear`).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import cupy
 import numpy as np
@@ -14,11 +15,17 @@ import numpy as np
 from tripy.backend.base import Backend, Kernel, fused_classes, fused_kernel
 from tripy.backend.cuda import storage
 from tripy.backend.cuda.attention import AttentionKernel
+from tripy.backend.cuda.fused_elementwise import FusedKernels
 from tripy.backend.cuda.int8_linear import Int8LinearKernel
 from tripy.backend.cuda.kernels import KERNELS
 from tripy.dtypes import DataType
+from tripy.trace.elementwise_fusion import fuse_elementwise
 from tripy.trace.fusions import INT8_LINEAR_REWRITES
 from tripy.trace.primitives import ALL_PRIMITIVES, Attention, Int8Linear, Primitive
+from tripy.trace.rewrite import Step
+
+if TYPE_CHECKING:
+    from tripy.tensor import Tensor
 
 
 class CudaBackend(Backend):
@@ -35,9 +42,21 @@ class CudaBackend(Backend):
         for cls in fused_classes(ALL_PRIMITIVES):
             self.kernels.setdefault(cls, steps)
         self.kernels[Attention] = AttentionKernel()  # the steps where it does not apply
+        #: The generated kernels of fused elementwise chains (which :meth:`fuse_steps` makes).
+        self.fused = FusedKernels()
+        self.kernels.update(self.fused.table())
+        #: What :meth:`fuse_steps` fuses: ``"all"`` (elementwise chains, and sums, maxima and minima of
+        #: chains), ``"elementwise"`` (chains only: results equal the unfused kernels'), or ``"none"``.
+        self.fusion = "none"
         #: Set to ``()`` to evaluate every trace unfused (for comparisons).
         self.rewrites = INT8_LINEAR_REWRITES
         self._scalars: dict[tuple, Any] = {}
+
+    def fuse_steps(self, steps: list[Step], keep: Sequence[Tensor] = ()) -> list[Step]:
+        """The plan with its elementwise chains (and their reductions) as generated kernels, as ``fusion`` says."""
+        if self.fusion == "none":
+            return steps
+        return fuse_elementwise(steps, keep, reductions=self.fusion == "all")
 
     def device_description(self) -> str:
         props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
