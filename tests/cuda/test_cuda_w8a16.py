@@ -159,8 +159,8 @@ def _kernel_case(m, k, n, dtype_name, seed=7):
 def _config(text: str):
     from tripy.backend.cuda.w8a16_gemv import Config
 
-    kind, rows, warps, unroll = text.split("/")
-    return Config(kind, int(rows), int(warps), int(unroll))
+    kind, *numbers = text.split("/")
+    return Config(kind, *map(int, numbers))
 
 
 #: (configuration, rows, type, K) covering each configuration the benchmark compares, with partial blocks
@@ -173,6 +173,8 @@ KERNEL_CASES = [
     ("mma/16/16/1", 3, "float16", 1040),
     ("mma/32/8/2", 5, "float16", 1040),
     ("mma/32/8/4", 1, "float16", 1040),
+    ("mma/32/8/4/1", 16, "float16", 1040),
+    ("mma/32/8/4/2", 1, "bfloat16", 1040),
     ("mma/32/4/4", 16, "float16", 1040),
     ("mma/32/16/2", 16, "float16", 1025),
     ("mma/64/8/2", 9, "bfloat16", 1040),
@@ -181,6 +183,7 @@ KERNEL_CASES = [
     ("simt/2/4/2", 5, "float32", 1025),
     ("simt/4/8/2", 1, "bfloat16", 1040),
     ("simt/4/4/2", 1, "float16", 1040),
+    ("simt/4/4/2/1", 2, "float16", 1040),
     ("simt/8/4/1", 16, "float32", 1040),
 ]
 

@@ -41,11 +41,23 @@ SOURCE = (
     DEVICE_FUNCTIONS
     + r"""
 /* ---- loads ---------------------------------------------------------------------------------------- */
-/* Weights are read once: they bypass L1 (the activations, read by every block, stay there). */
+/* Weights are read once: they bypass L1 (the activations, read by every block, stay there). LD 1 also asks
+   L2 to fetch 256 bytes around each miss; LD 2 in addition marks the weight first to evict from L2. */
+template <int LD>
 __device__ __forceinline__ int4 w8_ld_weight(const int4* p) {
     int4 v;
-    asm("ld.global.nc.L1::no_allocate.v4.s32 {%0, %1, %2, %3}, [%4];"
-        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    if (LD == 2) {
+        unsigned long long policy;
+        asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+        asm("ld.global.nc.L1::no_allocate.L2::cache_hint.L2::256B.v4.s32 {%0, %1, %2, %3}, [%4], %5;"
+            : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p), "l"(policy));
+    } else if (LD == 1) {
+        asm("ld.global.nc.L1::no_allocate.L2::256B.v4.s32 {%0, %1, %2, %3}, [%4];"
+            : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    } else {
+        asm("ld.global.nc.L1::no_allocate.v4.s32 {%0, %1, %2, %3}, [%4];"
+            : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    }
     return v;
 }
 __device__ __forceinline__ uint4 w8_ld16(const void* p) {
@@ -176,7 +188,7 @@ __device__ __forceinline__ void w8_x16(const unsigned short* row, int k, int K, 
 }
 
 /* ---- tensor-core kernel: float16 / bfloat16 activations, M <= 8 * NB ----------------------------- */
-template <int RT, int NB, int WK, int U, bool BF16, bool XVEC>
+template <int RT, int NB, int WK, int U, int LD, bool BF16, bool XVEC>
 __global__ void __launch_bounds__(WK * 32)
 w8a16_mma(const int4* __restrict__ w, const float* __restrict__ scale, const unsigned short* __restrict__ x,
           const unsigned short* __restrict__ bias, unsigned short* __restrict__ out, int M, int N, int K, int Kp) {
@@ -214,7 +226,7 @@ w8a16_mma(const int4* __restrict__ w, const float* __restrict__ scale, const uns
 #pragma unroll
             for (int j = 0; j < RT; ++j)
 #pragma unroll
-                for (int h = 0; h < 2; ++h) wv[u][j][h] = ok ? w8_ld_weight(wrow[j][h] + 4 * c) : w8_zero_i4();
+                for (int h = 0; h < 2; ++h) wv[u][j][h] = ok ? w8_ld_weight<LD>(wrow[j][h] + 4 * c) : w8_zero_i4();
 #pragma unroll
             for (int b = 0; b < NB; ++b) w8_x16<XVEC>(xrow[b], 64 * c + 16 * t, K, ok && xok[b], xv[u][b]);
         }
@@ -272,7 +284,7 @@ w8a16_mma(const int4* __restrict__ w, const float* __restrict__ scale, const uns
 }
 
 /* ---- CUDA-core kernel: any float type, M <= MM ---------------------------------------------------- */
-template <int R, int MM, int WK, int U, int XT, bool XVEC>
+template <int R, int MM, int WK, int U, int LD, int XT, bool XVEC>
 __global__ void __launch_bounds__(WK * 32)
 w8a16_simt(const int4* __restrict__ w, const float* __restrict__ scale, const typename W8Io<XT>::T* __restrict__ x,
            const typename W8Io<XT>::T* __restrict__ bias, typename W8Io<XT>::T* __restrict__ out, int M, int N,
@@ -294,7 +306,7 @@ w8a16_simt(const int4* __restrict__ w, const float* __restrict__ scale, const ty
             const int c = c0 + u * WK * 32;
 #pragma unroll
             for (int r = 0; r < R; ++r)
-                wv[u][r] = c < chunks ? w8_ld_weight(w + (n0 + r) * row_vecs + c) : w8_zero_i4();
+                wv[u][r] = c < chunks ? w8_ld_weight<LD>(w + (n0 + r) * row_vecs + c) : w8_zero_i4();
         }
 #pragma unroll
         for (int u = 0; u < U; ++u) {
@@ -364,16 +376,19 @@ class Config:
 
     ``kind`` is ``"mma"`` (tensor cores, float16/bfloat16) or ``"simt"``; ``rows`` the weight rows of a
     block (16, 32 or 64 for ``mma``; 1, 2, 4 or 8 for ``simt``); ``warps`` the warps of a block,
-    which split K; ``unroll`` the loads of each weight row a thread has in flight.
+    which split K; ``unroll`` the loads of each weight row a thread has in flight; ``load`` the weight
+    loads' cache hints (0: bypass L1; 1: also fetch 256 bytes into L2 per miss; 2: also evict first).
     """
 
     kind: str
     rows: int
     warps: int
     unroll: int
+    load: int = 0
 
     def __str__(self) -> str:
-        return f"{self.kind} rows={self.rows} warps={self.warps} unroll={self.unroll}"
+        hint = f" load={self.load}" if self.load else ""
+        return f"{self.kind} rows={self.rows} warps={self.warps} unroll={self.unroll}{hint}"
 
 
 def _pow2_at_least(m: int) -> int:
@@ -419,15 +434,16 @@ def kernel_name(config: Config, m: int, dtype_name: str, vectorized: bool) -> st
     if config.kind == "mma":
         if dtype_name == "float32":
             raise ValueError("the mma kernel takes float16 or bfloat16 activations")
-        if config.rows not in (16, 32, 64):
-            raise ValueError(f"mma rows must be 16, 32 or 64, not {config.rows}")
+        if config.rows not in (16, 32, 64) or config.load not in (0, 1, 2):
+            raise ValueError(f"mma rows must be 16, 32 or 64 and load 0, 1 or 2: {config}")
         nb = 1 if m <= 8 else 2
         bf16 = "true" if dtype_name == "bfloat16" else "false"
-        return f"w8a16_mma<{config.rows // 16}, {nb}, {config.warps}, {config.unroll}, {bf16}, {vec}>"
-    if config.kind != "simt" or not 1 <= config.rows <= 8 or PAD % config.rows:
+        return f"w8a16_mma<{config.rows // 16}, {nb}, {config.warps}, {config.unroll}, {config.load}, {bf16}, {vec}>"
+    if config.kind != "simt" or config.rows not in (1, 2, 4, 8) or config.load not in (0, 1, 2):
         raise ValueError(f"unknown configuration {config}")
     mm = _pow2_at_least(m)
-    return f"w8a16_simt<{config.rows}, {mm}, {config.warps}, {config.unroll}, {_TYPES[dtype_name]}, {vec}>"
+    xt = _TYPES[dtype_name]
+    return f"w8a16_simt<{config.rows}, {mm}, {config.warps}, {config.unroll}, {config.load}, {xt}, {vec}>"
 
 
 def _round_up(v: int, multiple: int) -> int:
