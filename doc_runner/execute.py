@@ -8,6 +8,7 @@ are skipped. :func:`run_guides` runs several guides at once, one process each.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -54,8 +55,11 @@ class GuideRun:
         self.report = WorkerReport()
         #: outputs of the prose values (``{doc-value}`` roles), taken by :meth:`finish`
         self.prose_values: dict[str, Any] = {}
+        #: seconds from asking for the guide's process to its end, as the host saw them (start included)
+        self.wall = 0.0
         self._process: GuideProcess | None = None
         self._start_error: str | None = None
+        self._asked = 0.0
 
     def __enter__(self) -> GuideRun:
         return self
@@ -67,9 +71,11 @@ class GuideRun:
         if self._process is not None:
             self.report = self._process.finish()
             self._process = None
+            self.wall = time.perf_counter() - self._asked
 
     def _started(self) -> GuideProcess | None:
         if self._process is None and self._start_error is None:
+            self._asked = time.perf_counter()
             server = server_for(self.settings)
             dump = os.path.join(server.folder, f"dump-{uuid.uuid4().hex}.txt")
             request = WorkerRequest(self.guide, self.file, self.root, self.settings, dump)
@@ -160,6 +166,9 @@ def run_guides(
         if done is not None:
             done(run)
 
-    with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
+    jobs = jobs or default_jobs()
+    if runs and runs[0].settings.execution_mode != "off":  # as many processes set up ahead as run at once
+        server_for(runs[0].settings, spares=jobs)
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
         for future in [pool.submit(one, run) for run in runs]:
             future.result()

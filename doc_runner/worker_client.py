@@ -4,7 +4,8 @@ that died or ran out of time into a block's failure at its ``file:line``.
 Sphinx and pytest (the hosts) never run guide code: they send blocks to a guide's process and receive
 :class:`~doc_runner.result.BlockResult` s. One worker server per interpreter setup (``sys.path``,
 environment, pre-imports, figure format) is started on first use and shared by the threads and the forked
-processes (``sphinx-build -j``) of the host; it ends when the host does.
+processes (``sphinx-build -j``) of the host; it ends when the host does. It keeps processes forked and set up
+ahead of need (``spares``, see :mod:`doc_runner.worker_server`): as many as the guides the host runs at once.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class WorkerError(Exception):
 class WorkerServer:
     """One running worker server: a pre-started interpreter forking a process per guide."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, spares: int = 1) -> None:
         self.folder = tempfile.mkdtemp(prefix="doc_runner-")
         self.address = os.path.join(self.folder, "server.sock")
         self.owner = os.getpid()
@@ -59,6 +60,8 @@ class WorkerServer:
             "preload": ["numpy", *settings.pre_imports.values()],
             "figure_format": settings.figure_format,
             "listen_fd": listener.fileno(),
+            "warm": list(settings.library_packages),
+            "spares": spares,
         }
         package_root = str(Path(__file__).resolve().parents[1])
         start = f"import sys; sys.path.insert(0, {package_root!r}); from doc_runner.worker_server import main; main()"
@@ -147,19 +150,20 @@ _LOCK = threading.Lock()
 def _key(settings: Settings) -> str:
     return json.dumps(
         [sys.executable, sys.path, os.getcwd(), sorted(os.environ.items()), dict(settings.pre_imports)]
-        + [settings.figure_format]
+        + [settings.figure_format, list(settings.library_packages)]
     )
 
 
-def server_for(settings: Settings) -> WorkerServer:
-    """The worker server for the host's current setup and ``settings``, started on first use."""
+def server_for(settings: Settings, spares: int = 1) -> WorkerServer:
+    """The worker server for the host's current setup and ``settings``, started on first use with ``spares``
+    processes kept ready (the guides the host runs at once)."""
     key = _key(settings)
     with _LOCK:
         server = _SERVERS.get(key)
         if server is None or not server.alive():
             for other in [k for k in _SERVERS if k != key][:-1]:  # keep at most one other setup running
                 _SERVERS.pop(other).close()
-            server = _SERVERS[key] = WorkerServer(settings)
+            server = _SERVERS[key] = WorkerServer(settings, spares)
         return server
 
 

@@ -1,0 +1,83 @@
+"""The worker server's spares: processes forked and set up before a guide asks, each serving one guide."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from doc_runner.execute import GuideRun
+from doc_runner.reader import read_guide
+from doc_runner.result import Status
+from doc_runner.settings import Settings
+from doc_runner.worker_client import server_for
+
+#: A library whose environment hook notes the process it was called in (what a GPU library sets up there).
+WARMLIB = """
+import os
+
+CALLED_IN = []
+
+
+def __doc_runner_environment__():
+    CALLED_IN.append(os.getpid())
+    return {"backend": "warm", "device": "test"}
+"""
+
+GUIDE = """
+# Probe
+
+```py
+import os
+print("set up before the first block, in this process:", warmlib.CALLED_IN[:1] == [os.getpid()])
+print("pid", os.getpid())
+warmlib.CALLED_IN.append("changed by this guide")
+```
+"""
+
+
+@pytest.fixture
+def warm_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    (tmp_path / "lib" / "warmlib").mkdir(parents=True)
+    (tmp_path / "lib" / "warmlib" / "__init__.py").write_text(WARMLIB, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path / "lib"))  # the server's sys.path is the host's
+    return Settings(pre_imports={"warmlib": "warmlib"}, library_packages=("warmlib",), timeout=30)
+
+
+def _run(path: Path, settings: Settings) -> list[str]:
+    guide = read_guide(path, display_path=path.name)
+    with GuideRun(guide, settings, path, path.parent) as run:
+        (result,) = run.run_all()
+    assert result.status is Status.PASSED, result.error
+    assert result.environment == {**result.environment, "backend": "warm", "device": "test"}
+    return result.output.splitlines()
+
+
+def test_each_guide_gets_a_process_of_its_own_set_up_before_its_first_block(tmp_path, warm_settings):
+    server_for(warm_settings, spares=2)
+    path = tmp_path / "probe.md"
+    path.write_text(textwrap.dedent(GUIDE).lstrip(), encoding="utf-8")
+    first, second, third = (_run(path, warm_settings) for _ in range(3))
+    for lines in (first, second, third):  # and what the previous guide did to the library is not seen
+        assert lines[0] == "set up before the first block, in this process: True", lines
+    pids = {first[1], second[1], third[1]}
+    assert len(pids) == 3 and f"pid {os.getpid()}" not in pids
+
+
+def test_the_server_keeps_its_spares_ready_while_a_guide_runs(tmp_path, warm_settings):
+    server = server_for(warm_settings, spares=2)
+    path = tmp_path / "probe.md"
+    path.write_text(
+        "# Count\n\n```py\nimport os\nparent = os.getppid()\n"
+        "print(len(open(f'/proc/{parent}/task/{parent}/children').read().split()))\n```\n",
+        encoding="utf-8",
+    )
+    guide = read_guide(path, display_path=path.name)
+    with GuideRun(guide, warm_settings, path, tmp_path) as run:
+        (result,) = run.run_all()
+    assert result.status is Status.PASSED, result.error
+    # while the guide runs, the server has forked it and two spares for the guides that come next
+    assert int(result.output) >= 3, result.output
+    assert server.alive()
