@@ -57,10 +57,16 @@ def error_summary(result: BlockResult) -> str | None:
 
 
 def record(
-    env: BuildEnvironment, guide: Guide, results: dict[int, BlockResult], store_entry: str = "", obj: str = ""
+    env: BuildEnvironment,
+    guide: Guide,
+    results: dict[int, BlockResult],
+    store_entry: str = "",
+    obj: str = "",
+    wall: float = 0.0,
 ) -> None:
     """Add one guide's run (or its stored results) to the report of the document being read;
-    ``store_entry`` names its entry in the result store, ``obj`` the object of a docstring's examples."""
+    ``store_entry`` names its entry in the result store, ``obj`` the object of a docstring's examples,
+    ``wall`` the seconds its process took, its start included (0 when it was not executed)."""
     ordered = [results[block.line] for block in guide.runnable_blocks if block.line in results]
     if not ordered:
         return
@@ -74,6 +80,7 @@ def record(
             "reason": first.cache_reason,
             "ran_on": provenance(first.environment) if first.environment else "",
             "seconds": round(sum(r.duration for r in ordered), 4),
+            "process_seconds": round(wall, 4),
             "store_entry": store_entry,
             "run": _RUN["id"],
             "blocks": [

@@ -18,8 +18,10 @@ import html
 import inspect
 import itertools
 import re
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,7 @@ from doc_runner.display import check_directives, stderr_policy, stderr_text
 from doc_runner.docstrings import find_code_blocks, read_docstring_guides
 from doc_runner.environment import dependency_versions
 from doc_runner.errors import GuideError
-from doc_runner.execute import GuideRun, run_guides
+from doc_runner.execute import GuideRun, default_jobs, run_guides
 from doc_runner.reader import Block, BlockKind, Guide, read_guide
 from doc_runner.render import ImageStore
 from doc_runner.report import failure_report
@@ -98,8 +100,9 @@ def _display_path(srcdir: str | Path, path: Path) -> str:
 
 #: The store's folder per source folder, set when the builder starts (parallel readers inherit it).
 _CACHE_DIRECTORIES: dict[str, Path] = {}
-#: Guides executed ahead of reading (several at once), by file and text: their outcome, used when read.
-_AHEAD: dict[tuple[str, str], Outcome] = {}
+#: Guides executed ahead of reading (several at once, while Sphinx reads), by file and text: their outcome,
+#: awaited when the guide is read.
+_AHEAD: dict[tuple[str, str], Future[Outcome]] = {}
 #: The environment guides run in, per build and settings (asked once per build, in the background).
 _ENVIRONMENTS: dict[str, Future[dict[str, str]]] = {}
 _BACKGROUND = ThreadPoolExecutor(max_workers=2)
@@ -118,6 +121,10 @@ class Outcome:
     cached: bool
     first_party: tuple[str, ...] = ()
     seconds: float = 0.0
+    #: seconds of the guide's process, its start included (0: not executed)
+    wall: float = 0.0
+    #: what went wrong around the run (storing its results), for Sphinx's thread to warn about
+    warnings: list[str] = field(default_factory=list)
 
 
 def value_names(guide: Guide) -> list[str]:
@@ -150,28 +157,47 @@ def _environment(settings: Settings) -> dict[str, str]:
         return {}
 
 
+def _environment_quietly(settings: Settings) -> dict[str, str]:
+    """The environment, for a thread other than Sphinx's: a failure is warned about by Sphinx's thread."""
+    try:
+        return _describe(settings).result()
+    except WorkerError:
+        return {}
+
+
 def _execute(
-    guides: list[tuple[Guide, Path]], settings: Settings, env: BuildEnvironment, reason: dict[str, str]
+    guides: list[tuple[Guide, Path]],
+    settings: Settings,
+    env: BuildEnvironment,
+    reason: dict[str, str],
+    done: Callable[[str, Outcome], None] | None = None,
 ) -> dict[str, Outcome]:
-    """Run ``guides`` (with their files), several at once, each in its own process; store what passed."""
+    """Run ``guides`` (with their files), several at once, each in its own process; store what passed.
+    ``done(file, outcome)`` is called as each guide finishes (in a thread of the pool, which does not log:
+    the outcome's ``warnings`` are for Sphinx's thread to report)."""
     root = Path(env.srcdir).resolve()
     runs = [GuideRun(guide, settings, file, root) for guide, file in guides]
-    run_guides(runs, settings.jobs, value_names=lambda run: value_names(run.guide))
-    store, environment = _store(env), _environment(settings)
-    outcomes = {}
-    for run in runs:
-        results = {line: r for line, r in run.results.items()}
+    store = _store(env)
+    outcomes: dict[str, Outcome] = {}
+
+    def finished(run: GuideRun) -> None:
+        results = dict(run.results)
         why = reason.get(run.file, "")
         for result in results.values():
             result.cache_reason = why
+        problems = []
         try:
-            store.store(run.guide, settings, environment, results, run.report, run.prose_values)
+            store.store(run.guide, settings, _environment_quietly(settings), results, run.report, run.prose_values)
         except OSError as exc:
-            logger.warning(
-                f"could not store the results of {run.guide.path}: {exc}", type="doc_runner", subtype="cache"
-            )
+            problems.append(f"could not store the results of {run.guide.path}: {exc}")
         seconds = sum(r.duration for r in results.values())
-        outcomes[run.file] = Outcome(results, run.prose_values, why, False, tuple(run.report.first_party), seconds)
+        first_party = tuple(run.report.first_party)
+        outcome = Outcome(results, run.prose_values, why, False, first_party, seconds, run.wall, problems)
+        outcomes[run.file] = outcome
+        if done is not None:
+            done(run.file, outcome)
+
+    run_guides(runs, settings.jobs, value_names=lambda run: value_names(run.guide), done=finished)
     return outcomes
 
 
@@ -195,7 +221,8 @@ def _run(guide: Guide, settings: Settings, env: BuildEnvironment, file: Path | N
         }
         return Outcome(results, {}, "doc_runner_execution_mode is 'off'", False)
     file = file or Path(env.srcdir) / guide.path
-    outcome = _AHEAD.pop((str(Path(file).resolve()), guide.source), None)
+    ahead = _AHEAD.pop((str(Path(file).resolve()), guide.source), None)
+    outcome = ahead.result() if ahead is not None else None
     if outcome is None:
         lookup = _lookup(guide, settings, env)
         if lookup.results is not None:
@@ -205,11 +232,18 @@ def _run(guide: Guide, settings: Settings, env: BuildEnvironment, file: Path | N
         else:
             key = str(Path(file).resolve())
             outcome = _execute([(guide, Path(file))], settings, env, {key: lookup.reason})[key]
+    for message in outcome.warnings:
+        logger.warning(message, type="doc_runner", subtype="cache")
     root = Path(env.srcdir).resolve()
     for relative in outcome.first_party:  # Sphinx reads the document again when one of them changes
         env.note_dependency(str(root / relative))
-    execution_report.record(env, guide, outcome.results, _store(env).entry_name(guide, value_names(guide)), obj)
-    what = "stored results" if outcome.cached else f"executed in {outcome.seconds:.2f} s"
+    entry = _store(env).entry_name(guide, value_names(guide))
+    execution_report.record(env, guide, outcome.results, entry, obj, outcome.wall)
+    what = (
+        "stored results"
+        if outcome.cached
+        else f"executed in {outcome.seconds:.2f} s ({outcome.wall:.2f} s in its process)"
+    )
     logger.info(f"doc_runner: {guide.path}: {what} ({outcome.reason})")
     return outcome
 
@@ -236,13 +270,15 @@ def _read(env: BuildEnvironment, source: Path, settings: Settings) -> Guide:
 
 
 def _run_ahead(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
-    """``env-before-read-docs``: execute the guides that are about to be read and have no valid stored
-    results, several at once (``doc_runner_jobs``), so reading them (serially or with ``-j``) finds them done."""
+    """``env-before-read-docs``: start executing the guides that are about to be read and have no valid
+    stored results, several at once (``doc_runner_jobs``), in the order Sphinx reads them; reading a guide
+    waits for its own results only. With ``-j`` (reading in forked processes) they are done before reading."""
     settings = settings_from_config(app.config)
     if settings.execution_mode == "off":
         return
     todo: list[tuple[Guide, Path]] = []
     reasons: dict[str, str] = {}
+    running: set[str] = set()
     for docname in docnames:
         source = Path(env.doc2path(docname))
         if source.suffix != ".md" or not source.is_file():
@@ -257,12 +293,28 @@ def _run_ahead(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
         if lookup.results is None:
             todo.append((guide, source.resolve()))
             reasons[str(source.resolve())] = lookup.reason
+            running.add(docname)
     if not todo:
         return
+    if app.parallel <= 1:  # the other documents (docstrings' examples, stored results) first, while guides run
+        docnames[:] = [d for d in docnames if d not in running] + [d for d in docnames if d in running]
     _BACKGROUND.submit(dependency_versions, (), ())  # what is installed, read while the guides run
-    for file, outcome in _execute(todo, settings, env, reasons).items():
-        guide = next(g for g, f in todo if str(f) == file)
-        _AHEAD[(file, guide.source)] = outcome
+    futures: dict[str, Future[Outcome]] = {}
+    for guide, file in todo:
+        futures[str(file)] = _AHEAD[(str(file), guide.source)] = Future()
+
+    def execute() -> None:
+        try:
+            _execute(todo, settings, env, reasons, lambda file, outcome: futures[file].set_result(outcome))
+        except BaseException as exc:  # the documents waiting for these guides fail with the error
+            for future in futures.values():
+                if not future.done():
+                    future.set_exception(exc)
+
+    if app.parallel > 1:  # reading forks processes: the guides must be done before (threads do not fork)
+        execute()
+    else:  # Sphinx reads the documents (in this order) while their guides run; each waits for its own
+        threading.Thread(target=execute, name="doc_runner-ahead", daemon=True).start()
 
 
 def _not_run_reason(block: Block) -> str | None:
@@ -522,7 +574,7 @@ def _builder_inited(app: Sphinx) -> None:
         _describe(settings)  # while Sphinx loads its environment
         store = _CACHE_DIRECTORIES[str(app.srcdir)]
         if not store.is_dir() or not any(store.iterdir()):  # a first build: guides will run, start importing now
-            server_for(settings)
+            server_for(settings, spares=settings.jobs or default_jobs())
 
 
 def _outdated(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]) -> list[str]:

@@ -351,6 +351,8 @@ def test_a_second_build_renders_stored_results_and_the_report_says_so(tmp_path):
     (two,) = _report(second)["guides"]
     assert (one["cached"], one["reason"]) == (False, "no stored results")
     assert (two["cached"], two["reason"]) == (True, "unchanged since the stored run")
+    # the executed guide's process took its blocks' time and its start; stored results took no process
+    assert one["process_seconds"] >= one["seconds"] > 0 and two["process_seconds"] == 0
     assert [b["line"] for b in two["blocks"]] == [3, 8] and {b["status"] for b in two["blocks"]} == {"passed"}
     assert _report(second)["summary"]["guides_from_store"] == 1
     rows = [tr.get_text(" | ", strip=True) for tr in second.soup("doc_runner_report").select("table tbody tr")]
