@@ -225,9 +225,9 @@ def graph_gpu_ms(calls: Sequence[Callable[..., Any]], replays: int = 10, repeats
     stream = cupy.cuda.Stream(non_blocking=True)
     stream.wait_event(cupy.cuda.get_current_stream().record())
     with stream:
-        for call in calls:
-            call()
+        warm = [call() for call in calls]  # held, then freed: the pool has a block for each captured result
         stream.synchronize()
+        del warm
         keep = []  # what the captured kernels read and write stays allocated while the graph is used
         stream.begin_capture()
         try:
