@@ -15,8 +15,8 @@ the GPU, is the bottleneck (small shapes). For those shapes a breakdown says whe
 
 Then the decode table (``--decode`` for it alone): weight-only int8 (W8A16) against float16 ``tp.Linear``
 at few rows, where reading the weight is the cost. There times are GPU times: each Linear's planned
-kernels (what ``tp.compile`` captures) for as many layers of distinct weights as exceed three times the L2
-cache (decoding runs through a model's layers, so no weight is in L2 when read), captured once each into
+kernels (what ``tp.compile`` captures) for enough layers of distinct weights to fill three times the L2
+cache, at most 128 (decoding runs through a model's layers, so no weight is in L2 when read), captured once each into
 one CUDA graph, the graph replayed 10 times per measure, the median of 5 measures, per call. Achieved
 bandwidth counts the bytes a call must move (weight, scales, bias, input, output) and is given as a
 fraction of the card's memory bandwidth. ``--variants`` adds the W8A16 kernel's configurations alone.
@@ -328,7 +328,11 @@ def decode_table(shapes: list[tuple[int, int, int]], variants: Sequence[str], ti
     speedups = {}
     t0 = time.perf_counter()
     for m, k, n in shapes:
-        rows = bench_decode(m, k, n, variants)
+        try:
+            rows = bench_decode(m, k, n, variants)
+        except Exception as exc:  # noqa: BLE001 - report and go on to the next shape
+            print(f"  {m:>3} {k:>5} {n:>5}  failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
+            continue
         f16 = next(ms for name, ms, _ in rows if name == "tp.Linear float16")
         for name, ms, bw in rows:
             print(
