@@ -19,6 +19,7 @@ import cupy
 import numpy as np
 
 _OP_N = 0
+_OP_T = 1
 _POINTER_MODE_HOST = 0
 _COMPUTE_32F = 68
 _GEMM_DEFAULT_TENSOR_OP = 99
@@ -106,9 +107,20 @@ def supports(a: Any, b: Any) -> bool:
     return batch_a == batch_b or math.prod(batch_a) == 1 or math.prod(batch_b) == 1
 
 
+def operand_layout(x: Any) -> tuple[Any, bool]:
+    """``x`` as cuBLAS can read it: itself if row-major, itself marked transposed if it is the transpose of
+    a row-major array (a weight ``W.T``: no copy), else a row-major copy."""
+    if x.flags.c_contiguous:
+        return x, False
+    if x.swapaxes(-1, -2).flags.c_contiguous:
+        return x, True
+    return cupy.ascontiguousarray(x), False
+
+
 def gemm(a: Any, b: Any) -> Any:
-    """The row-major matrix product ``a @ b`` of the last two dimensions (see :func:`supports`)."""
-    a, b = cupy.ascontiguousarray(a), cupy.ascontiguousarray(b)
+    """The row-major matrix product ``a @ b`` of the last two dimensions (see :func:`supports`); operands
+    that are transposes of row-major arrays are read as such, without a copy."""
+    (a, a_t), (b, b_t) = operand_layout(a), operand_layout(b)
     m, k = a.shape[-2:]
     n = b.shape[-1]
     batch_a, batch_b = math.prod(a.shape[:-2]), math.prod(b.shape[:-2])
@@ -122,18 +134,21 @@ def gemm(a: Any, b: Any) -> Any:
         return out
     kind = _CUDA_TYPES[a.dtype]
     handle, lib = _handle_on_current_stream(), _library()
-    # Row-major (m, n) = a (m, k) @ b (k, n) is column-major (n, m) = b' (n, k) @ a' (k, m).
+    # Row-major (m, n) = a (m, k) @ b (k, n) is column-major (n, m) = b' (n, k) @ a' (k, m). A transposed
+    # operand's memory is already that matrix in column-major order: cuBLAS transposes it back.
+    op_b, ld_b = (_OP_T, k) if b_t else (_OP_N, n)
+    op_a, ld_a = (_OP_T, m) if a_t else (_OP_N, k)
     if count == 1:
         status = lib.cublasGemmEx(
-            handle, _OP_N, _OP_N, n, m, k, _ONE.ctypes.data, b.data.ptr, kind, n, a.data.ptr, kind, k,
+            handle, op_b, op_a, n, m, k, _ONE.ctypes.data, b.data.ptr, kind, ld_b, a.data.ptr, kind, ld_a,
             _ZERO.ctypes.data, out.data.ptr, kind, n, _COMPUTE_32F, _GEMM_DEFAULT_TENSOR_OP,
         )  # fmt: skip
         _check(status, "cublasGemmEx")
         return out
     status = lib.cublasGemmStridedBatchedEx(
-        handle, _OP_N, _OP_N, n, m, k, _ONE.ctypes.data,
-        b.data.ptr, kind, n, k * n if batch_b > 1 else 0,
-        a.data.ptr, kind, k, m * k if batch_a > 1 else 0,
+        handle, op_b, op_a, n, m, k, _ONE.ctypes.data,
+        b.data.ptr, kind, ld_b, k * n if batch_b > 1 else 0,
+        a.data.ptr, kind, ld_a, m * k if batch_a > 1 else 0,
         _ZERO.ctypes.data, out.data.ptr, kind, n, m * n, count, _COMPUTE_32F, _GEMM_DEFAULT_TENSOR_OP,
     )  # fmt: skip
     _check(status, "cublasGemmStridedBatchedEx")
