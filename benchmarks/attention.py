@@ -4,7 +4,9 @@ Run on a GPU machine: ``PYTHONPATH=. python benchmarks/attention.py``. For each 
 heads, S=1 query, a float16 KV cache of T positions, all written: ``start = T - 1``, D=64) it prints the GPU
 time per call of:
 
-- ``kernel``: :class:`tripy.backend.cuda.attention.AttentionKernel` (one kernel);
+- ``kernel``: :class:`tripy.backend.cuda.attention.AttentionKernel` (one kernel; ``cl`` blocks per query
+  row, a thread block cluster where few rows meet a long cache), and ``1-block``: the same with one block
+  per row;
 - ``steps``: the same primitive run as its steps (the generic fallback: about fifteen CuPy kernels and a
   cuBLAS call per call).
 
@@ -87,9 +89,12 @@ def main() -> None:
     backend = get_backend("cuda")
     kernel = backend.kernels[Attention]
     print(f"card: {backend.device_description()}   (float16, H={HEADS}, S=1, D={HEAD_DIM}, causal, start=T-1)")
-    header = f"{'B':>3} {'T':>5} | {'kernel eager':>12} {'kernel graph':>12} | {'steps eager':>11} {'steps graph':>11}"
-    print(header + f" | {'speedup':>7} {'GB/s':>6} {'max|diff|':>9}")
-    print("-" * (len(header) + 27))
+    header = (
+        f"{'B':>3} {'T':>5} | {'cl':>2} {'kernel eager':>12} {'kernel graph':>12} {'1-block graph':>13} | "
+        f"{'steps eager':>11} {'steps graph':>11} | {'speedup':>7} {'GB/s':>6} {'max|diff|':>9}"
+    )
+    print(header)
+    print("-" * len(header))
     rng = np.random.default_rng(0)
     for b, t in SHAPES:
         q = cupy.asarray(rng.uniform(-2, 2, (b, HEADS, 1, HEAD_DIM)).astype(np.float16))
@@ -110,9 +115,15 @@ def main() -> None:
                 fn()
         cupy.cuda.Device().synchronize()
         times = {}
+        cluster = kernel.plan(q, k, v, start).cluster
         for name, fn in (("kernel", fused), ("steps", steps)):
             times[name, "eager"] = median(lambda fn=fn: eager_us(fn, args.iters), args.repeats)
             times[name, "graph"] = median(lambda fn=fn: graph_us(fn, max(1, args.iters // 10)), args.repeats)
+        kernel.cluster = 1
+        try:
+            one = median(lambda: graph_us(fused, max(1, args.iters // 10)), args.repeats)
+        finally:
+            kernel.cluster = None
 
         def show(x: float | None, width: int) -> str:
             return f"{x:{width}.1f}" if x is not None else f"{'n/a':>{width}}"
@@ -121,7 +132,7 @@ def main() -> None:
         speedup = f"{sg / kg:7.1f}" if kg and sg else f"{'n/a':>7}"
         gbs = f"{2 * k.nbytes / (kg * 1e3):6.0f}" if kg else f"{'n/a':>6}"
         print(
-            f"{b:>3} {t:>5} | {show(times['kernel', 'eager'], 12)} {show(kg, 12)} | "
+            f"{b:>3} {t:>5} | {cluster:>2} {show(times['kernel', 'eager'], 12)} {show(kg, 12)} {show(one, 13)} | "
             f"{show(times['steps', 'eager'], 11)} {show(sg, 11)} | {speedup} {gbs} {diff:9.2e}"
         )
     print("times in microseconds per call (GPU time, CUDA events; median of repeats)")

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import cupy
 import ml_dtypes
@@ -42,6 +42,10 @@ _UNROLL = 4
 _SHARED_LIMIT = 48 * 1024
 #: Threads resident on a large GPU at once (132 SMs of 2048): the block size aims to fill it.
 _TARGET_THREADS = 132 * 2048
+#: Blocks that keep each multiprocessor of a large GPU busy (two per SM): rows split into clusters up to it.
+_TARGET_BLOCKS = 2 * 132
+#: Caches shorter than this are never split: each block's load is small already.
+_CLUSTER_MIN_KEYS = 256
 _MAX_HEAD_DIM = 256
 
 _SOURCE = r"""
@@ -122,17 +126,48 @@ __device__ __forceinline__ float tp_block_reduce(float x, int op, float* scratch
     return x;
 }
 
-/* out[r, :] for row r = blockIdx.x of the (rows, S, D) query: softmax(mask(q_r . k_j * scale)) @ v over
-   the keys of its (batch, head) bh = r / S. Dynamic shared memory: T floats of scores, then D floats
-   per warp of partial value sums. */
-extern "C" __global__ void __launch_bounds__(1024) tripy_attention(
+#if CLUSTER > 1
+__device__ __forceinline__ unsigned int tp_cluster_rank() {
+    unsigned int r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+    return r;
+}
+/* Every thread of every block of the cluster arrives; shared memory written before is visible after. */
+__device__ __forceinline__ void tp_cluster_sync() {
+    asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+/* The float at `p` (this block's shared memory) in the shared memory of block `rank` of the cluster. */
+__device__ __forceinline__ float tp_remote(const float* p, unsigned int rank) {
+    unsigned int local, remote;
+    float v;
+    asm volatile("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(local) : "l"(p));
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(local), "r"(rank));
+    asm volatile("ld.shared::cluster.f32 %0, [%1];" : "=f"(v) : "r"(remote) : "memory");
+    return v;
+}
+#define TP_CLUSTER_DIMS __cluster_dims__(CLUSTER, 1, 1)
+#else
+#define TP_CLUSTER_DIMS
+#endif
+
+/* out[r, :] for row r of the (rows, S, D) query: softmax(mask(q_r . k_j * scale)) @ v over the keys of its
+   (batch, head) bh = r / S. With CLUSTER > 1 the CLUSTER blocks of a cluster share a row: each takes a
+   contiguous part of the visible keys, and they exchange the maximum, the sum and the partial value sums
+   through distributed shared memory. Dynamic shared memory: `chunk` floats of scores, D floats per warp of
+   partial value sums, D floats of the block's value sums. */
+extern "C" __global__ void TP_CLUSTER_DIMS __launch_bounds__(1024) tripy_attention(
         const uint4* __restrict__ q, const uint4* __restrict__ k, const uint4* __restrict__ v,
-        const int* __restrict__ start, tp_out_t* __restrict__ out, int S, int T, float scale, int causal) {
+        const int* __restrict__ start, tp_out_t* __restrict__ out, int S, int T, int chunk, float scale,
+        int causal) {
     extern __shared__ float shared[];
     __shared__ float scratch[32];
     float* scores = shared;
-    float* partial = shared + T;
-    const long long row = blockIdx.x, bh = row / S;
+    float* partial = shared + chunk;
+#if CLUSTER > 1
+    __shared__ float stat[2];
+    float* mine = partial + (blockDim.x >> 5) * D;
+#endif
+    const long long row = blockIdx.x / CLUSTER, bh = row / S;
     const int i = (int)(row - bh * S);
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
     const int sub = lane & (LPK - 1), grp = lane / LPK;
@@ -144,9 +179,18 @@ extern "C" __global__ void __launch_bounds__(1024) tripy_attention(
         L = last < 0 ? 0 : (last > T ? T : (int)last);
     }
     if (L == 0) {                              /* the steps give NaN: max -inf, exp(NaN), 0 / 0 */
-        for (int d = threadIdx.x; d < D; d += blockDim.x) out[row * D + d] = tp_encode(__int_as_float(0x7fc00000));
-        return;
+        if (blockIdx.x % CLUSTER == 0)
+            for (int d = threadIdx.x; d < D; d += blockDim.x)
+                out[row * D + d] = tp_encode(__int_as_float(0x7fc00000));
+        return;                                /* every block of the cluster returns here */
     }
+#if CLUSTER > 1
+    const unsigned int rank = tp_cluster_rank();
+    const int per = (L + CLUSTER - 1) / CLUSTER;
+    const int lo = min(L, (int)rank * per), hi = min(L, lo + per);
+#else
+    const int lo = 0, hi = L;
+#endif
 
     float qr[CPL * VEC];
     #pragma unroll
@@ -155,14 +199,14 @@ extern "C" __global__ void __launch_bounds__(1024) tripy_attention(
     /* 1. scores, rounded as the steps round, and their maximum */
     const uint4* kb = k + bh * (long long)T * CH;
     float high = __int_as_float(0xff800000);
-    for (int base = warp * KPW; base < L; base += stride * UNROLL) {   /* uniform across a warp */
+    for (int base = lo + warp * KPW; base < hi; base += stride * UNROLL) {   /* uniform across a warp */
         uint4 buf[UNROLL][CPL];
         #pragma unroll
         for (int u = 0; u < UNROLL; ++u) {
             const int j = base + grp + u * stride;
             #pragma unroll
             for (int m = 0; m < CPL; ++m)
-                buf[u][m] = j < L ? kb[(long long)j * CH + sub + m * LPK] : uint4{0u, 0u, 0u, 0u};
+                buf[u][m] = j < hi ? kb[(long long)j * CH + sub + m * LPK] : uint4{0u, 0u, 0u, 0u};
         }
         #pragma unroll
         for (int u = 0; u < UNROLL; ++u) {
@@ -178,24 +222,36 @@ extern "C" __global__ void __launch_bounds__(1024) tripy_attention(
             #pragma unroll
             for (int o = LPK / 2; o; o >>= 1) acc += __shfl_xor_sync(FULL, acc, o);
             const float s = tp_round(__fmul_rn(tp_round(acc), scale));
-            if (j < L) {
-                if (sub == 0) scores[j] = s;
+            if (j < hi) {
+                if (sub == 0) scores[j - lo] = s;
                 high = tp_max(high, s);
             }
         }
     }
     __syncthreads();
     high = tp_block_reduce(high, 0, scratch);
+#if CLUSTER > 1
+    if (threadIdx.x == 0) stat[0] = high;
+    tp_cluster_sync();
+    high = tp_remote(&stat[0], 0);
+    for (unsigned int r = 1; r < CLUSTER; ++r) high = tp_max(high, tp_remote(&stat[0], r));
+#endif
 
     /* 2. exp and sum in float32, then the probabilities, rounded to the element type */
     float total = 0.0f;
-    for (int j = threadIdx.x; j < L; j += blockDim.x) {
+    for (int j = threadIdx.x; j < hi - lo; j += blockDim.x) {
         const float e = expf(scores[j] - high);
         scores[j] = e;
         total += e;
     }
     total = tp_block_reduce(total, 1, scratch);
-    for (int j = threadIdx.x; j < L; j += blockDim.x) scores[j] = tp_round(__fdiv_rn(scores[j], total));
+#if CLUSTER > 1
+    if (threadIdx.x == 0) stat[1] = total;
+    tp_cluster_sync();
+    total = tp_remote(&stat[1], 0);
+    for (unsigned int r = 1; r < CLUSTER; ++r) total += tp_remote(&stat[1], r);
+#endif
+    for (int j = threadIdx.x; j < hi - lo; j += blockDim.x) scores[j] = tp_round(__fdiv_rn(scores[j], total));
     __syncthreads();
 
     /* 3. sum_j p_j v_j in float32 */
@@ -203,20 +259,20 @@ extern "C" __global__ void __launch_bounds__(1024) tripy_attention(
     float acc[CPL * VEC];
     #pragma unroll
     for (int x = 0; x < CPL * VEC; ++x) acc[x] = 0.0f;
-    for (int base = warp * KPW; base < L; base += stride * UNROLL) {
+    for (int base = lo + warp * KPW; base < hi; base += stride * UNROLL) {
         uint4 buf[UNROLL][CPL];
         #pragma unroll
         for (int u = 0; u < UNROLL; ++u) {
             const int j = base + grp + u * stride;
             #pragma unroll
             for (int m = 0; m < CPL; ++m)
-                buf[u][m] = j < L ? vb[(long long)j * CH + sub + m * LPK] : uint4{0u, 0u, 0u, 0u};
+                buf[u][m] = j < hi ? vb[(long long)j * CH + sub + m * LPK] : uint4{0u, 0u, 0u, 0u};
         }
         #pragma unroll
         for (int u = 0; u < UNROLL; ++u) {
             const int j = base + grp + u * stride;
-            if (j < L) {
-                const float p = scores[j];
+            if (j < hi) {
+                const float p = scores[j - lo];
                 #pragma unroll
                 for (int m = 0; m < CPL; ++m) {
                     float vf[VEC];
@@ -243,23 +299,48 @@ extern "C" __global__ void __launch_bounds__(1024) tripy_attention(
     for (int d = threadIdx.x; d < D; d += blockDim.x) {
         float o = partial[d];
         for (int w = 1; w < nwarps; ++w) o += partial[w * D + d];
+#if CLUSTER > 1
+        mine[d] = o;
+#else
         out[row * D + d] = tp_encode(o);
+#endif
     }
+#if CLUSTER > 1
+    tp_cluster_sync();
+    if (rank == 0) {
+        for (int d = threadIdx.x; d < D; d += blockDim.x) {
+            float o = tp_remote(&mine[d], 0);
+            for (unsigned int r = 1; r < CLUSTER; ++r) o += tp_remote(&mine[d], r);
+            out[row * D + d] = tp_encode(o);
+        }
+    }
+    tp_cluster_sync();                         /* no block leaves while another reads its shared memory */
+#endif
 }
 """
 
 
-def source(dtype: DataType, head_dim: int) -> str:
-    """The CUDA source of the kernel for inputs of ``dtype`` with rows of ``head_dim`` elements."""
+def source(dtype: DataType, head_dim: int, cluster: int = 1) -> str:
+    """The CUDA source of the kernel for inputs of ``dtype`` with rows of ``head_dim`` elements, ``cluster``
+    blocks per query row (more than 1: a thread block cluster, compute capability 9.0 and later)."""
     kind, size = _KINDS[dtype]
-    defines = f"#define KIND {kind}\n#define D {head_dim}\n#define VEC {16 // size}\n#define UNROLL {_UNROLL}\n"
+    defines = (
+        f"#define KIND {kind}\n#define D {head_dim}\n#define VEC {16 // size}\n#define UNROLL {_UNROLL}\n"
+        f"#define CLUSTER {cluster}\n"
+    )
     return defines + DEVICE_FUNCTIONS + _SOURCE
 
 
 @cache
-def _kernel(dtype: DataType, head_dim: int) -> cupy.RawKernel:
+def _kernel(dtype: DataType, head_dim: int, cluster: int) -> cupy.RawKernel:
     """The compiled kernel (NVRTC; CuPy also caches it on disk)."""
-    return cupy.RawKernel(source(dtype, head_dim), "tripy_attention")
+    return cupy.RawKernel(source(dtype, head_dim, cluster), "tripy_attention")
+
+
+@cache
+def _clusters_supported(device: int) -> bool:
+    """Whether the GPU runs thread block clusters (compute capability 9.0 and later)."""
+    return int(cupy.cuda.Device(device).compute_capability) >= 90
 
 
 def supported_head_dim(dtype: DataType, head_dim: int) -> bool:
@@ -271,20 +352,45 @@ def supported_head_dim(dtype: DataType, head_dim: int) -> bool:
     return rest == 0 and chunks & (chunks - 1) == 0
 
 
-def block_threads(rows: int, keys: int, dtype: DataType, head_dim: int) -> int:
-    """Threads per block: enough blocks of threads to fill the GPU, no more warps than the keys need, and the
-    shared memory of ``keys`` scores plus one row of partial sums per warp within the default limit (0 when
-    not even one warp fits)."""
-    chunks = head_dim * _KINDS[dtype][1] // 16
-    keys_per_warp = 32 // min(chunks, 32) * _UNROLL
+class Launch(NamedTuple):
+    """How the kernel runs for one call: ``cluster`` blocks of ``threads`` per query row, each holding
+    ``chunk`` scores, with ``shared`` bytes of dynamic shared memory."""
+
+    cluster: int
+    threads: int
+    chunk: int
+    shared: int
+
+
+def choose_cluster(rows: int, keys: int) -> int:
+    """Blocks per query row: 1, or, where few rows would leave most of the GPU idle over a long cache, up to 8
+    (a portable cluster size) so that about two blocks run on each multiprocessor."""
+    if keys < _CLUSTER_MIN_KEYS:
+        return 1
+    cluster = 1
+    while cluster < 8 and rows * cluster * 2 <= _TARGET_BLOCKS:
+        cluster *= 2
+    return cluster
+
+
+def launch_for(rows: int, keys: int, dtype: DataType, head_dim: int, cluster: int) -> Launch | None:
+    """The launch of ``rows`` query rows over ``keys`` keys: enough threads to fill the GPU, no more warps than
+    a block's keys need, and shared memory within the default limit (None when not even one warp fits)."""
+    chunk = -(-keys // cluster)
+    width = head_dim * _KINDS[dtype][1] // 16
+    keys_per_warp = 32 // min(width, 32) * _UNROLL
     threads = 1024
-    while threads > 128 and rows * threads > _TARGET_THREADS:
+    while threads > 128 and rows * cluster * threads > _TARGET_THREADS:
         threads //= 2
-    while threads > 32 and (threads // 2) >= 32 * math.ceil(keys / keys_per_warp):
+    while threads > 32 and threads // 2 >= 32 * -(-chunk // keys_per_warp):
         threads //= 2
-    while threads >= 32 and 4 * (keys + threads // 32 * head_dim) + 128 > _SHARED_LIMIT:
+
+    def shared(threads: int) -> int:
+        return 4 * (chunk + (threads // 32 + 1) * head_dim)
+
+    while threads >= 32 and shared(threads) + 256 > _SHARED_LIMIT:
         threads //= 2
-    return threads if threads >= 32 else 0
+    return Launch(cluster, threads, chunk, shared(threads)) if threads >= 32 else None
 
 
 def _scale_in(dtype: DataType, scale: float) -> float:
@@ -309,56 +415,60 @@ class AttentionKernel:
     def __init__(self) -> None:
         self.steps = fused_kernel(KERNELS, logical_dtype)
         self.use_kernel = True  #: set False to run the steps always (for comparisons)
-        self.stats = {"kernel": 0, "steps": 0}
+        #: Blocks per query row: None chooses (:func:`choose_cluster`); 1 never splits a row. Above 1 only on
+        #: GPUs with thread block clusters.
+        self.cluster: int | None = None
+        self.stats = {"kernel": 0, "cluster": 0, "steps": 0}
 
-    def plan(self, q: Any, k: Any, v: Any, start: Any | None) -> int:
-        """Threads per block of the fused kernel for these arrays, or 0 where it does not take them."""
+    def plan(self, q: Any, k: Any, v: Any, start: Any | None) -> Launch | None:
+        """The launch of the fused kernel for these arrays, or None where it does not take them."""
         dtype = logical_dtype(q)
         head_dim = q.shape[-1]
         if not self.use_kernel or logical_dtype(k) is not dtype or logical_dtype(v) is not dtype:
-            return 0
+            return None
         if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim or q.shape[:-2] != k.shape[:-2]:
-            return 0
+            return None
         if v.shape != k.shape or k.shape[-1] != head_dim or not supported_head_dim(dtype, head_dim):
-            return 0
+            return None
         if start is not None and (start.dtype != np.int32 or start.size != 1):
-            return 0
+            return None
         rows, keys = math.prod(q.shape[:-1]), k.shape[-2]
-        if rows == 0 or keys == 0 or rows >= 2**31 or q.shape[-2] >= 2**31:
-            return 0
-        return block_threads(rows, keys, dtype, head_dim)
+        if rows == 0 or keys == 0 or rows * 8 >= 2**31 or keys >= 2**30:
+            return None
+        cluster = choose_cluster(rows, keys) if self.cluster is None else max(1, min(8, self.cluster))
+        if cluster > 1 and not _clusters_supported(cupy.cuda.Device().id):
+            cluster = 1
+        return launch_for(rows, keys, dtype, head_dim, cluster)
 
     def __call__(self, p: Attention, q: Any, k: Any, v: Any, *rest: Any) -> Any:
         """``softmax(mask(q @ k^T * scale)) @ v`` as :class:`Attention` ``p`` defines it."""
         start = rest[0] if p.causal else None
-        threads = self.plan(q, k, v, start)
-        if threads == 0:
+        launch = self.plan(q, k, v, start)
+        if launch is None:
             self.stats["steps"] += 1
             return self.steps(p, q, k, v, *rest)
         self.stats["kernel"] += 1
+        self.stats["cluster"] += launch.cluster > 1
         dtype = logical_dtype(q)
-        seq, keys, head_dim = q.shape[-2], k.shape[-2], q.shape[-1]
         rows = math.prod(q.shape[:-1])
         out = cupy.empty(q.shape, dtype=q.dtype)
-        if start is None:
-            start = out  # never read (causal is 0); any device pointer
-        else:
-            start = cupy.ascontiguousarray(start)
-        shared = 4 * (keys + threads // 32 * head_dim)
-        _kernel(dtype, head_dim)(
-            (rows,),
-            (threads,),
+        # Without causal the kernel never reads `start`: any device pointer does.
+        start = out if start is None else cupy.ascontiguousarray(start)
+        _kernel(dtype, q.shape[-1], launch.cluster)(
+            (rows * launch.cluster,),
+            (launch.threads,),
             (
                 _aligned(q),
                 _aligned(k),
                 _aligned(v),
                 start,
                 out,
-                np.int32(seq),
-                np.int32(keys),
+                np.int32(q.shape[-2]),
+                np.int32(k.shape[-2]),
+                np.int32(launch.chunk),
                 np.float32(_scale_in(dtype, p.scale)),
                 np.int32(p.causal),
             ),
-            shared_mem=shared,
+            shared_mem=launch.shared,
         )
         return out
