@@ -116,7 +116,7 @@ class LayerNorm32(tp.LayerNorm):
         super().__init__(n, dtype=tp.float32, eps=eps)
 
     def forward(self, x: tp.Tensor) -> tp.Tensor:
-        return tp.cast(super().forward(tp.cast(x, tp.float32)), x.dtype)
+        return tp.layer_norm(x, self.weight, self.bias, self.eps, dtype=x.dtype)
 
 
 class CausalSelfAttention(tp.Module):

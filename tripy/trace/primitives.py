@@ -487,6 +487,54 @@ class UpdateSlice(Fused):
 
 
 @dataclass(frozen=True, slots=True)
+class LayerNorm(Fused):
+    """``(x - mean) * rsqrt(var + eps)`` over the last ``dims`` dimensions of ``x`` (computed in float32),
+    then ``* weight + bias`` in their dtype, the result in ``dtype``.
+
+    Inputs: ``x`` (any float dtype), ``weight`` and ``bias`` (the shape of the last ``dims`` dimensions, one
+    dtype). This is ``tp.LayerNorm``'s composite, and that of ``tp.layer_norm``; on the GPU, one kernel.
+    """
+
+    arity: ClassVar[int | None] = 3
+    dims: int
+    eps: float
+    dtype: DataType
+
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return inputs[0].shape, self.dtype
+
+    def steps(self, inputs: Sequence[Typed]) -> Steps:
+        """Cast to float32, the two means, the normalisation, the scale and shift, as the frontend writes them."""
+        x, weight = inputs[0], inputs[1]
+        rank, f32 = len(x.shape), dtypes.float32
+        axes = tuple(range(rank - self.dims, rank))
+        count = 1
+        for a in axes:
+            count *= x.shape[a]
+        s = _Steps(3)
+        ones = (1,) * rank
+
+        def mean(v: int) -> int:
+            return s.add(
+                Binary(BinaryOp.DIV), s.add(Reduce(ReduceOp.SUM, axes, True), v), s.add(Full(ones, float(count), f32))
+            )
+
+        wide = 0 if x.dtype == f32 else s.add(Cast(f32), 0)
+        centred = s.add(Binary(BinaryOp.SUB), wide, mean(wide))
+        variance = mean(s.add(Binary(BinaryOp.MUL), centred, centred))
+        root = s.add(Unary(UnaryOp.RSQRT), s.add(Binary(BinaryOp.ADD), variance, s.add(Full(ones, self.eps, f32))))
+        out = s.add(Binary(BinaryOp.MUL), centred, root)
+        if weight.dtype != f32:
+            out = s.add(Cast(weight.dtype), out)
+        lead = (1,) * (rank - self.dims) + tuple(weight.shape)
+        out = s.add(Binary(BinaryOp.MUL), out, s.add(Reshape(lead), 1))
+        out = s.add(Binary(BinaryOp.ADD), out, s.add(Reshape(lead), 2))
+        if weight.dtype != self.dtype:
+            out = s.add(Cast(self.dtype), out)
+        return s.steps
+
+
+@dataclass(frozen=True, slots=True)
 class Attention(Fused):
     """Scaled dot-product attention of queries ``q`` (..., S, D) over keys ``k`` and values ``v`` (..., T, D).
 
@@ -600,6 +648,7 @@ ALL_PRIMITIVES: tuple[type[Primitive], ...] = (
     Int8Linear,
     UpdateSlice,
     Attention,
+    LayerNorm,
     FusedElementwise,
     FusedReduce,
 )

@@ -18,10 +18,12 @@ from tripy.backend.cuda.attention import AttentionKernel
 from tripy.backend.cuda.fused_elementwise import FusedKernels
 from tripy.backend.cuda.int8_linear import Int8LinearKernel
 from tripy.backend.cuda.kernels import KERNELS
+from tripy.backend.cuda.layer_norm import layer_norm_kernel
+from tripy.backend.cuda.update_slice import update_slice
 from tripy.dtypes import DataType
 from tripy.trace.elementwise_fusion import fuse_elementwise
 from tripy.trace.fusions import INT8_LINEAR_REWRITES
-from tripy.trace.primitives import ALL_PRIMITIVES, Attention, Int8Linear, Primitive
+from tripy.trace.primitives import ALL_PRIMITIVES, Attention, Int8Linear, LayerNorm, Primitive, UpdateSlice
 from tripy.trace.rewrite import Step
 
 if TYPE_CHECKING:
@@ -37,11 +39,12 @@ class CudaBackend(Backend):
     def __init__(self) -> None:
         #: The int8 Linear kernel, with its weight cache and counters.
         self.int8 = Int8LinearKernel()
-        self.kernels: dict[type[Primitive], Kernel] = {**KERNELS, Int8Linear: self.int8}
+        self.kernels: dict[type[Primitive], Kernel] = {**KERNELS, Int8Linear: self.int8, UpdateSlice: update_slice}
         steps = fused_kernel(self.kernels, self.dtype_of)  # fused primitives without a kernel here
         for cls in fused_classes(ALL_PRIMITIVES):
             self.kernels.setdefault(cls, steps)
         self.kernels[Attention] = AttentionKernel()  # the steps where it does not apply
+        self.kernels[LayerNorm] = layer_norm_kernel(steps)
         #: The generated kernels of fused elementwise chains (which :meth:`fuse_steps` makes).
         self.fused = FusedKernels()
         self.kernels.update(self.fused.table())

@@ -12,6 +12,7 @@ from tripy.frontend.modules.module import Module
 from tripy.frontend.modules.parameter import placeholder
 from tripy.frontend.ops.cast import cast
 from tripy.frontend.ops.elementwise import rsqrt
+from tripy.frontend.ops.normalization import layer_norm
 from tripy.frontend.ops.reduce import mean
 from tripy.tensor import Tensor
 
@@ -46,6 +47,8 @@ class LayerNorm(Module):
                 f"shape {x.shape}.",
                 [("the input was created at", x.where)],
             )
+        if x.dtype == self.dtype:  # one primitive: the composite below, one kernel on the GPU
+            return layer_norm(x, self.weight, self.bias, self.eps)
         dims = tuple(range(x.rank - n, x.rank))
         # Normalised in float32 (as PyTorch does for float16/bfloat16): squares of float16 activations
         # above 256 would overflow.

@@ -10,6 +10,7 @@ from tripy.frontend.ops import (  # noqa: F401 - importing registers the public 
     elementwise,
     flip,
     matmul,
+    normalization,
     outer,
     pad,
     pooling,
