@@ -12,8 +12,10 @@ fusible reduction reads, or that the caller keeps (``keep``: the plan's outputs)
 stored, by a kernel of its own. Every other elementwise value is computed inside the kernels of the steps
 that read it, so a value read by two chains (LayerNorm's centred input, read by the variance's sum and by
 the normalisation) is computed in both rather than stored: that is what lets LayerNorm run as three kernels
-and softmax as three. A value is recomputed like that only while its own chain is short
-(:data:`RECOMPUTE_LIMIT` operations); a longer one read twice is a root. Each fused step has one output.
+and softmax as three. A value is recomputed like that only while its own chain is short (at most
+:data:`RECOMPUTE_LIMIT` operations) and reads few arrays of its own size (at most :data:`RECOMPUTE_READS`,
+so that recomputing does not multiply memory traffic: a residual stream is stored every block or so); a
+value read twice that fails either is a root. Each fused step has one output.
 
 A chain of one computing step (with only reshapes around it) stays as it was: it is one kernel already.
 The pass is pure and backend-independent; the NumPy backend runs a fused step's program, which is the
@@ -22,6 +24,7 @@ unfused primitives themselves, so a fused plan computes exactly what the unfused
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -65,8 +68,14 @@ _COMPARISONS = frozenset({BinaryOp.EQ, BinaryOp.NE, BinaryOp.LT, BinaryOp.LE, Bi
 _FUSED_REDUCTIONS = frozenset({ReduceOp.SUM, ReduceOp.MAX, ReduceOp.MIN})
 #: The longest chain (in computing operations) that is recomputed by each of several readers rather than stored.
 RECOMPUTE_LIMIT = 24
+#: The most arrays of a value's own size that its chain may read for it to be recomputed by several readers.
+RECOMPUTE_READS = 3
 
 _ELEMENTWISE, _REDUCTION = "elementwise", "reduction"
+
+
+def _size(tensor: Tensor) -> int:
+    return math.prod(tensor.shape)
 
 
 def _concrete(shape: tuple) -> bool:
@@ -171,14 +180,25 @@ def fuse_elementwise(steps: Sequence[Step], keep: Sequence[Tensor] = (), reducti
     # Which elementwise values are computed inside their readers' kernels instead of being stored.
     inline = [False] * n
     cost = [0] * n
+    reads: list[set[int]] = [set() for _ in range(n)]  # the arrays of each value's size its chain reads
+    sizes: dict[int, int] = {}
     for i, step in enumerate(steps):
         if kinds[i] is not _ELEMENTWISE:
             continue
         cost[i] = int(computes(step)) + sum(cost[j] for j in producers[i] if inline[j])
+        size = _size(step.tensor)
+        full = reads[i] = set()
+        for t in step.inputs:
+            j = position.get(id(t))
+            if j is not None and inline[j]:
+                full |= {r for r in reads[j] if sizes[r] == size}
+            elif _size(t) == size:
+                full.add(id(t))
+                sizes[id(t)] = size
         readers = consumers[i]
         if not readers or i in kept or any(kinds[r] is None for r in readers):
             continue
-        if len(readers) > 1 and cost[i] > RECOMPUTE_LIMIT:
+        if len(readers) > 1 and (cost[i] > RECOMPUTE_LIMIT or len(full) > RECOMPUTE_READS):
             continue
         inline[i] = True
 
