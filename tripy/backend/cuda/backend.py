@@ -6,6 +6,7 @@ int8 GEMM on tensor cores (:mod:`.int8_linear`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -49,8 +50,9 @@ class CudaBackend(Backend):
         self.fused = FusedKernels()
         self.kernels.update(self.fused.table())
         #: What :meth:`fuse_steps` fuses: ``"all"`` (elementwise chains, and sums, maxima and minima of
-        #: chains), ``"elementwise"`` (chains only: results equal the unfused kernels'), or ``"none"``.
-        self.fusion = "none"
+        #: chains: sums then add in another order than the unfused kernels), ``"elementwise"`` (chains only:
+        #: results equal the unfused kernels'), or ``"none"``; ``$TRIPY_CUDA_FUSION`` sets it.
+        self.fusion = os.environ.get("TRIPY_CUDA_FUSION", "none")
         #: Set to ``()`` to evaluate every trace unfused (for comparisons).
         self.rewrites = INT8_LINEAR_REWRITES
         self._scalars: dict[tuple, Any] = {}
