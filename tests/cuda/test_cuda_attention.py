@@ -247,6 +247,27 @@ def test_strided_inputs_and_rank_3():
     assert np.abs(g - r).max() <= bound(q, k, v, 0.125, tp.float16, True, 20)
 
 
+@pytest.mark.parametrize("s", [1, 5])
+def test_a_query_viewed_from_a_fused_projection_is_read_in_place(s, cluster):
+    # As in GPT-2: q is (B, S, H, D) slices of a (B, S, 3 H D) projection, transposed to (B, H, S, D).
+    import cupy
+
+    from tripy.backend.cuda.attention import query_layout
+
+    b, h, d, t, start = 2, 12, 64, 300, 290
+    rng = np.random.default_rng(s)
+    qkv = rng.uniform(-2, 2, (b, s, 3 * h * d)).astype(np.float16)
+    q = np.ascontiguousarray(qkv[:, :, : h * d].reshape(b, s, h, d).transpose(0, 2, 1, 3))
+    _, k, v = _inputs((b, h, s, d), t, tp.float16, seed=s + 20)
+    view = cupy.asarray(qkv)[:, :, : h * d].reshape(b, s, h, d).transpose(0, 2, 1, 3)
+    assert not view.flags.c_contiguous and query_layout(view)[0] is view
+    prim, pos = Attention(0.125, True), np.array([start], np.int32)
+    ref = _run(numpy_backend(), prim, [q, k, v, pos], tp.float16).astype(np.float64)
+    got = cuda_backend().kernels[Attention](prim, view, cupy.asarray(k), cupy.asarray(v), cupy.asarray(pos))
+    err = np.abs(cupy.asnumpy(got).astype(np.float64) - ref).max()
+    assert err <= bound(q, k, v, 0.125, tp.float16, True, start)
+
+
 def test_the_kernel_replays_in_a_cuda_graph_with_start_changed_on_the_device(cluster):
     import cupy
 

@@ -151,14 +151,15 @@ __device__ __forceinline__ float tp_remote(const float* p, unsigned int rank) {
 #endif
 
 /* out[r, :] for row r of the (rows, S, D) query: softmax(mask(q_r . k_j * scale)) @ v over the keys of its
-   (batch, head) bh = r / S. With CLUSTER > 1 the CLUSTER blocks of a cluster share a row: each takes a
-   contiguous part of the visible keys, and they exchange the maximum, the sum and the partial value sums
-   through distributed shared memory. Dynamic shared memory: `chunk` floats of scores, D floats per warp of
-   partial value sums, D floats of the block's value sums. */
+   (batch, head) bh = r / S. The query may be strided: row i of head h of batch b starts b q_b + h q_h + i q_s
+   chunks into q (bh = b H + h); keys, values and the output are C-contiguous. With CLUSTER > 1 the CLUSTER
+   blocks of a cluster share a row: each takes a contiguous part of the visible keys, and they exchange the
+   maximum, the sum and the partial value sums through distributed shared memory. Dynamic shared memory:
+   `chunk` floats of scores, D floats per warp of partial value sums, D floats of the block's value sums. */
 extern "C" __global__ void TP_CLUSTER_DIMS __launch_bounds__(1024) tripy_attention(
         const uint4* __restrict__ q, const uint4* __restrict__ k, const uint4* __restrict__ v,
         const int* __restrict__ start, tp_out_t* __restrict__ out, int S, int T, int chunk, float scale,
-        int causal) {
+        int causal, int H, long long q_b, long long q_h, long long q_s) {
     extern __shared__ float shared[];
     __shared__ float scratch[32];
     float* scores = shared;
@@ -192,9 +193,11 @@ extern "C" __global__ void TP_CLUSTER_DIMS __launch_bounds__(1024) tripy_attenti
     const int lo = 0, hi = L;
 #endif
 
+    const long long b = bh / H;               /* the query's row: q_b, q_h, q_s chunks apart along B, H, S */
+    const uint4* qrow = q + b * q_b + (bh - b * H) * q_h + i * q_s;
     float qr[CPL * VEC];
     #pragma unroll
-    for (int m = 0; m < CPL; ++m) tp_unpack(q[row * CH + sub + m * LPK], qr + m * VEC);
+    for (int m = 0; m < CPL; ++m) tp_unpack(qrow[sub + m * LPK], qr + m * VEC);
 
     /* 1. scores, rounded as the steps round, and their maximum */
     const uint4* kb = k + bh * (long long)T * CH;
@@ -408,6 +411,19 @@ def _aligned(x: Any) -> Any:
     return x if x.data.ptr % 16 == 0 else x.copy()
 
 
+def query_layout(q: Any) -> tuple[Any, int, tuple[int, int, int]]:
+    """``q`` as the kernel reads it, with H and its strides along B, H and S in 16-byte chunks. A 4-D query whose
+    rows are contiguous and 16-byte aligned is read in place (the view of a fused QKV projection that a
+    transpose makes); any other is made C-contiguous first."""
+    if q.ndim == 4 and q.data.ptr % 16 == 0 and (q.shape[-1] == 1 or q.strides[-1] == q.itemsize):
+        strides = [0 if n == 1 else st for n, st in zip(q.shape[:-1], q.strides[:-1], strict=True)]
+        if all(st % 16 == 0 for st in strides):
+            return q, q.shape[1], (strides[0] // 16, strides[1] // 16, strides[2] // 16)
+    q = _aligned(q)
+    chunks = q.shape[-1] * q.itemsize // 16
+    return q, 1, (q.shape[-2] * chunks, 0, chunks)
+
+
 class AttentionKernel:
     """The kernel of :class:`Attention` on the GPU (``kernel(prim, q, k, v[, start])``): the fused kernel
     where it applies, the primitive's steps elsewhere. ``stats`` counts the calls of each."""
@@ -454,11 +470,12 @@ class AttentionKernel:
         out = cupy.empty(q.shape, dtype=q.dtype)
         # Without causal the kernel never reads `start`: any device pointer does.
         start = out if start is None else cupy.ascontiguousarray(start)
+        query, heads, (q_b, q_h, q_s) = query_layout(q)
         _kernel(dtype, q.shape[-1], launch.cluster)(
             (rows * launch.cluster,),
             (launch.threads,),
             (
-                _aligned(q),
+                query,
                 _aligned(k),
                 _aligned(v),
                 start,
@@ -468,6 +485,10 @@ class AttentionKernel:
                 np.int32(launch.chunk),
                 np.float32(_scale_in(dtype, p.scale)),
                 np.int32(p.causal),
+                np.int32(heads),
+                np.int64(q_b),
+                np.int64(q_h),
+                np.int64(q_s),
             ),
             shared_mem=launch.shared,
         )
