@@ -188,7 +188,8 @@ extern "C" __global__ void TP_CLUSTER_DIMS __launch_bounds__(1024) tripy_attenti
 #if CLUSTER > 1
     const unsigned int rank = tp_cluster_rank();
     const int per = (L + CLUSTER - 1) / CLUSTER;
-    const int lo = min(L, (int)rank * per), hi = min(L, lo + per);
+    const int lo = (int)rank * per < L ? (int)rank * per : L;
+    const int hi = lo + per < L ? lo + per : L;
 #else
     const int lo = 0, hi = L;
 #endif
