@@ -203,3 +203,16 @@ def _quiet(fn):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fn()
+
+
+def test_results_kept_across_calls_are_not_overwritten_by_the_graphs_temporaries():
+    """Kernels that free temporaries during capture (here the steps of a bfloat16 LayerNorm, which has no
+    kernel of its own) must not let a returned result take that memory: the next replay writes it."""
+    weight, bias = tp.ones((64,), dtype=tp.bfloat16), tp.zeros((64,), dtype=tp.bfloat16)
+    fn = _compile(lambda x: tp.layer_norm(x, weight, bias) * 2.0, tp.InputInfo((8, 64), tp.bfloat16))
+    rng = np.random.default_rng(0)
+    inputs = [tp.Tensor(rng.normal(0, 1, (8, 64)).astype(np.float32), dtype=tp.bfloat16) for _ in range(6)]
+    results = [fn(x) for x in inputs]  # all kept: each later replay must leave the earlier ones alone
+    for x, out in zip(inputs, results):
+        expected = tp.cast(tp.layer_norm(x, weight, bias) * 2.0, tp.float32).numpy()
+        assert np.array_equal(tp.cast(out, tp.float32).numpy(), expected)

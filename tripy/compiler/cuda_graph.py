@@ -8,6 +8,10 @@ array that run made stays alive: they are the plan's static buffers, which the c
 and write. A call copies its inputs into the static input buffers, replays the graph and copies the
 outputs out (the next replay overwrites them).
 
+Everything the planned kernels allocate, while warming up and while captured, comes from a memory pool of
+the graph's own: temporaries that a kernel frees during capture are written again by every replay, so
+memory outside the graph (a returned output's copy) must never be placed there.
+
 A donated argument (``tp.compile(..., donate=...)``) is different: its output is the argument's static
 buffer itself. The captured graph ends by copying the output there, or, where the output is an
 :class:`~tripy.trace.primitives.UpdateSlice` of the argument and nothing else reads the argument, writes the
@@ -16,6 +20,7 @@ update into the buffer in place. A call given that buffer back as the argument c
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,7 +45,10 @@ class CapturedGraph:
         self.stream.wait_event(cupy.cuda.get_current_stream().record())
         #: Output position -> the argument whose buffer it is.
         self.aliases = dict(graph.aliases)
-        with self.stream:
+        #: The graph's own memory: what its kernels allocate, temporaries included. A temporary freed during
+        #: capture is still written by every replay, so no allocation outside the graph may reuse it.
+        self.pool = cupy.cuda.MemoryPool()
+        with cupy.cuda.using_allocator(self.pool.malloc), self.stream:
             self.inputs = [
                 cupy.zeros(shape, dtype=storage_dtype(arg.info.dtype))
                 for shape, arg in zip(shapes, graph.args, strict=True)
@@ -52,6 +60,8 @@ class CapturedGraph:
             outputs = graph.to_tensors(tensors, constants)
             steps = backend.fuse_steps(plan(topological_order(outputs), outputs, backend.rewrites), outputs)
             in_place = self._in_place_updates(steps, tensors, outputs)
+            #: How many steps of each primitive the graph runs (views such as reshapes launch no kernel).
+            self.step_counts = dict(Counter(type(step.prim).__name__ for step in steps))
             #: How many donated outputs are written in place (the others are copied back at the graph's end).
             self.in_place = len(in_place)
             run_steps(steps, backend)  # warm: pool blocks, workspaces, weight caches, compiled kernels
