@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         return lambda: decoder.generate(ids, new).cpu().numpy()
 
     tripy_models: dict[str | None, GPT] = {}
+    described: set[tuple[str | None, int]] = set()
 
     def tripy_model(quant_mode: str | None) -> GPT:
         if quant_mode not in tripy_models:
@@ -174,7 +175,22 @@ def main(argv: list[str] | None = None) -> list[dict]:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # TensorRT cannot run here: tp.compile replays CUDA graphs
                 decoder = StaticDecoder(tripy_model(quant_mode), batch, args.prompt_len, args.prompt_len + new)
-            return lambda: decoder.generate(prompts[batch], new)
+
+            def run() -> np.ndarray:
+                tokens = decoder.generate(prompts[batch], new)
+                if args.device == "cuda" and (quant_mode, batch) not in described:
+                    described.add((quant_mode, batch))
+                    for graph in decoder.decode.cuda_graphs.values():
+                        counts = ", ".join(
+                            f"{n} {k}" for k, n in sorted(graph.step_counts.items(), key=lambda kv: -kv[1])
+                        )
+                        print(
+                            f"[tripy-compiled {quant_mode or 'fp16'}] batch {batch} decode step: {counts}",
+                            file=sys.stderr,
+                        )
+                return tokens
+
+            return run
 
         return make
 

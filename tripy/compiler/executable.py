@@ -160,6 +160,12 @@ class Executable:
         return "cuda-graph" if name == "cuda" and cuda_graphs_enabled() else name
 
     @property
+    def cuda_graphs(self) -> dict[tuple, Any]:
+        """On the cuda backend, the CUDA graph of each bucket of input shapes met so far (a
+        :class:`tripy.compiler.cuda_graph.CapturedGraph`; None for a bucket that runs eagerly)."""
+        return dict(self._captured)
+
+    @property
     def fallback_reason(self) -> str | None:
         """Why the engine does not run here (None when it does)."""
         return self._fallback_reason
