@@ -44,3 +44,15 @@ def test_a_transposed_weight_is_not_copied():
     w = cupy.ones((64, 32), np.float16)
     operand, transposed = float_gemm.operand_layout(w.T)
     assert transposed and operand.data.ptr == w.data.ptr
+
+
+def test_a_shared_weight_folds_the_batch_into_rows():
+    from tripy.backend.cuda import float_gemm
+
+    rng = np.random.default_rng(1)
+    a = cupy.asarray(rng.uniform(-1, 1, (16, 1, 24)).astype(np.float16))
+    w = cupy.asarray(rng.uniform(-1, 1, (7, 24)).astype(np.float16))
+    got = float_gemm.gemm(a, w.T.reshape(1, 24, 7))
+    assert got.shape == (16, 1, 7)
+    expected = cupy.matmul(a.astype(np.float32), w.T.astype(np.float32))
+    assert float(cupy.abs(got.astype(np.float32) - expected).max()) <= 24 * 24 * np.finfo(np.float32).eps + 0.008

@@ -120,6 +120,10 @@ def operand_layout(x: Any) -> tuple[Any, bool]:
 def gemm(a: Any, b: Any) -> Any:
     """The row-major matrix product ``a @ b`` of the last two dimensions (see :func:`supports`); operands
     that are transposes of row-major arrays are read as such, without a copy."""
+    if a.ndim > 2 and math.prod(b.shape[:-2]) == 1 and a.flags.c_contiguous:
+        # One weight for every batch: the batch is more rows of one product (the weight is read once).
+        out = gemm(a.reshape(-1, a.shape[-1]), b.reshape(b.shape[-2:]))
+        return out.reshape(*a.shape[:-1], b.shape[-1])
     (a, a_t), (b, b_t) = operand_layout(a), operand_layout(b)
     m, k = a.shape[-2:]
     n = b.shape[-1]

@@ -14,14 +14,16 @@ import cupy
 
 from tripy.trace.primitives import UpdateSlice
 
+# ``update`` is an ordinary input (any strides: a view of a fused projection's heads is read as it is) and
+# ``i`` its element's C-order index.
 _WRITE = cupy.ElementwiseKernel(
-    "raw T update, raw int32 start, int64 n, int64 size, int64 inner",
+    "T update, raw int32 start, int64 n, int64 size, int64 inner",
     "raw T operand",
     """
     long long s = start[0];
     s = s < 0 ? 0 : (s > size - n ? size - n : s);
     long long outer = i / (n * inner), rest = i % (n * inner);
-    operand[(outer * size + s + rest / inner) * inner + rest % inner] = update[i];
+    operand[(outer * size + s + rest / inner) * inner + rest % inner] = update;
     """,
     "tripy_update_slice",
 )
@@ -34,7 +36,7 @@ def update_slice_into(operand: Any, update: Any, start: Any, dim: int) -> Any:
     size, n = operand.shape[dim], update.shape[dim]
     inner = math.prod(operand.shape[dim + 1 :])
     if update.size:
-        _WRITE(cupy.ascontiguousarray(update), start, n, size, inner, operand, size=update.size)
+        _WRITE(update, start, n, size, inner, operand)
     return operand
 
 
