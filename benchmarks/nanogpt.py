@@ -43,6 +43,7 @@ from quantization import calibrate, random_calibration_batches  # noqa: E402
 from weight_loader import config_from_hf, load_quant_weights_from_hf, load_weights_from_hf  # noqa: E402
 
 import tripy as tp  # noqa: E402
+from tripy.backend.registry import get_backend  # noqa: E402
 
 LINEAR_WEIGHTS = tuple(f"{name}.weight" for name in ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"))
 CONFIGS = {
@@ -78,6 +79,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--new-tokens", type=int, default=64)
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of the variants")
     parser.add_argument("--max-runs", type=int, default=8, help="timed runs at most, per variant and batch")
+    parser.add_argument(
+        "--fusion",
+        choices=["default", "none", "elementwise", "all"],
+        default="default",
+        help="what compiled graphs fuse on the cuda backend (CudaBackend.fusion; default: the backend's own)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     return parser.parse_args(argv)
 
@@ -103,6 +110,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     tp.config.backend = "cuda" if args.device == "cuda" else "numpy"
+    if args.device == "cuda" and args.fusion != "default":
+        get_backend("cuda").fusion = args.fusion  # type: ignore[attr-defined]
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     torch.manual_seed(0)
     hf_config = GPT2Config(**CONFIGS[args.config], bos_token_id=0, eos_token_id=0, pad_token_id=0)
@@ -261,7 +270,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         f"\nGPT-2 ({args.config}: {CONFIGS[args.config]}), random weights, float16, greedy with a KV cache, "
         f"prompt {args.prompt_len} tokens, {new} new tokens"
     )
-    print(f"device: {device}; {versions}; tripy backend: {tp.config.backend}\n")
+    fusion = (
+        getattr(tp.backend.registry.get_backend(tp.config.backend), "fusion", "-") if args.device == "cuda" else "-"
+    )
+    print(f"device: {device}; {versions}; tripy backend: {tp.config.backend} (compiled graphs fuse: {fusion})\n")
     print(
         f"| {'variant':<31} | {'batch':>5} | {'tokens/s':>9} | {'spread':>17} | {'ms/token':>8} | runs | same tokens |"
     )
