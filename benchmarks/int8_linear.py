@@ -42,25 +42,26 @@ from tripy.backend.cuda.int8_gemm import int8_gemm_padded
 from tripy.backend.registry import get_backend
 from tripy.trace.evaluate import run_steps
 from tripy.trace.node import topological_order
-from tripy.trace.primitives import Matmul, Quantize
+from tripy.trace.primitives import Quantize
 from tripy.trace.rewrite import plan
 
 SHAPES = [(8192, 8192, 8192), (4096, 4096, 4096), (512, 768, 2304), (16, 768, 2304)]
 #: Decode shapes (M, K, N): square layers of a 7B/70B-class model, and GPT-2's (qkv, proj, fc, fc proj).
-DECODE_SHAPES = [(m, k, n) for k, n in [(4096, 4096), (8192, 8192)] for m in (1, 16)]
+DECODE_SHAPES = [(m, k, n) for k, n in [(8192, 8192), (4096, 4096)] for m in (1, 16)]
 GPT2_SHAPES = [(m, k, n) for k, n in [(768, 2304), (768, 768), (768, 3072), (3072, 768)] for m in (1, 16)]
 #: W8A16 kernel configurations compared with ``--variants`` (kind/rows/warps/unroll[/load hints]).
 VARIANTS = [
     "mma/16/8/4",
-    "mma/32/4/4",
+    "mma/16/8/4/1",
+    "mma/16/16/2",
     "mma/32/8/2",
     "mma/32/8/4",
     "mma/32/8/4/1",
     "mma/32/8/4/2",
     "mma/32/16/2",
     "mma/64/8/2",
-    "simt/2/4/2",
-    "simt/4/4/2",
+    "simt/1/4/1",
+    "simt/4/8/2",
 ]
 #: Configurations compared at the GPT-2 shapes (small N or K: fewer rows per block, more warps on K).
 GPT2_VARIANTS = ["mma/16/4/2", "mma/16/8/2", "mma/16/16/1", "mma/32/4/4", "simt/2/4/2", "simt/4/4/2"]
@@ -263,15 +264,43 @@ def _config(text: str) -> w8a16_gemv.Config:
     return w8a16_gemv.Config(kind, *map(int, numbers))
 
 
-def bench_decode(m: int, k: int, n: int, variants: Sequence[str]) -> list[tuple[str, float, float]]:
-    """(case, GPU ms per call, achieved bandwidth in bytes/s) of the decode table for one shape."""
+def torch_graph_ms(torch, calls: Sequence[Callable[[], Any]], replays: int = 10, repeats: int = 5) -> float:
+    """:func:`graph_gpu_ms` for torch work: captured with ``torch.cuda.graph``, replayed the same way."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for call in calls:
+            call()
+    torch.cuda.current_stream().wait_stream(stream)
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        keep = [call() for call in calls]
+    graph.replay()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeats):
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(replays):
+            graph.replay()
+        stop.record()
+        stop.synchronize()
+        times.append(start.elapsed_time(stop) / (replays * len(calls)))
+    del keep
+    return float(np.median(times))
+
+
+def bench_decode(m: int, k: int, n: int, variants: Sequence[str], torch, report: Callable[..., None]) -> float:
+    """The decode rows of one shape, each given to ``report(case, ms, bytes moved)`` as measured; returns
+    the W8A16 tp.Linear's speed-up over the float16 tp.Linear."""
     cb = get_backend("cuda")
     l2 = cupy.cuda.runtime.getDeviceProperties(0)["l2CacheSize"]
     layers = min(128, max(2, math.ceil(3 * l2 / (n * k))))
     rng = cupy.random.default_rng(0)
     x = rng.uniform(-1, 1, (m, k), dtype=cupy.float32).astype(cupy.float16)
     xt = tp.Tensor(x)
-    f16_calls, w8_calls, kernel_args, matmul_calls = [], [], [], []
+    f16_calls, w8_calls, kernel_args, weights = [], [], [], []
     for _ in range(layers):
         w = rng.uniform(-1, 1, (n, k), dtype=cupy.float32).astype(cupy.float16)
         bias = rng.uniform(-1, 1, (n,), dtype=cupy.float32).astype(cupy.float16)
@@ -280,25 +309,25 @@ def bench_decode(m: int, k: int, n: int, variants: Sequence[str]) -> list[tuple[
         w8_calls.append(planned(make_linear(w, w_scale, bias, None), xt))
         q = cb.kernels[Quantize](Quantize(tp.int8, 0), w, w_scale)
         kernel_args.append((w8a16_gemv.prepare_weight(q), w_scale, bias))
-        matmul_calls.append(lambda wt=w.T: cb.kernels[Matmul](Matmul(), x, wt))
-    small = 4 * n + 2 * n + 2 * m * k + 2 * m * n  # scales, bias, input, output
-    f16_bytes, w8_bytes = 2 * n * k + 2 * n + 2 * m * k + 2 * m * n, n * k + small
-    rows = []
+        weights.append((w, bias))
+    small = 2 * n + 2 * m * k + 2 * m * n  # bias, input, output
+    f16_bytes, w8_bytes = 2 * n * k + small, n * k + 4 * n + small
+    f16 = graph_gpu_ms(f16_calls)
+    report("tp.Linear float16", f16, f16_bytes, f16)
     before = cb.int8.stats["w8a16"]
-    ms = graph_gpu_ms(w8_calls)
+    w8 = graph_gpu_ms(w8_calls)
     assert cb.int8.stats["w8a16"] > before, "the W8A16 kernel did not run"
-    rows.append(("tp.Linear W8A16 (int8 weight-only)", ms, w8_bytes / (ms * 1e-3)))
-    ms = graph_gpu_ms(f16_calls)
-    rows.append(("tp.Linear float16", ms, f16_bytes / (ms * 1e-3)))
-    try:
-        ms = graph_gpu_ms(matmul_calls)
-        rows.append(("  float16 matmul alone (no bias add)", ms, (f16_bytes - 2 * n) / (ms * 1e-3)))
-    except Exception as exc:  # noqa: BLE001 - context only
-        print(f"  float16 matmul alone: {type(exc).__name__}: {str(exc).splitlines()[0][:100]}")
+    report("tp.Linear W8A16 (int8 weight-only)", w8, w8_bytes, f16)
+    if torch is not None:
+        tx = torch.from_dlpack(x)
+        tw = [(torch.from_dlpack(w), torch.from_dlpack(b)) for w, b in weights]
+        linear = torch.nn.functional.linear
+        ms = torch_graph_ms(torch, [lambda w=w, b=b: linear(tx, w, b) for w, b in tw])
+        report("torch float16 F.linear(x, w, b), CUDA graph", ms, f16_bytes, f16)
     cb.int8.use_w8a16 = False
     try:
         ms = graph_gpu_ms(w8_calls)
-        rows.append(("tp.Linear int8 weight-only, float GEMM (before)", ms, f16_bytes / (ms * 1e-3)))
+        report("tp int8 weight-only before (fp16 GEMM, W^T cached)", ms, f16_bytes, f16)
     finally:
         cb.int8.use_w8a16 = True
     default = w8a16_gemv.choose(m, n, k, "float16")
@@ -315,35 +344,33 @@ def bench_decode(m: int, k: int, n: int, variants: Sequence[str]) -> list[tuple[
         except Exception as exc:  # noqa: BLE001 - a configuration that does not build or launch here
             print(f"  kernel {config}: {type(exc).__name__}: {str(exc).splitlines()[0][:100]}")
             continue
-        mark = " (default)" if config == default else ""
-        rows.append((f"  kernel alone: {config}{mark}", ms, w8_bytes / (ms * 1e-3)))
-    return rows
+        mark = " *" if config == default else ""
+        report(f"  kernel alone: {config}{mark}", ms, w8_bytes, f16)
+    return f16 / w8
 
 
-def decode_table(shapes: list[tuple[int, int, int]], variants: Sequence[str], title: str) -> dict[tuple, float]:
-    """Print the decode table for ``shapes``; returns the W8A16 speed-up over float16 per shape."""
+def decode_table(shapes: Sequence[tuple[int, int, int]], variants: Sequence[str], title: str, torch) -> None:
+    """Print the decode table for ``shapes``, row by row, then the W8A16 speed-up per shape."""
     peak, source = memory_bandwidth()
-    print(f"\n{title}: GPU time per call (CUDA-graph replays, cold L2); bandwidth of {source} = {peak / 1e12:.2f} TB/s")
-    print(f"  {'M':>3} {'K':>5} {'N':>5}  {'case':<52} {'us/call':>8} {'GB/s':>7} {'of peak':>7} {'vs fp16':>7}")
+    print(f"\n{title}: GPU time per call (graph replays, cold L2); {source} = {peak / 1e12:.2f} TB/s")
+    print(f"  {'M':>3} {'K':>5} {'N':>5}  {'case':<52} {'us/call':>8} {'GB/s':>6} {'of peak':>7} {'vs fp16':>7}")
     speedups = {}
     t0 = time.perf_counter()
     for m, k, n in shapes:
+
+        def report(name: str, ms: float, moved: int, f16: float, m=m, k=k, n=n) -> None:
+            bw = moved / (ms * 1e-3)
+            shape = f"{m:>3} {k:>5} {n:>5}"
+            print(f"  {shape}  {name:<52} {ms * 1e3:8.2f} {bw / 1e9:6.0f} {bw / peak:7.1%} {f16 / ms:6.2f}x")
+
         try:
-            rows = bench_decode(m, k, n, variants)
+            speedups[(m, k, n)] = bench_decode(m, k, n, variants, torch, report)
         except Exception as exc:  # noqa: BLE001 - report and go on to the next shape
             print(f"  {m:>3} {k:>5} {n:>5}  failed: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}")
-            continue
-        f16 = next(ms for name, ms, _ in rows if name == "tp.Linear float16")
-        for name, ms, bw in rows:
-            print(
-                f"  {m:>3} {k:>5} {n:>5}  {name:<52} {ms * 1e3:8.2f} {bw / 1e9:7.0f} {bw / peak:7.1%} {f16 / ms:6.2f}x"
-            )
-        speedups[(m, k, n)] = f16 / rows[0][1]
+        print(f"  ({time.perf_counter() - t0:.0f} s)")
     for (m, k, n), speedup in speedups.items():
         verdict = "meets" if speedup >= 1.6 else "misses"
         print(f"  M={m} K={k} N={n}: W8A16 tp.Linear {speedup:.2f}x float16 tp.Linear ({verdict} 1.6x)")
-    print(f"  ({time.perf_counter() - t0:.0f} s for this table, kernel builds included)")
-    return speedups
 
 
 def main() -> None:
@@ -352,6 +379,7 @@ def main() -> None:
     parser.add_argument("--decode", action="store_true", help="only the decode (W8A16 against float16) tables")
     parser.add_argument("--variants", action="store_true", help="the W8A16 kernel's configurations too")
     parser.add_argument("--no-gpt2", action="store_true", help="leave out the GPT-2 decode shapes")
+    parser.add_argument("--m", type=int, action="append", help="decode shapes of these rows only (repeatable)")
     args = parser.parse_args()
     tp.config.backend = "cuda"
     try:
@@ -369,10 +397,11 @@ def main() -> None:
     while time.perf_counter() - t0 < 0.5:
         warm @ warm
         cupy.cuda.Device().synchronize()
-    decode_table(DECODE_SHAPES, VARIANTS if args.variants else [], "Decode, W8A16 against float16")
+    shapes = DECODE_SHAPES if args.m is None else [s for s in DECODE_SHAPES if s[0] in args.m]
+    decode_table(shapes, VARIANTS if args.variants else [], "Decode, W8A16 against float16", torch)
     if not args.no_gpt2:
         gpt2_variants = GPT2_VARIANTS if args.variants else []
-        decode_table(GPT2_SHAPES, gpt2_variants, "GPT-2 decode shapes, W8A16 against float16")
+        decode_table(GPT2_SHAPES, gpt2_variants, "GPT-2 decode shapes, W8A16 against float16", torch)
     if args.decode:
         return
     summary = {}
