@@ -97,13 +97,13 @@ class CapturedGraph:
         by_tensor = {id(step.tensor): step for step in steps}
         overrides: dict[int, Any] = {}
         for position, arg in self.aliases.items():
-            step = by_tensor.get(id(outputs[position]))
-            if step is None or not isinstance(step.prim, UpdateSlice) or step.inputs[0] is not inputs[arg]:
+            update = by_tensor.get(id(outputs[position]))
+            if update is None or not isinstance(update.prim, UpdateSlice) or update.inputs[0] is not inputs[arg]:
                 continue
             if readers.get(id(inputs[arg])) != 1 or any(o is inputs[arg] for o in outputs):
                 continue
-            dim, buffer = step.prim.dim, self.inputs[arg]
-            overrides[id(step.tensor)] = lambda args, dim=dim, buffer=buffer: update_slice_into(
+            dim, buffer = update.prim.dim, self.inputs[arg]
+            overrides[id(update.tensor)] = lambda args, dim=dim, buffer=buffer: update_slice_into(
                 buffer, args[1], args[2], dim
             )
         return overrides
