@@ -20,6 +20,7 @@ import sys
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 #: Folders below the source tree whose modules are not first-party (installed or generated code).
 _NOT_FIRST_PARTY = {".venv", "venv", "_build", "site-packages", "dist-packages", ".tox", ".nox", "build"}
@@ -131,14 +132,40 @@ def first_party_files(root: Path) -> dict[str, str]:
     return found
 
 
-@cache
+#: ``{top-level name: [distribution, ...]}`` and ``{distribution: version}`` of what is installed, once known
+_INSTALLED: dict[str, Any] = {}
+
+
 def _distributions_of() -> dict[str, list[str]]:
-    return dict(importlib.metadata.packages_distributions())
+    if "distributions" not in _INSTALLED:
+        _INSTALLED["distributions"] = dict(importlib.metadata.packages_distributions())
+    return _INSTALLED["distributions"]
+
+
+def installed_distributions() -> dict[str, Any]:
+    """What is installed on ``sys.path``, as :func:`remember_installed` takes it: the distributions of each
+    top-level name and each distribution's version (reading them costs about half a second: the Sphinx
+    extension has the short-lived interpreter that describes the environment read them)."""
+    versions: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name and name not in versions:
+            versions[name] = dist.version
+    return {"distributions": _distributions_of(), "versions": versions}
+
+
+def remember_installed(installed: dict[str, Any]) -> None:
+    """Take what :func:`installed_distributions` found in another interpreter with this ``sys.path``."""
+    _INSTALLED.setdefault("distributions", dict(installed["distributions"]))
+    _INSTALLED.setdefault("versions", dict(installed["versions"]))
 
 
 @cache
 def installed_version(dist: str) -> str | None:
     """The installed version of one distribution, or None (what the store checks a stored version against)."""
+    known = _INSTALLED.get("versions", {})
+    if dist in known:
+        return known[dist]
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:

@@ -55,8 +55,11 @@ class GuideRun:
         self.report = WorkerReport()
         #: outputs of the prose values (``{doc-value}`` roles), taken by :meth:`finish`
         self.prose_values: dict[str, Any] = {}
-        #: seconds from asking for the guide's process to its end, as the host saw them (start included)
+        #: seconds from asking for the guide's process to its end (its start included; a queued guide's from
+        #: its start, as it waited for its turn before)
         self.wall = 0.0
+        self._names: list[str] | None = None
+        self._queued = False
         self._process: GuideProcess | None = None
         self._start_error: str | None = None
         self._asked = 0.0
@@ -69,21 +72,41 @@ class GuideRun:
 
     def close(self) -> None:
         if self._process is not None:
-            self.report = self._process.finish()
+            process = self._process
+            self.report = process.finish()
             self._process = None
-            self.wall = time.perf_counter() - self._asked
+            began = process.started if self._queued else self._asked
+            self.wall = (self.report.ended or time.monotonic()) - began
 
-    def _started(self) -> GuideProcess | None:
+    def _started(self, queued: bool = False) -> GuideProcess | None:
         if self._process is None and self._start_error is None:
-            self._asked = time.perf_counter()
+            self._asked, self._queued = time.monotonic(), queued
             server = server_for(self.settings)
             dump = os.path.join(server.folder, f"dump-{uuid.uuid4().hex}.txt")
             request = WorkerRequest(self.guide, self.file, self.root, self.settings, dump)
             try:
-                self._process = GuideProcess(request)
+                self._process = GuideProcess(request, queued)
             except WorkerError as exc:
                 self._start_error = str(exc)
+        elif self._process is not None and not self._process.pid:  # queued: wait for it to start now
+            try:
+                self._process.wait_started()
+            except WorkerError as exc:
+                self._start_error = str(exc)
+                self._process.close()
+                self._process = None
         return self._process
+
+    def queue(self, value_names: Iterable[str] = ()) -> None:
+        """Queue the guide on the worker server and send everything it runs at once, without waiting: its
+        process runs when its turn comes (``jobs`` at a time, in the order queued), and :meth:`run_all`,
+        :meth:`finish` then read what it did. Time limits count from each block's start in the process."""
+        if self.settings.execution_mode == "off" or not self.guide.runnable_blocks or self._asked:
+            return  # nothing to run, or it was started already
+        self._names = sorted(set(value_names))
+        process = self._started(queued=True)
+        if process is not None:
+            process.send_ahead(self.guide.runnable_blocks, self._names)
 
     def run_all(self) -> list[BlockResult]:
         """Run every runnable block; after a failure the rest are SKIPPED (or NOT_RUN when off). The blocks
@@ -132,8 +155,9 @@ class GuideRun:
                 self.run(earlier)
 
     def finish(self, value_names: Iterable[str] = ()) -> None:
-        """Evaluate the prose values ``value_names`` after the blocks that ran, then end the process."""
-        names = sorted(set(value_names))
+        """Evaluate the prose values ``value_names`` after the blocks that ran, then end the process (a queued
+        guide evaluates those it was queued with)."""
+        names = self._names if self._names is not None else sorted(set(value_names))
         if self._process is not None and names:
             self.prose_values = self._process.values(names)
         self.close()
@@ -168,7 +192,7 @@ def run_guides(
 
     jobs = jobs or default_jobs()
     if runs and runs[0].settings.execution_mode != "off":  # as many processes set up ahead as run at once
-        server_for(runs[0].settings, spares=jobs)
+        server_for(runs[0].settings, jobs)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for future in [pool.submit(one, run) for run in runs]:
             future.result()

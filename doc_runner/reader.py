@@ -12,15 +12,16 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, NamedTuple
-
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from doc_runner import markers as mk
 from doc_runner.directives import ParsedCode, parse_code
 from doc_runner.errors import GuideEncodingError, GuideError, GuideWarning
 from doc_runner.markers import Marker, Region
 from doc_runner.myst_directives import NON_MARKDOWN_DIRECTIVES, markdown_body
+
+if TYPE_CHECKING:  # a guide's process unpickles blocks without the parser (it imports it in about 30 ms)
+    from markdown_it import MarkdownIt
 
 __all__ = [
     "NON_MARKDOWN_DIRECTIVES",
@@ -170,6 +171,8 @@ def _new_markdown_parser(myst_config: Any) -> MarkdownIt:
 
         md = create_md_parser(myst_config or MdParserConfig(), RendererHTML)
     except ImportError:  # pragma: no cover - myst-parser is a dependency of the docs extra
+        from markdown_it import MarkdownIt
+
         md = MarkdownIt("commonmark")
     return md.disable(["inline", "text_join"], ignoreInvalid=True)
 

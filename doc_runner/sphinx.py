@@ -14,11 +14,11 @@ and as ``doc_runner_report.json`` in the output folder.
 
 from __future__ import annotations
 
+import functools
 import html
 import inspect
 import itertools
 import re
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,7 +39,7 @@ from doc_runner.cache import GuideCache, Lookup
 from doc_runner.directives import check_block_names, without_directives
 from doc_runner.display import check_directives, stderr_policy, stderr_text
 from doc_runner.docstrings import find_code_blocks, read_docstring_guides
-from doc_runner.environment import dependency_versions
+from doc_runner.environment import remember_installed
 from doc_runner.errors import GuideError
 from doc_runner.execute import GuideRun, default_jobs, run_guides
 from doc_runner.reader import Block, BlockKind, Guide, read_guide
@@ -100,11 +100,18 @@ def _display_path(srcdir: str | Path, path: Path) -> str:
 
 #: The store's folder per source folder, set when the builder starts (parallel readers inherit it).
 _CACHE_DIRECTORIES: dict[str, Path] = {}
-#: Guides executed ahead of reading (several at once, while Sphinx reads), by file and text: their outcome,
-#: awaited when the guide is read.
-_AHEAD: dict[tuple[str, str], Future[Outcome]] = {}
+#: Guides queued ahead of reading (they run, several at once, while Sphinx reads), by file and text: what
+#: gives their outcome (their results, read when Sphinx reads the guide).
+_AHEAD: dict[tuple[str, str], Callable[[], Outcome]] = {}
+#: Guides to queue as the earlier ones are read (a queued guide holds a connection: at most _WINDOW at once).
+_LATER: list[GuideRun] = []
+_WINDOW = 64
+#: Storing the results of guides run ahead, done when reading ends (each gives its warnings).
+_UNSTORED: list[Callable[[], list[str]]] = []
 #: The environment guides run in, per build and settings (asked once per build, in the background).
 _ENVIRONMENTS: dict[str, Future[dict[str, str]]] = {}
+#: What is installed (``doc_runner.environment.installed_distributions``), asked with the environment.
+_INSTALLED: dict[str, Future[dict[str, Any]]] = {}
 _BACKGROUND = ThreadPoolExecutor(max_workers=2)
 #: Per source folder: the builder's format and output folder (where notebooks are written).
 _OUTPUTS: dict[str, tuple[str, Path]] = {}
@@ -139,10 +146,25 @@ def _environment_key(settings: Settings) -> str:
 
 
 def _describe(settings: Settings) -> Future[dict[str, str]]:
-    """Start asking, once per build, what environment guides run in (a short-lived interpreter)."""
+    """Start asking, once per build, what environment guides run in and what is installed (a short-lived
+    interpreter, in the background); the environment's future, which is answered first."""
     key = _environment_key(settings)
     if key not in _ENVIRONMENTS:
-        _ENVIRONMENTS[key] = _BACKGROUND.submit(describe_environment, tuple(settings.library_packages))
+        environment: Future[dict[str, str]] = Future()
+        installed: Future[dict[str, Any]] = Future()
+        _ENVIRONMENTS[key], _INSTALLED[key] = environment, installed
+
+        def ask() -> None:
+            try:
+                answers = describe_environment(tuple(settings.library_packages))
+                environment.set_result(next(answers))
+                installed.set_result(next(answers))
+            except BaseException as exc:
+                for future in (environment, installed):
+                    if not future.done():
+                        future.set_exception(exc)
+
+        _BACKGROUND.submit(ask)
     return _ENVIRONMENTS[key]
 
 
@@ -157,48 +179,65 @@ def _environment(settings: Settings) -> dict[str, str]:
         return {}
 
 
-def _environment_quietly(settings: Settings) -> dict[str, str]:
-    """The environment, for a thread other than Sphinx's: a failure is warned about by Sphinx's thread."""
+def _know_installed(settings: Settings) -> None:
+    """Before results are stored (their packages' versions): take what the short-lived interpreter found
+    installed (else this process reads it itself)."""
+    _describe(settings)
     try:
-        return _describe(settings).result()
+        remember_installed(_INSTALLED[_environment_key(settings)].result())
     except WorkerError:
-        return {}
+        pass
+
+
+def _outcome(run: GuideRun, settings: Settings, env: BuildEnvironment, why: str, store: bool = True) -> Outcome:
+    """The outcome of a guide that ran (``run`` closed), its results stored when they all passed (now, or
+    with ``store=False`` when reading ends: :func:`_store_results`); problems storing them now are the
+    outcome's ``warnings``."""
+    results = dict(run.results)
+    for result in results.values():
+        result.cache_reason = why
+    seconds = sum(r.duration for r in results.values())
+    first_party = tuple(run.report.first_party)
+    cache = _store(env)
+
+    def write() -> list[str]:
+        _know_installed(settings)
+        try:
+            cache.store(run.guide, settings, _environment(settings), results, run.report, run.prose_values)
+        except OSError as exc:
+            return [f"could not store the results of {run.guide.path}: {exc}"]
+        return []
+
+    problems = write() if store else []
+    if not store:
+        _UNSTORED.append(write)
+    return Outcome(results, run.prose_values, why, False, first_party, seconds, run.wall, problems)
 
 
 def _execute(
-    guides: list[tuple[Guide, Path]],
-    settings: Settings,
-    env: BuildEnvironment,
-    reason: dict[str, str],
-    done: Callable[[str, Outcome], None] | None = None,
+    guides: list[tuple[Guide, Path]], settings: Settings, env: BuildEnvironment, reason: dict[str, str]
 ) -> dict[str, Outcome]:
-    """Run ``guides`` (with their files), several at once, each in its own process; store what passed.
-    ``done(file, outcome)`` is called as each guide finishes (in a thread of the pool, which does not log:
-    the outcome's ``warnings`` are for Sphinx's thread to report)."""
+    """Run ``guides`` (with their files) now, several at once, each in its own process; store what passed."""
     root = Path(env.srcdir).resolve()
     runs = [GuideRun(guide, settings, file, root) for guide, file in guides]
-    store = _store(env)
-    outcomes: dict[str, Outcome] = {}
+    run_guides(runs, settings.jobs, value_names=lambda run: value_names(run.guide))
+    return {run.file: _outcome(run, settings, env, reason.get(run.file, "")) for run in runs}
 
-    def finished(run: GuideRun) -> None:
-        results = dict(run.results)
-        why = reason.get(run.file, "")
-        for result in results.values():
-            result.cache_reason = why
-        problems = []
-        try:
-            store.store(run.guide, settings, _environment_quietly(settings), results, run.report, run.prose_values)
-        except OSError as exc:
-            problems.append(f"could not store the results of {run.guide.path}: {exc}")
-        seconds = sum(r.duration for r in results.values())
-        first_party = tuple(run.report.first_party)
-        outcome = Outcome(results, run.prose_values, why, False, first_party, seconds, run.wall, problems)
-        outcomes[run.file] = outcome
-        if done is not None:
-            done(run.file, outcome)
 
-    run_guides(runs, settings.jobs, value_names=lambda run: value_names(run.guide), done=finished)
-    return outcomes
+def _collect(run: GuideRun, settings: Settings, env: BuildEnvironment, why: str) -> Outcome:
+    """The outcome of a guide queued ahead of reading: its results as its process sent them (waiting for
+    what is still running); the next guide beyond the window is queued first."""
+    if run in _LATER:
+        _LATER.remove(run)
+    if _LATER:
+        later = _LATER.pop(0)
+        later.queue(value_names(later.guide))
+    try:
+        run.run_all()
+        run.finish()
+    finally:
+        run.close()
+    return _outcome(run, settings, env, why, store=False)
 
 
 def _lookup(guide: Guide, settings: Settings, env: BuildEnvironment) -> Lookup:
@@ -222,7 +261,7 @@ def _run(guide: Guide, settings: Settings, env: BuildEnvironment, file: Path | N
         return Outcome(results, {}, "doc_runner_execution_mode is 'off'", False)
     file = file or Path(env.srcdir) / guide.path
     ahead = _AHEAD.pop((str(Path(file).resolve()), guide.source), None)
-    outcome = ahead.result() if ahead is not None else None
+    outcome = ahead() if ahead is not None else None
     if outcome is None:
         lookup = _lookup(guide, settings, env)
         if lookup.results is not None:
@@ -270,9 +309,10 @@ def _read(env: BuildEnvironment, source: Path, settings: Settings) -> Guide:
 
 
 def _run_ahead(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
-    """``env-before-read-docs``: start executing the guides that are about to be read and have no valid
-    stored results, several at once (``doc_runner_jobs``), in the order Sphinx reads them; reading a guide
-    waits for its own results only. With ``-j`` (reading in forked processes) they are done before reading."""
+    """``env-before-read-docs``: queue the guides that are about to be read and have no valid stored
+    results on the worker server, which runs them several at once (``doc_runner_jobs``) in the order Sphinx
+    reads them, while Sphinx reads; reading a guide waits for its own results only. The documents without
+    such a guide are read first. With ``-j`` (reading in forked processes) they are all done before reading."""
     settings = settings_from_config(app.config)
     if settings.execution_mode == "off":
         return
@@ -296,25 +336,20 @@ def _run_ahead(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
             running.add(docname)
     if not todo:
         return
-    if app.parallel <= 1:  # the other documents (docstrings' examples, stored results) first, while guides run
+    if app.parallel <= 1:
         docnames[:] = [d for d in docnames if d not in running] + [d for d in docnames if d in running]
-    _BACKGROUND.submit(dependency_versions, (), ())  # what is installed, read while the guides run
-    futures: dict[str, Future[Outcome]] = {}
-    for guide, file in todo:
-        futures[str(file)] = _AHEAD[(str(file), guide.source)] = Future()
-
-    def execute() -> None:
-        try:
-            _execute(todo, settings, env, reasons, lambda file, outcome: futures[file].set_result(outcome))
-        except BaseException as exc:  # the documents waiting for these guides fail with the error
-            for future in futures.values():
-                if not future.done():
-                    future.set_exception(exc)
-
-    if app.parallel > 1:  # reading forks processes: the guides must be done before (threads do not fork)
-        execute()
-    else:  # Sphinx reads the documents (in this order) while their guides run; each waits for its own
-        threading.Thread(target=execute, name="doc_runner-ahead", daemon=True).start()
+    server_for(settings, settings.jobs or default_jobs())
+    root = Path(env.srcdir).resolve()
+    runs = [GuideRun(guide, settings, file, root) for guide, file in todo]
+    for run in runs:
+        _AHEAD[(run.file, run.guide.source)] = functools.partial(_collect, run, settings, env, reasons[run.file])
+    _LATER[:] = runs[_WINDOW:]
+    for run in runs[:_WINDOW]:
+        run.queue(value_names(run.guide))
+    if app.parallel > 1:  # forked readers cannot read their processes' answers: take them all now
+        for run in runs:
+            outcome = _AHEAD[(run.file, run.guide.source)]()
+            _AHEAD[(run.file, run.guide.source)] = functools.partial(lambda done: done, outcome)
 
 
 def _not_run_reason(block: Block) -> str | None:
@@ -561,20 +596,34 @@ def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildE
     execution_report.merge(env, docnames, other)
 
 
-def _builder_inited(app: Sphinx) -> None:
-    configured = app.config.doc_runner_cache_dir
+def _config_inited(app: Sphinx, config: Config) -> None:
+    """As soon as the settings are known (before Sphinx loads its environment and builder): start the build's
+    run, ask what environment guides run in, and on a first build start the worker server."""
+    configured = config.doc_runner_cache_dir
     directory = Path(app.confdir) / configured if configured else Path(app.doctreedir) / "doc_runner_cache"
     _CACHE_DIRECTORIES[str(app.srcdir)] = directory
     execution_report.start_run()
-    _OUTPUTS[str(app.srcdir)] = (app.builder.format, Path(app.outdir))
     _AHEAD.clear()  # a parallel build's readers used their copies; the main process keeps its own
+    _LATER.clear()
+    _UNSTORED.clear()
     _READ.clear()
-    settings = settings_from_config(app.config)
+    settings = settings_from_config(config)
     if settings.execution_mode != "off":
-        _describe(settings)  # while Sphinx loads its environment
-        store = _CACHE_DIRECTORIES[str(app.srcdir)]
-        if not store.is_dir() or not any(store.iterdir()):  # a first build: guides will run, start importing now
-            server_for(settings, spares=settings.jobs or default_jobs())
+        _describe(settings)
+        if not directory.is_dir() or not any(directory.iterdir()):  # a first build: guides will run
+            server_for(settings, settings.jobs or default_jobs())
+
+
+def _builder_inited(app: Sphinx) -> None:
+    _OUTPUTS[str(app.srcdir)] = (app.builder.format, Path(app.outdir))
+
+
+def _store_results(app: Sphinx, env: BuildEnvironment) -> None:
+    """``env-updated``: store the results of the guides run ahead of reading (by now what is installed is
+    known: the short-lived interpreter has answered)."""
+    while _UNSTORED:
+        for message in _UNSTORED.pop(0)():
+            logger.warning(message, type="doc_runner", subtype="cache")
 
 
 def _outdated(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]) -> list[str]:
@@ -660,7 +709,9 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-before-read-docs", skip_undecodable, priority=400)  # before _run_ahead reads them
     app.connect("env-before-read-docs", _run_ahead)
     app.connect("autodoc-process-docstring", process_docstring)
+    app.connect("config-inited", _config_inited, priority=600)  # after the settings are checked
     app.connect("builder-inited", _builder_inited)
+    app.connect("env-updated", _store_results)
     app.connect("html-collect-pages", execution_report.collect_page)
     app.add_css_file("doc_runner.css")
     app.connect("env-purge-doc", _purge)

@@ -6,9 +6,11 @@ filters, logging, threads, signal handlers, monkeypatches) reaches another guide
 folder is the working directory and ``__file__`` is its absolute path. Time limits are kept by the host,
 which ends a block that runs too long (see :mod:`doc_runner.worker_client`), so arming them costs a block
 nothing. Messages (pickled, over a socket):
-``("run", Block)`` -> ``("result", BlockResult)``; ``("run_all", [Block])`` -> a result per block, up to
-the first failure; ``("values", names)`` -> ``("values", {name: output})``;
-``("finish",)`` -> ``("report", WorkerReport)`` and the process exits.
+``("started", pid, monotonic time)`` first; ``("run", Block)`` -> ``("result", BlockResult)``;
+``("run_all", [Block])`` -> ``("begin", line, monotonic time)`` and a result per block, up to the first
+failure; ``("values", names)`` -> ``("values", {name: output})``;
+``("finish",)`` -> ``("report", WorkerReport)`` and the process exits. The host may send several messages at
+once: each is answered in turn.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class WorkerReport:
     modules: tuple[str, ...] = ()
     #: ``{path relative to the source tree: sha256 as loaded}`` of its first-party modules
     first_party: dict[str, str] = field(default_factory=dict)
+    #: when it finished (``time.monotonic``, a clock the host shares)
+    ended: float = 0.0
 
 
 class _MissingModule(types.ModuleType):
@@ -311,7 +315,7 @@ class GuideWorker:
 
     def report(self) -> WorkerReport:
         root = Path(self.request.root)
-        return WorkerReport(self.environment, tuple(loaded_packages()), first_party_files(root))
+        return WorkerReport(self.environment, tuple(loaded_packages()), first_party_files(root), time.monotonic())
 
 
 class _VariableError(Exception):
@@ -323,7 +327,7 @@ class _VariableError(Exception):
 def serve(conn: Connection, request: WorkerRequest, displays: Displays) -> None:
     """Answer the host's messages for one guide until it says ``finish``; then the process ends."""
     worker = GuideWorker(request, displays)
-    conn.send(("started", os.getpid()))
+    conn.send(("started", os.getpid(), time.monotonic()))
     while True:
         try:
             message = conn.recv()
@@ -334,6 +338,7 @@ def serve(conn: Connection, request: WorkerRequest, displays: Displays) -> None:
             conn.send(("result", worker.run(message[1])))
         elif kind == "run_all":  # each result as it comes; a failure ends the series (the rest are skipped)
             for block in message[1]:
+                conn.send(("begin", block.line, time.monotonic()))  # the host's clock for its time limit
                 result = worker.run(block)
                 conn.send(("result", result))
                 if result.status is Status.FAILED:

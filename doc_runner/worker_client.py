@@ -5,7 +5,10 @@ Sphinx and pytest (the hosts) never run guide code: they send blocks to a guide'
 :class:`~doc_runner.result.BlockResult` s. One worker server per interpreter setup (``sys.path``,
 environment, pre-imports, figure format) is started on first use and shared by the threads and the forked
 processes (``sphinx-build -j``) of the host; it ends when the host does. It keeps processes forked and set up
-ahead of need (``spares``, see :mod:`doc_runner.worker_server`): as many as the guides the host runs at once.
+ahead of need (spares, see :mod:`doc_runner.worker_server`): as many as the guides the host runs at once.
+A guide can also be *queued* (:meth:`GuideProcess.send_ahead`): everything it runs is sent at once, its process
+runs when its turn comes, and the host reads the results when it needs them, keeping the time limits by the
+process's own clock; Sphinx reads documents meanwhile.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -47,7 +51,7 @@ class WorkerError(Exception):
 class WorkerServer:
     """One running worker server: a pre-started interpreter forking a process per guide."""
 
-    def __init__(self, settings: Settings, spares: int = 1) -> None:
+    def __init__(self, settings: Settings, jobs: int = 1) -> None:
         self.folder = tempfile.mkdtemp(prefix="doc_runner-")
         self.address = os.path.join(self.folder, "server.sock")
         self.owner = os.getpid()
@@ -61,7 +65,7 @@ class WorkerServer:
             "figure_format": settings.figure_format,
             "listen_fd": listener.fileno(),
             "warm": list(settings.library_packages),
-            "spares": spares,
+            "jobs": jobs,
         }
         package_root = str(Path(__file__).resolve().parents[1])
         start = f"import sys; sys.path.insert(0, {package_root!r}); from doc_runner.worker_server import main; main()"
@@ -93,11 +97,13 @@ class WorkerServer:
             log = ""
         return f"the doc_runner worker server ended (exit status {status}){': ' + log if log.strip() else ''}"
 
-    def connect(self, request: tuple[Any, ...]) -> Connection:
-        """A connection to a new process of the server's, which serves ``request`` on it."""
+    def connect(self, request: tuple[Any, ...], queued: bool = False) -> Connection:
+        """A connection to a new process of the server's, which serves ``request`` on it. A ``queued`` one
+        waits its turn behind the queued ones before it while the server runs ``jobs`` of them."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.connect(self.address)
+            sock.sendall(b"q" if queued else b"n")
         except OSError as exc:
             sock.close()
             raise WorkerError(f"cannot reach the doc_runner worker server: {exc}; {self.failure()}") from exc
@@ -126,21 +132,50 @@ def _server_environment() -> dict[str, str]:
     return {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
 
 
-def describe_environment(packages: tuple[str, ...]) -> dict[str, str]:
-    """The environment a guide runs in (Python, platform, the library's backend and device), asked of a
-    short-lived interpreter set up as guides' processes are (it imports only the library packages), so
-    checking stored results neither waits for the worker server nor runs anything in the host."""
+#: Starts each line of the short-lived interpreter's answers (a library may print at import).
+_ANSWER = "doc_runner-answer "
+
+
+def describe_environment(packages: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    """The environment a guide runs in (Python, platform, the library's backend and device), then what is
+    installed (:func:`doc_runner.environment.installed_distributions`), asked of a short-lived interpreter set
+    up as guides' processes are (it imports only the library packages), so checking stored results neither
+    waits for the worker server nor runs anything in the host. The first answer comes as soon as it is known."""
     package_root = str(Path(__file__).resolve().parents[1])
     code = (
         f"import json, sys; sys.path[:] = {sys.path!r}; sys.path.insert(0, {package_root!r}); "
-        f"from doc_runner.environment import describe; print(json.dumps(describe({tuple(packages)!r})))"
+        f"from doc_runner.environment import describe, installed_distributions; "
+        f"print({_ANSWER!r} + json.dumps(describe({tuple(packages)!r})), flush=True); "
+        "import os; os.nice(10); "  # reading what is installed (half a second) yields to the guides' processes
+        f"print({_ANSWER!r} + json.dumps(installed_distributions()), flush=True)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=_server_environment(), timeout=START_TIMEOUT
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=_server_environment(),
     )
-    if done.returncode != 0:
-        raise WorkerError(f"describing the environment failed: {done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    assert process.stdout is not None and process.stderr is not None
+    timer = threading.Timer(START_TIMEOUT, process.kill)
+    timer.start()
+    try:
+        for _ in range(2):
+            line = process.stdout.readline()
+            while line and not line.startswith(_ANSWER):
+                line = process.stdout.readline()
+            if not line:
+                process.wait()
+                raise WorkerError(f"describing the environment failed: {process.stderr.read().strip()[-2000:]}")
+            yield json.loads(line[len(_ANSWER) :])
+    finally:
+        timer.cancel()
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stdout.close()
+        process.stderr.close()
 
 
 _SERVERS: dict[str, WorkerServer] = {}
@@ -154,16 +189,16 @@ def _key(settings: Settings) -> str:
     )
 
 
-def server_for(settings: Settings, spares: int = 1) -> WorkerServer:
-    """The worker server for the host's current setup and ``settings``, started on first use with ``spares``
-    processes kept ready (the guides the host runs at once)."""
+def server_for(settings: Settings, jobs: int = 1) -> WorkerServer:
+    """The worker server for the host's current setup and ``settings``, started on first use for ``jobs``
+    guides at once: it keeps that many processes ready and runs that many queued guides at once."""
     key = _key(settings)
     with _LOCK:
         server = _SERVERS.get(key)
         if server is None or not server.alive():
             for other in [k for k in _SERVERS if k != key][:-1]:  # keep at most one other setup running
                 _SERVERS.pop(other).close()
-            server = _SERVERS[key] = WorkerServer(settings, spares)
+            server = _SERVERS[key] = WorkerServer(settings, jobs)
         return server
 
 
@@ -196,24 +231,48 @@ def stack_dump(text: str, path: str) -> tuple[str, int]:
 
 
 class GuideProcess:
-    """One guide's process, seen from the host: send blocks, receive their results."""
+    """One guide's process, seen from the host: send blocks, receive their results.
 
-    def __init__(self, request: WorkerRequest) -> None:
+    ``queued``: the process starts when the server's queue reaches it, and the host does not wait for it
+    here; :meth:`send_ahead` then sends all that it runs, and the usual calls read the answers."""
+
+    def __init__(self, request: WorkerRequest, queued: bool = False) -> None:
         self.request = request
         self.settings = request.settings
+        #: when the process started (its own clock; the guide's time limit counts from it)
         self.started = time.monotonic()
         self.pid = 0
         #: set when the process has ended before its guide did: the error of the block it ended in
         self.ended: str | None = None
         self.report = WorkerReport()
+        #: what :meth:`send_ahead` sent, so the calls that read the answers do not send it again
+        self._sent: set[str] = set()
         server = server_for(self.settings)
         self.server = server
-        self.conn = server.connect(("guide", request))
+        self.conn = server.connect(("guide", request), queued)
+        if not queued:
+            self.wait_started()
+
+    def wait_started(self) -> None:
+        """Wait for the process to start (WorkerError when it did not)."""
+        if self.pid:
+            return
         message = self._receive(START_TIMEOUT)
         if message is None or message[0] != "started":
             status = message[1] if message else "none"
-            raise WorkerError(f"the guide's process did not start (exit status {status}); {server.failure()}")
+            raise WorkerError(f"the guide's process did not start (exit status {status}); {self.server.failure()}")
         self.pid = message[1]
+        self.started = message[2]
+
+    def send_ahead(self, blocks: list[Block], names: list[str]) -> None:
+        """Send all the process will do: run ``blocks``, evaluate the prose values ``names``, finish."""
+        self._send(("run_all", blocks))
+        self._sent.add("run_all")
+        if names:
+            self._send(("values", names))
+            self._sent.add("values")
+        self._send(("finish",))
+        self._sent.add("finish")
 
     def _receive(self, timeout: float | None) -> tuple[Any, ...] | None:
         """The next message, or None when the time ran out; ``("exit", status)`` when the process ended."""
@@ -224,12 +283,12 @@ class GuideProcess:
         except (EOFError, OSError):
             return ("exit", None)
 
-    def _limit(self, block: Block) -> tuple[float, str]:
-        """The time the block may take and which setting said so."""
+    def _limit(self, block: Block, began: float) -> tuple[float, str]:
+        """The time the block, begun at ``began``, may take and which setting said so."""
         own = block_timeout(block, self.settings)
         name = "'# doc: timeout'" if block.code is not None and block.code.get("timeout") else "doc_runner_timeout"
         if self.settings.guide_timeout > 0:
-            left = self.settings.guide_timeout - (time.monotonic() - self.started)
+            left = self.settings.guide_timeout - (began - self.started)
             if own <= 0 or left < own:
                 return max(left, 0.001), "doc_runner_guide_timeout, for the whole guide"
         return own, name
@@ -245,7 +304,8 @@ class GuideProcess:
         """Run ``blocks`` in order, sent at once (no round trip per block); up to the first failure."""
         if self.ended is not None or not blocks:
             return [self._skipped(block) for block in blocks]
-        self._send(("run_all", blocks))
+        if "run_all" not in self._sent:
+            self._send(("run_all", blocks))
         results = []
         for block in blocks:
             results.append(self._result(block))
@@ -265,12 +325,18 @@ class GuideProcess:
             pass  # the process is gone: its exit status follows
 
     def _result(self, block: Block) -> BlockResult:
-        """The result of ``block``, which the process is running now, within its time limit."""
+        """The result of ``block``, which the process is running now, within its time limit (counted from
+        the block's start in the process: the host may come to read it later)."""
         where = f"{self.request.guide.path}:{block.line}"
         result = BlockResult(self.request.guide.path, block.line, Status.FAILED, code=block.shown_source)
-        limit, name = self._limit(block)
-        started = time.perf_counter()
-        message = self._receive(limit if limit > 0 else None)
+        began = time.monotonic()
+        limit, name = self._limit(block, began)
+        left = None if limit <= 0 else limit
+        message = self._receive(left)
+        while message is not None and message[0] == "begin":
+            began = message[2]
+            limit, name = self._limit(block, began)
+            message = self._receive(None if limit <= 0 else max(began + limit - time.monotonic(), 0.0))
         if message is not None and message[0] == "result":
             return message[1]
         timed_out = message is None
@@ -281,7 +347,7 @@ class GuideProcess:
             message = self._receive(GRACE) or ("exit", None)
         status = message[1]
         dump, line = self._dump()
-        result.duration = time.perf_counter() - started
+        result.duration = time.monotonic() - began
         result.error_line = line or block.code_line
         if timed_out:
             result.error = (
@@ -313,10 +379,11 @@ class GuideProcess:
         """The prose values ``names`` in the guide's namespace (after its last block)."""
         if self.ended is not None or not names:
             return {}
-        try:
-            self.conn.send(("values", names))
-        except OSError:
-            return {}
+        if "values" not in self._sent:
+            try:
+                self.conn.send(("values", names))
+            except OSError:
+                return {}
         message = self._receive(max(self.settings.timeout, 0) + GRACE if self.settings.timeout else None)
         return message[1] if message is not None and message[0] == "values" else {}
 
@@ -324,7 +391,8 @@ class GuideProcess:
         """End the process; what it loaded (empty when it had ended already)."""
         if self.ended is None:
             try:
-                self.conn.send(("finish",))
+                if "finish" not in self._sent:
+                    self.conn.send(("finish",))
                 message = self._receive(60)
                 if message is not None and message[0] == "report":
                     self.report = message[1]

@@ -8,7 +8,10 @@ server sends its exit status (``("exit", code)``, negative for a signal) on the 
 host can tell a crash from a clean end. The server ends when its standard input closes (the host went away),
 killing the guides still running.
 
-The server keeps ``spares`` processes forked ahead of need. Each has already done what every guide's
+A connection is *queued* or *now* (the first byte the host sends): queued guides run ``jobs`` at a time, in
+the order they came, the others at once.
+
+The server keeps ``jobs`` processes (spares) forked ahead of need. Each has already done what every guide's
 process does first and what cannot happen before a fork: it describes its environment, so the library
 packages set up their backend (on a GPU: CUDA's context, cuBLAS, CuPy; CUDA does not survive a fork, so
 the server itself never touches the device). A connection goes to the oldest spare, which receives it
@@ -92,7 +95,10 @@ class _Server:
         self.listener = socket.socket(fileno=config["listen_fd"])
         self.displays = displays
         self.warm: list[str] = list(config.get("warm", []))
-        self.target = int(config.get("spares", 0))
+        #: guides run at once (queued ones wait for a turn), and spares kept
+        self.jobs = self.target = int(config.get("jobs", 1))
+        #: queued guides' connections waiting for their turn, in order
+        self.queue: list[socket.socket] = []
         self.failures = 0
         #: pid -> the connection of the guide it serves
         self.children: dict[int, Connection] = {}
@@ -108,7 +114,7 @@ class _Server:
         if pid == 0:
             close = [self.listener.fileno(), self.wake_read, self.wake_write, self.selector.fileno(), ours.fileno()]
             close += also_close
-            close += [conn.fileno() for conn in self.children.values()]
+            close += [conn.fileno() for conn in self.children.values()] + [q.fileno() for q in self.queue]
             close += [channel.fileno() for _, channel in self.spares]
             _spare(theirs, self.displays, close, self.warm)
         theirs.close()
@@ -153,7 +159,7 @@ class _Server:
                         self.target = 0
 
     def end(self) -> None:
-        for pid in [*self.children, *(pid for pid, _ in self.spares)]:
+        for pid in [*self.children, *(pid for pid, _ in self.spares)]:  # queued guides never started
             try:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
@@ -171,13 +177,21 @@ class _Server:
             for key, _ in self.selector.select():
                 if key.fileobj is self.listener:
                     sock, _ = self.listener.accept()
-                    self.hand_over(sock)
+                    kind = sock.recv(1)  # the host sends it with the connection: b"q" queued, b"n" now
+                    if kind == b"q" and (self.queue or len(self.children) >= self.jobs > 0):
+                        self.queue.append(sock)
+                    elif kind:
+                        self.hand_over(sock)
+                    else:
+                        sock.close()
                 elif key.fileobj == sys.stdin.fileno():
                     if not os.read(sys.stdin.fileno(), 4096):
                         self.end()
                 else:
                     os.read(self.wake_read, 4096)
             self.reap()
+            while self.queue and len(self.children) < max(self.jobs, 1):
+                self.hand_over(self.queue.pop(0))
 
 
 def main() -> None:

@@ -56,7 +56,7 @@ def _run(path: Path, settings: Settings) -> list[str]:
 
 
 def test_each_guide_gets_a_process_of_its_own_set_up_before_its_first_block(tmp_path, warm_settings):
-    server_for(warm_settings, spares=2)
+    server_for(warm_settings, 2)
     path = tmp_path / "probe.md"
     path.write_text(textwrap.dedent(GUIDE).lstrip(), encoding="utf-8")
     first, second, third = (_run(path, warm_settings) for _ in range(3))
@@ -67,7 +67,7 @@ def test_each_guide_gets_a_process_of_its_own_set_up_before_its_first_block(tmp_
 
 
 def test_the_server_keeps_its_spares_ready_while_a_guide_runs(tmp_path, warm_settings):
-    server = server_for(warm_settings, spares=2)
+    server = server_for(warm_settings, 2)
     path = tmp_path / "probe.md"
     path.write_text(
         "# Count\n\n```py\nimport os\nparent = os.getppid()\n"
@@ -81,3 +81,39 @@ def test_the_server_keeps_its_spares_ready_while_a_guide_runs(tmp_path, warm_set
     # while the guide runs, the server has forked it and two spares for the guides that come next
     assert int(result.output) >= 3, result.output
     assert server.alive()
+
+
+def _run_of(tmp_path: Path, name: str, code: str, settings: Settings) -> GuideRun:
+    path = tmp_path / name
+    path.write_text(f"# {name}\n\n```py\n{code}\n```\n", encoding="utf-8")
+    return GuideRun(read_guide(path, display_path=name), settings, path, tmp_path)
+
+
+def test_queued_guides_run_one_job_at_a_time_in_order_while_the_host_reads_later(tmp_path):
+    settings = Settings(pre_imports={"np": "numpy", "queue_test": "json"}, library_packages=(), timeout=30)
+    server_for(settings, 1)  # one guide at a time
+    code = "import time\nbegan = time.monotonic()\ntime.sleep(0.2)\nprint(began, time.monotonic())"
+    runs = [_run_of(tmp_path, f"g{i}.md", code, settings) for i in range(3)]
+    for run in runs:
+        run.queue()
+    spans = []
+    for run in runs:
+        (result,) = run.run_all()
+        run.finish()
+        assert result.status is Status.PASSED, result.error
+        spans.append([float(x) for x in result.output.split()])
+    assert spans[0][1] <= spans[1][0] and spans[1][1] <= spans[2][0], spans
+
+
+def test_a_guide_run_now_does_not_wait_behind_the_queued_ones(tmp_path):
+    settings = Settings(pre_imports={"np": "numpy", "now_test": "json"}, library_packages=(), timeout=30)
+    server_for(settings, 1)
+    flag = tmp_path / "flag"
+    wait = f"import os, time\nwhile not os.path.exists({str(flag)!r}):\n    time.sleep(0.01)"
+    waiting = _run_of(tmp_path, "waits.md", wait, settings)
+    waiting.queue()  # it holds the only turn until the flag exists
+    with _run_of(tmp_path, "now.md", f"open({str(flag)!r}, 'w').close()", settings) as now:
+        (made,) = now.run_all()
+    (waited,) = waiting.run_all()
+    waiting.finish()
+    assert made.status is waited.status is Status.PASSED, (made.error, waited.error)
