@@ -330,6 +330,9 @@ def bench_decode(m: int, k: int, n: int, variants: Sequence[str], torch, report:
         report("tp int8 weight-only before (fp16 GEMM, W^T cached)", ms, f16_bytes, f16)
     finally:
         cb.int8.use_w8a16 = True
+    fp16_default = w8a16_gemv.choose(m, n, k, "float16", float_weight=True)
+    calls = [lambda w=w, b=b: w8a16_gemv.gemv(x, "float16", w, None, b, n) for w, b in weights]
+    report(f"  same GEMV, float16 weight: {fp16_default}", graph_gpu_ms(calls), f16_bytes, f16)
     default = w8a16_gemv.choose(m, n, k, "float16")
     configs = [default] + [c for c in map(_config, variants) if c != default]
     for config in configs:

@@ -263,3 +263,49 @@ def test_w8a16_runs_inside_a_captured_cuda_graph(on, m, dtype):
         np.testing.assert_array_equal(got, again)
         ref = on("numpy", lambda x=x: _layer(weight, scale, b, dtype, 0)(tp.Tensor(x, dtype=dtype)).numpy())
         _check(got, ref, _abs_products(x, weight, scale, dtype, 0), b, dtype, k)
+
+
+def _gelu64(v: np.ndarray) -> np.ndarray:
+    return 0.5 * v * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (v + 0.044715 * v**3)))
+
+
+@pytest.mark.parametrize("dtype_name", ["float16", "bfloat16"])
+@pytest.mark.parametrize("m", [1, 16])
+@pytest.mark.parametrize("k", [1040, 1025])
+@pytest.mark.parametrize("epilogue", ["none", "gelu", "residual", "gelu+residual"])
+@pytest.mark.parametrize("weight_type", ["int8", "float"])
+def test_float_weights_and_epilogues(dtype_name, m, k, epilogue, weight_type):
+    """16-bit weights (no scale), the tanh GELU and the residual: against float64, the error model's kernel
+    part per step (the GELU's slope is at most 1.13; tanhf and the float32 steps add 2**-21 of the value)."""
+    import cupy
+
+    from tripy.backend.cuda import w8a16_gemv
+
+    n = 131
+    (x, w8, s, b), exact, p, dtype = _kernel_case(m, k, n, dtype_name, seed=12)
+    cb = cuda_backend()
+    rng = np.random.default_rng(13)
+    if weight_type == "float":  # a float weight of the activations' type, no scale
+        wf = rng.uniform(-1, 1, size=(n, k)).astype(dtype.numpy)
+        weight, scale = cb.from_numpy(wf, dtype), None
+        xs = cb.to_numpy(x, dtype).astype(np.float64)
+        exact = xs @ wf.astype(np.float64).T + cb.to_numpy(b, dtype).astype(np.float64)
+        p = np.abs(xs) @ np.abs(wf.astype(np.float64)).T + np.abs(cb.to_numpy(b, dtype).astype(np.float64))
+    else:
+        weight, scale = w8, s
+    residual = None
+    if "residual" in epilogue:
+        res_host = rng.uniform(-4, 4, size=(m, n)).astype(dtype.numpy)
+        residual = cb.from_numpy(res_host, dtype)
+    out = w8a16_gemv.gemv(x, dtype_name, weight, scale, b, n, residual=residual, gelu="gelu" in epilogue)
+    got = cb.to_numpy(out, dtype).astype(np.float64)
+    u = UNIT_ROUNDOFF[dtype]
+    ref, err = exact, 3 * k * 2.0**-24 * p + u * np.abs(exact) + 2.0**-24
+    if "gelu" in epilogue:
+        ref = _gelu64(exact)
+        err = 1.13 * (err + u * np.abs(exact)) + (u + 2.0**-21) * np.abs(ref) + 2.0**-24
+    if residual is not None:
+        ref = res_host.astype(np.float64) + ref
+        err = err + u * np.abs(ref) + 2.0**-24
+    assert np.all(np.abs(got - ref) <= err), f"max error {np.abs(got - ref).max():.3g}"
+    assert isinstance(out, cupy.ndarray) and out.shape == (m, n)

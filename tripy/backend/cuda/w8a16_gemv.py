@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import cupy
 import numpy as np
@@ -187,14 +188,43 @@ __device__ __forceinline__ void w8_x16(const unsigned short* row, int k, int K, 
     }
 }
 
+/* Sixteen 16-bit weights w[k .. k+15] of one row, read once (no L1); zeros past K or when !ok. */
+template <int LD, bool XVEC>
+__device__ __forceinline__ void w8_w16(const unsigned short* row, int k, int K, bool ok, uint4* v) {
+    if (XVEC) {
+        if (ok && k < K) {
+            int4 a = w8_ld_weight<LD>((const int4*)(row + k)), b = w8_ld_weight<LD>((const int4*)(row + k + 8));
+            v[0] = w8_u4(a.x, a.y, a.z, a.w);
+            v[1] = w8_u4(b.x, b.y, b.z, b.w);
+        } else {
+            v[0] = w8_u4(0u, 0u, 0u, 0u);
+            v[1] = v[0];
+        }
+    } else {
+        w8_x16<false>(row, k, K, ok, v);
+    }
+}
+
+/* GPT-2's tanh GELU as tp.gelu's float32 steps compute it, one rounding per step (no contraction). */
+__device__ __forceinline__ float w8_gelu_tanh(float x) {
+    const float cube = __fmul_rn(__fmul_rn(__fmul_rn(0.044715f, x), x), x);
+    const float inner = __fmul_rn(0.7978845608028654f, __fadd_rn(x, cube));
+    return __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.0f, tanhf(inner)));
+}
+
 /* ---- tensor-core kernel: float16 / bfloat16 activations, M <= 8 * NB ----------------------------- */
-template <int RT, int NB, int WK, int U, int LD, bool BF16, bool XVEC>
+/* W16: the weight is 16-bit (the activations' type; scale may be null) rather than int8. EPI: 1 tanh GELU,
+   2 a residual added last; each step rounds to the output type, as the unfused steps do. */
+template <int RT, int NB, int WK, int U, int LD, bool BF16, bool XVEC, bool W16, int EPI>
 __global__ void __launch_bounds__(WK * 32)
-w8a16_mma(const int4* __restrict__ w, const float* __restrict__ scale, const unsigned short* __restrict__ x,
-          const unsigned short* __restrict__ bias, unsigned short* __restrict__ out, int M, int N, int K, int Kp) {
+w8a16_mma(const void* __restrict__ wv_, const float* __restrict__ scale, const unsigned short* __restrict__ x,
+          const unsigned short* __restrict__ bias, const unsigned short* __restrict__ residual,
+          unsigned short* __restrict__ out, int M, int N, int K, int Kp) {
     const int lane = threadIdx.x & 31, wk = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
-    const long long row_vecs = Kp >> 4;  /* 16-byte vectors per weight row */
-    const int chunks = (K + 63) >> 6;    /* 64 k per chunk: 4 threads x 16 bytes of each row */
+    const int4* w = (const int4*)wv_;
+    const unsigned short* w16 = (const unsigned short*)wv_;
+    const long long row_vecs = Kp >> 4;  /* int8: 16-byte vectors per (padded) weight row */
+    const int chunks = (K + 63) >> 6;    /* 64 k per chunk: 4 threads x 16 k of each row */
     const long long n0 = (long long)blockIdx.x * (16 * RT);
     float acc[RT][NB][4];
 #pragma unroll
@@ -204,10 +234,15 @@ w8a16_mma(const int4* __restrict__ w, const float* __restrict__ scale, const uns
 #pragma unroll
             for (int i = 0; i < 4; ++i) acc[j][b][i] = 0.0f;
     const int4* wrow[RT][2];
+    const unsigned short* wrow16[RT][2];  /* 16-bit weights are not padded: rows past N read row N - 1 */
 #pragma unroll
     for (int j = 0; j < RT; ++j)
 #pragma unroll
-        for (int h = 0; h < 2; ++h) wrow[j][h] = w + (n0 + 16 * j + g + 8 * h) * row_vecs + t;
+        for (int h = 0; h < 2; ++h) {
+            const long long r = n0 + 16 * j + g + 8 * h;
+            wrow[j][h] = w + r * row_vecs + t;
+            wrow16[j][h] = w16 + (r < N ? r : N - 1) * (long long)K;
+        }
     const unsigned short* xrow[NB];
     bool xok[NB];
 #pragma unroll
@@ -218,6 +253,7 @@ w8a16_mma(const int4* __restrict__ w, const float* __restrict__ scale, const uns
     }
     for (int c0 = wk; c0 < chunks; c0 += WK * U) {
         int4 wv[U][RT][2];
+        uint4 wh[U][RT][2][2];
         uint4 xv[U][NB][2];
 #pragma unroll
         for (int u = 0; u < U; ++u) {
@@ -226,7 +262,10 @@ w8a16_mma(const int4* __restrict__ w, const float* __restrict__ scale, const uns
 #pragma unroll
             for (int j = 0; j < RT; ++j)
 #pragma unroll
-                for (int h = 0; h < 2; ++h) wv[u][j][h] = ok ? w8_ld_weight<LD>(wrow[j][h] + 4 * c) : w8_zero_i4();
+                for (int h = 0; h < 2; ++h) {
+                    if (W16) w8_w16<LD, XVEC>(wrow16[j][h], 64 * c + 16 * t, K, ok, wh[u][j][h]);
+                    else wv[u][j][h] = ok ? w8_ld_weight<LD>(wrow[j][h] + 4 * c) : w8_zero_i4();
+                }
 #pragma unroll
             for (int b = 0; b < NB; ++b) w8_x16<XVEC>(xrow[b], 64 * c + 16 * t, K, ok && xok[b], xv[u][b]);
         }
@@ -246,7 +285,12 @@ w8a16_mma(const int4* __restrict__ w, const float* __restrict__ scale, const uns
                     const unsigned int r0 = w8_word(wv[u][j][0], s) ^ 0x80808080u;  /* row g */
                     const unsigned int r8 = w8_word(wv[u][j][1], s) ^ 0x80808080u;  /* row g + 8 */
                     unsigned int a0, a1, a2, a3;
-                    if (BF16) {
+                    if (W16) {  /* the same k as the activations' registers: words 2s and 2s + 1 */
+                        a0 = w8_word(wh[u][j][0][s >> 1], 2 * (s & 1));
+                        a1 = w8_word(wh[u][j][1][s >> 1], 2 * (s & 1));
+                        a2 = w8_word(wh[u][j][0][s >> 1], 2 * (s & 1) + 1);
+                        a3 = w8_word(wh[u][j][1][s >> 1], 2 * (s & 1) + 1);
+                    } else if (BF16) {
                         a0 = w8_bf162(r0, 0); a1 = w8_bf162(r8, 0); a2 = w8_bf162(r0, 1); a3 = w8_bf162(r8, 1);
                     } else {
                         a0 = w8_half2(r0, 0x4140u); a1 = w8_half2(r8, 0x4140u);
@@ -276,9 +320,13 @@ w8a16_mma(const int4* __restrict__ w, const float* __restrict__ scale, const uns
         const long long n = n0 + 16 * j + (ln >> 2) + 8 * (i >> 1);
         const int m = 8 * b + 2 * (ln & 3) + (i & 1);
         if (n < N && m < M) {
-            float r = v * scale[n];
-            if (bias != nullptr) r += BF16 ? W8Io<2>::load(bias, n) : W8Io<1>::load(bias, n);
-            out[(long long)m * N + n] = BF16 ? W8Io<2>::store(r) : W8Io<1>::store(r);
+            typedef W8Io<BF16 ? 2 : 1> Io;
+            float r = scale != nullptr ? v * scale[n] : v;
+            if (bias != nullptr) r += Io::load(bias, n);
+            unsigned short bits = Io::store(r);
+            if (EPI & 1) bits = Io::store(w8_gelu_tanh(Io::load(&bits, 0)));
+            if (EPI & 2) bits = Io::store(Io::load(residual, (long long)m * N + n) + Io::load(&bits, 0));
+            out[(long long)m * N + n] = bits;
         }
     }
 }
@@ -408,9 +456,10 @@ def _multiprocessors() -> int:
     return int(cupy.cuda.Device().attributes["MultiProcessorCount"])
 
 
-def choose(m: int, n: int, k: int, dtype_name: str) -> Config:
-    """The configuration used for ``m`` activation rows of ``dtype_name`` and an (n, k) weight: enough
-    blocks to fill the GPU, and enough loads in flight per thread to cover the memory latency."""
+def choose(m: int, n: int, k: int, dtype_name: str, float_weight: bool = False) -> Config:
+    """The configuration used for ``m`` activation rows of ``dtype_name`` and an (n, k) weight (int8, or
+    with ``float_weight`` 16-bit): enough blocks to fill the GPU, and enough loads in flight per thread to
+    cover the memory latency."""
     sms = _multiprocessors()
     if dtype_name != "float32" and _compute_capability() >= 80:
         chunks = -(-k // 64)
@@ -419,6 +468,8 @@ def choose(m: int, n: int, k: int, dtype_name: str) -> Config:
         if -(-n // rows) < sms and chunks >= 48:
             warps = 16  # few blocks (small N, large K): more warps split K
         unroll = max(1, min(4 if m <= 8 else 2, chunks // warps))
+        if float_weight:
+            unroll = max(1, unroll // 2)  # twice the bytes per load step
         return Config("mma", rows, warps, unroll)
     return Config("simt", 2 if m > 4 else 4, 4, 2)
 
@@ -428,19 +479,26 @@ def _module(name: str) -> cupy.RawModule:
     return cupy.RawModule(code=SOURCE, name_expressions=(name,))
 
 
-def kernel_name(config: Config, m: int, dtype_name: str, vectorized: bool) -> str:
-    """The C++ name of the template instance that runs ``config`` for ``m`` rows."""
+def kernel_name(
+    config: Config, m: int, dtype_name: str, vectorized: bool, float_weight: bool = False, epilogue: int = 0
+) -> str:
+    """The C++ name of the template instance that runs ``config`` for ``m`` rows (``epilogue``: 1 tanh
+    GELU, 2 residual, 3 both; ``float_weight``: a 16-bit weight of the activations' type)."""
     vec = "true" if vectorized else "false"
     if config.kind == "mma":
         if dtype_name == "float32":
             raise ValueError("the mma kernel takes float16 or bfloat16 activations")
-        if config.rows not in (16, 32, 64) or config.load not in (0, 1, 2):
+        if config.rows not in (16, 32, 64) or config.load not in (0, 1, 2) or epilogue not in (0, 1, 2, 3):
             raise ValueError(f"mma rows must be 16, 32 or 64 and load 0, 1 or 2: {config}")
         nb = 1 if m <= 8 else 2
         bf16 = "true" if dtype_name == "bfloat16" else "false"
-        return f"w8a16_mma<{config.rows // 16}, {nb}, {config.warps}, {config.unroll}, {config.load}, {bf16}, {vec}>"
+        w16 = "true" if float_weight else "false"
+        rt, warps, unroll, load = config.rows // 16, config.warps, config.unroll, config.load
+        return f"w8a16_mma<{rt}, {nb}, {warps}, {unroll}, {load}, {bf16}, {vec}, {w16}, {epilogue}>"
     if config.kind != "simt" or config.rows not in (1, 2, 4, 8) or config.load not in (0, 1, 2):
         raise ValueError(f"unknown configuration {config}")
+    if float_weight or epilogue:
+        raise ValueError("the simt kernel takes int8 weights and no epilogue")
     mm = _pow2_at_least(m)
     xt = _TYPES[dtype_name]
     return f"w8a16_simt<{config.rows}, {mm}, {config.warps}, {config.unroll}, {config.load}, {xt}, {vec}>"
@@ -458,45 +516,72 @@ def prepare_weight(q: cupy.ndarray) -> cupy.ndarray:
     return out
 
 
+def supports(x: cupy.ndarray, dtype_name: str, weight: cupy.ndarray, epilogue: bool = False) -> bool:
+    """Whether :func:`gemv` takes these operands: 1 to :data:`MAX_ROWS` rows of C-contiguous ``x`` (M, K),
+    and an int8 prepared weight (any float type; with an epilogue float16/bfloat16 on compute capability
+    8.0+), or a C-contiguous 16-bit weight (N, K) of ``x``'s type (float16/bfloat16, 8.0+)."""
+    if x.ndim != 2 or not 1 <= x.shape[0] <= MAX_ROWS or not x.flags.c_contiguous or dtype_name not in _TYPES:
+        return False
+    mma_ok = dtype_name != "float32" and _compute_capability() >= 80
+    if weight.dtype == np.int8:
+        return (mma_ok or not epilogue) and weight.shape[1] >= x.shape[1] and weight.shape[1] % PAD == 0
+    return (
+        mma_ok
+        and weight.dtype == x.dtype
+        and weight.ndim == 2
+        and weight.shape[1] == x.shape[1]
+        and weight.flags.c_contiguous
+        and weight.shape[0] > 0
+    )
+
+
 def gemv(
     x: cupy.ndarray,
     dtype_name: str,
     weight: cupy.ndarray,
-    scale: cupy.ndarray,
+    scale: cupy.ndarray | None,
     bias: cupy.ndarray | None,
     n: int,
     config: Config | None = None,
     out: cupy.ndarray | None = None,
+    residual: cupy.ndarray | None = None,
+    gelu: bool = False,
 ) -> cupy.ndarray:
-    """``(x @ (q * scale).T + bias)`` for C-contiguous ``x`` (M, K), M <= :data:`MAX_ROWS`, of float type
-    ``dtype_name`` (held as float32, or uint16 bits for float16 and bfloat16).
+    """``x @ (w * scale).T + bias`` for C-contiguous ``x`` (M, K), M <= :data:`MAX_ROWS`, of float type
+    ``dtype_name`` (held as float32, or uint16 bits for float16 and bfloat16); see :func:`supports`.
 
-    ``weight`` is :func:`prepare_weight`'s padded int8 matrix of ``n`` real rows, ``scale`` float32 (n,),
-    ``bias`` (n,) of the same type as ``x`` or None. Returns (M, n) of that type (written into ``out`` if
-    given). Sums are float32; scale and bias are applied to each sum, which is then rounded once.
+    ``weight`` is :func:`prepare_weight`'s padded int8 matrix of ``n`` real rows with ``scale`` float32
+    (n,), or a 16-bit (n, K) matrix of ``x``'s type with ``scale`` float32 (n,) or None. ``bias`` is (n,)
+    of ``x``'s type or None. Sums are float32; scale and bias are applied to each, then it is rounded once
+    to the type. With ``gelu`` that value goes through tp.gelu's tanh GELU (float32 steps, rounded once
+    more); with ``residual`` ((M, n), ``x``'s type) the result is ``residual + value``, rounded. Returns
+    (M, n) of ``x``'s type (written into ``out`` if given).
     """
     m, k = x.shape
     if not 1 <= m <= MAX_ROWS:
         raise ValueError(f"w8a16 takes 1 to {MAX_ROWS} rows, not {m}")
-    if weight.dtype != np.int8 or weight.shape[0] < n or weight.shape[1] < k or weight.shape[1] % PAD:
+    float_weight = weight.dtype != np.int8
+    if float_weight:
+        if weight.dtype != x.dtype or weight.shape != (n, k) or not weight.flags.c_contiguous:
+            raise ValueError(f"a float weight must be C-contiguous ({n}, {k}) of x's type, not {weight.shape}")
+    elif weight.shape[0] < n or weight.shape[1] < k or weight.shape[1] % PAD or scale is None:
         raise ValueError(f"weight {weight.shape} {weight.dtype} is not a prepared weight for K={k}")
-    config = config or choose(m, n, k, dtype_name)
-    vectorized = k % 16 == 0 and x.data.ptr % 16 == 0
-    name = kernel_name(config, m, dtype_name, vectorized)
+    if residual is not None and (residual.shape != (m, n) or residual.dtype != x.dtype):
+        raise ValueError(f"the residual must be ({m}, {n}) of x's type")
+    epilogue = (1 if gelu else 0) | (2 if residual is not None else 0)
+    config = config or choose(m, n, k, dtype_name, float_weight)
+    if config.kind == "simt" and (float_weight or epilogue):
+        raise ValueError("a float weight or an epilogue needs float16/bfloat16 and compute capability 8.0")
+    vectorized = k % 16 == 0 and x.data.ptr % 16 == 0 and (not float_weight or weight.data.ptr % 16 == 0)
+    name = kernel_name(config, m, dtype_name, vectorized, float_weight, epilogue)
     fn = _module(name).get_function(name)
     if out is None:
         out = cupy.empty((m, n), dtype=x.dtype)
     grid = (-(-n // config.rows),)
-    args = (
-        weight,
-        scale,
-        x,
-        bias if bias is not None else np.uintp(0),
-        out,
-        np.int32(m),
-        np.int32(n),
-        np.int32(k),
-        np.int32(weight.shape[1]),
-    )
-    fn(grid, (config.warps * 32,), args)
+    null = np.uintp(0)
+    head: tuple[Any, ...] = (weight, null if scale is None else scale, x, null if bias is None else bias)
+    if config.kind == "mma":
+        head = (*head, null if residual is None else cupy.ascontiguousarray(residual))
+    sizes = (np.int32(m), np.int32(n), np.int32(k), np.int32(k if float_weight else weight.shape[1]))
+    fn(grid, (config.warps * 32,), (*head, out, *sizes))
     return out
