@@ -64,7 +64,7 @@ VARIANTS = [
     "simt/4/8/2",
 ]
 #: Configurations compared at the GPT-2 shapes (small N or K: fewer rows per block, more warps on K).
-GPT2_VARIANTS = ["mma/16/4/2", "mma/16/8/2", "mma/16/16/1", "mma/32/4/4", "simt/2/4/2", "simt/4/4/2"]
+GPT2_VARIANTS = ["mma/16/4/2", "mma/16/8/2", "mma/16/16/1", "simt/4/4/2"]
 #: Nominal memory bandwidth (bytes/s) of cards whose device properties understate it.
 NOMINAL_BANDWIDTH = {"H200": 4.8e12, "H100 80GB HBM3": 3.35e12, "H100 PCIe": 2.0e12}
 
