@@ -377,6 +377,7 @@ def choose_cluster(rows: int, keys: int) -> int:
     return cluster
 
 
+@cache
 def launch_for(rows: int, keys: int, dtype: DataType, head_dim: int, cluster: int) -> Launch | None:
     """The launch of ``rows`` query rows over ``keys`` keys: enough threads to fill the GPU, no more warps than
     a block's keys need, and shared memory within the default limit (None when not even one warp fits)."""
@@ -397,6 +398,7 @@ def launch_for(rows: int, keys: int, dtype: DataType, head_dim: int, cluster: in
     return Launch(cluster, threads, chunk, shared(threads)) if threads >= 32 else None
 
 
+@cache
 def _scale_in(dtype: DataType, scale: float) -> float:
     """The scale as the steps hold it (a ``Full`` of the inputs' dtype), as a float32-exact number."""
     if dtype is dtypes.float16:
