@@ -45,8 +45,8 @@ from tripy.trace.primitives import (
     Where,
 )
 
-#: Device helpers every generated source starts with.
-HELPERS = r"""
+#: The float16 conversions (PTX: correctly rounded, overflow to infinity).
+HALF_HELPERS = r"""
 __device__ __forceinline__ float tripy_h2f(unsigned short h) {
     float f;
     asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
@@ -57,6 +57,9 @@ __device__ __forceinline__ unsigned short tripy_f2h(float f) {
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
     return h;
 }
+"""
+#: The other helpers, in plain C++ with CUDA intrinsics.
+COMMON_HELPERS = r"""
 __device__ __forceinline__ float tripy_round_h(float f) { return tripy_h2f(tripy_f2h(f)); }
 __device__ __forceinline__ int tripy_wrap8(int v) { return (int)(signed char)v; }
 __device__ __forceinline__ float tripy_nan() { return __int_as_float(0x7fffffff); }
@@ -69,6 +72,8 @@ __device__ __forceinline__ int tripy_i2i8(int a) { return a < -128 ? -128 : (a >
 __device__ __forceinline__ float tripy_rmax(float a, float b) { return (a != a || a > b) ? a : b; }
 __device__ __forceinline__ float tripy_rmin(float a, float b) { return (a != a || a < b) ? a : b; }
 """
+#: Device helpers every generated source starts with.
+HELPERS = HALF_HELPERS + COMMON_HELPERS
 
 _FLOATS = (dtypes.float32, dtypes.float16)
 _INTS = (dtypes.int32, dtypes.int8)
