@@ -20,6 +20,7 @@ from tripy.trace.primitives import (
     Binary,
     BinaryOp,
     Dequantize,
+    FloatLinear,
     Int8Linear,
     Matmul,
     Permute,
@@ -112,8 +113,37 @@ INT8_LINEAR_REWRITES: tuple[Rewrite, ...] = (
     Rewrite("int8 Linear + bias", _WITH_BIAS, _build),
     Rewrite("int8 Linear", _PRODUCT, _build),
 )
+
+# The float Linear: ``x @ permute(w, (1, 0)) [+ bias]`` (or ``x @ w`` with a (K, N) weight), w 2-D.
+_FLOAT_WEIGHT = OneOf((Pattern(Permute, (Capture("weight"),), _swaps_matrix, "weight_permute"), Capture("weight")))
+_FLOAT_PRODUCT = Pattern(Matmul, (Capture("x"), _broadcast_view(_FLOAT_WEIGHT)), name="product")
+_FLOAT_WITH_BIAS = Pattern(Binary, (_FLOAT_PRODUCT, _broadcast_view(Capture("bias"))), _adds, "root")
+
+
+def _build_float(found: Match) -> tuple[Primitive, tuple[Tensor, ...]] | None:
+    """The fused float Linear for a match, or None where it is not one (a weight that is not 2-D, mixed
+    dtypes, a bias that broadcasts the product)."""
+    product = found["product"]
+    root = found.get("root")
+    out = product if root is None else root
+    x, weight, bias = found["x"], found["weight"], found.get("bias")
+    if out.dtype not in _FLOATS or x.dtype != out.dtype or weight.dtype != out.dtype:
+        return None
+    if len(weight.shape) != 2 or len(x.shape) < 2:
+        return None
+    if bias is not None and (bias.dtype != out.dtype or bias.shape != out.shape[-1:] or product.shape != out.shape):
+        return None
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return FloatLinear(found.get("weight_permute") is None, bias is not None), inputs
+
+
+#: The float Linear with a bias add, and without (after the int8 ones: a quantized weight is theirs).
+FLOAT_LINEAR_REWRITES: tuple[Rewrite, ...] = (
+    Rewrite("float Linear + bias", _FLOAT_WITH_BIAS, _build_float),
+    Rewrite("float Linear", _FLOAT_PRODUCT, _build_float),
+)
 #: Every rewrite of the trace (``tp.compile`` applies all of them; a backend lists those it runs fused).
-ALL_REWRITES: tuple[Rewrite, ...] = INT8_LINEAR_REWRITES
+ALL_REWRITES: tuple[Rewrite, ...] = INT8_LINEAR_REWRITES + FLOAT_LINEAR_REWRITES
 
 
 def int8_linear_steps(prim: Int8Linear, inputs: Sequence[TensorType]) -> Steps:

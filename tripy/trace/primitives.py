@@ -448,6 +448,40 @@ class Int8Linear(Fused):
 
 
 @dataclass(frozen=True, slots=True)
+class FloatLinear(Fused):
+    """``x @ W.T (+ bias)`` in floating point: what ``tp.Linear`` without quantization writes.
+
+    Made only by the rewrite in :mod:`tripy.trace.fusions`. Inputs: ``x`` (rank >= 2, last dimension K), the
+    weight ((N, K), or (K, N) when ``weight_kn``) and a bias of N elements when ``biased``, all of ``x``'s
+    dtype. On the GPU, a few rows run as one kernel that reads the weight once with the bias in its
+    epilogue.
+    """
+
+    arity: ClassVar[int | None] = None
+    weight_kn: bool
+    biased: bool
+
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        x, weight = inputs[0].shape, inputs[1].shape
+        return (*x[:-1], weight[1] if self.weight_kn else weight[0]), inputs[0].dtype
+
+    def steps(self, inputs: Sequence[Typed]) -> Steps:
+        """The permute, broadcast reshapes, product and bias add, as ``tp.Linear`` records them."""
+        x, weight = inputs[0], inputs[1]
+        s = _Steps(len(inputs))
+        n, k = weight.shape[::-1] if self.weight_kn else weight.shape
+        b = 1 if self.weight_kn else s.add(Permute((1, 0)), 1)
+        rank = len(x.shape)
+        if rank > 2:
+            b = s.add(Reshape((1,) * (rank - 2) + (k, n)), b)
+        out = s.add(Matmul(), 0, b)
+        if self.biased:
+            bias = 2 if rank == 1 else s.add(Reshape((1,) * (rank - 1) + (n,)), 2)
+            out = s.add(Binary(BinaryOp.ADD), out, bias)
+        return s.steps
+
+
+@dataclass(frozen=True, slots=True)
 class UpdateSlice(Fused):
     """The first input with the second written into it along ``dim``, from the index the third holds.
 
@@ -646,6 +680,7 @@ ALL_PRIMITIVES: tuple[type[Primitive], ...] = (
     Quantize,
     Dequantize,
     Int8Linear,
+    FloatLinear,
     UpdateSlice,
     Attention,
     LayerNorm,

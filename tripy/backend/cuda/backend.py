@@ -16,6 +16,7 @@ import numpy as np
 from tripy.backend.base import Backend, Kernel, fused_classes, fused_kernel
 from tripy.backend.cuda import storage
 from tripy.backend.cuda.attention import AttentionKernel
+from tripy.backend.cuda.float_linear import FloatLinearKernel
 from tripy.backend.cuda.fused_elementwise import FusedKernels
 from tripy.backend.cuda.int8_linear import Int8LinearKernel
 from tripy.backend.cuda.kernels import KERNELS
@@ -23,8 +24,16 @@ from tripy.backend.cuda.layer_norm import layer_norm_kernel
 from tripy.backend.cuda.update_slice import update_slice
 from tripy.dtypes import DataType
 from tripy.trace.elementwise_fusion import fuse_elementwise
-from tripy.trace.fusions import INT8_LINEAR_REWRITES
-from tripy.trace.primitives import ALL_PRIMITIVES, Attention, Int8Linear, LayerNorm, Primitive, UpdateSlice
+from tripy.trace.fusions import FLOAT_LINEAR_REWRITES, INT8_LINEAR_REWRITES
+from tripy.trace.primitives import (
+    ALL_PRIMITIVES,
+    Attention,
+    FloatLinear,
+    Int8Linear,
+    LayerNorm,
+    Primitive,
+    UpdateSlice,
+)
 from tripy.trace.rewrite import Step
 
 if TYPE_CHECKING:
@@ -46,6 +55,9 @@ class CudaBackend(Backend):
             self.kernels.setdefault(cls, steps)
         self.kernels[Attention] = AttentionKernel()  # the steps where it does not apply
         self.kernels[LayerNorm] = layer_norm_kernel(steps)
+        #: The float Linear kernel (a GEMV for few rows), with its counters.
+        self.float_linear = FloatLinearKernel(steps)
+        self.kernels[FloatLinear] = self.float_linear
         #: The generated kernels of fused elementwise chains (which :meth:`fuse_steps` makes).
         self.fused = FusedKernels()
         self.kernels.update(self.fused.table())
@@ -54,7 +66,7 @@ class CudaBackend(Backend):
         #: results equal the unfused kernels'), or ``"none"``; ``$TRIPY_CUDA_FUSION`` sets it.
         self.fusion = os.environ.get("TRIPY_CUDA_FUSION", "none")
         #: Set to ``()`` to evaluate every trace unfused (for comparisons).
-        self.rewrites = INT8_LINEAR_REWRITES
+        self.rewrites = INT8_LINEAR_REWRITES + FLOAT_LINEAR_REWRITES
         self._scalars: dict[tuple, Any] = {}
 
     def fuse_steps(self, steps: list[Step], keep: Sequence[Tensor] = ()) -> list[Step]:

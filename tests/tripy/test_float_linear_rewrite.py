@@ -1,0 +1,69 @@
+"""The float Linear rewrite: what ``tp.Linear`` (no quantization) writes becomes one ``FloatLinear``, whose
+steps compute exactly what the unfused primitives compute (NumPy reference, bit for bit)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import tripy as tp
+from tripy.backend.numpy.kernels import KERNELS
+from tripy.backend.registry import get_backend
+from tripy.trace.evaluate import evaluate
+from tripy.trace.fusions import ALL_REWRITES
+from tripy.trace.node import topological_order
+from tripy.trace.primitives import FloatLinear, Int8Linear
+from tripy.trace.rewrite import plan
+
+
+def _planned(out: tp.Tensor):
+    numpy = get_backend("numpy")
+    steps = plan(topological_order([out]), [out], ALL_REWRITES)
+    values = {}
+    for step in steps:
+        args = [values[id(i)] if id(i) in values else i.value_on(numpy) for i in step.inputs]
+        values[id(step.tensor)] = KERNELS[type(step.prim)](step.prim, *args)
+    return steps, values[id(out)]
+
+
+@pytest.mark.parametrize(
+    "dtype, bias, rank, kn",
+    list(itertools.product((tp.float32, tp.float16, tp.bfloat16), (True, False), (2, 3), (False, True))),
+)
+def test_the_fused_float_linear_equals_its_primitives(dtype, bias, rank, kn):
+    rng = np.random.default_rng(rank)
+    w = tp.Tensor(rng.uniform(-1, 1, (24, 10) if kn else (10, 24)).astype(np.float32), dtype=dtype)
+    b = tp.Tensor(rng.uniform(-1, 1, (10,)).astype(np.float32), dtype=dtype)
+    x = tp.Tensor(rng.uniform(-2, 2, (5, 24) if rank == 2 else (2, 3, 24)).astype(np.float32), dtype=dtype)
+
+    def forward():
+        out = x @ (w if kn else tp.transpose(w, 0, 1))
+        return out + b if bias else out
+
+    unfused = forward()
+    evaluate([unfused], get_backend("numpy"))
+    steps, fused = _planned(forward())
+    linears = [s.prim for s in steps if isinstance(s.prim, FloatLinear)]
+    assert linears == [FloatLinear(kn, bias)]
+    assert np.array_equal(np.asarray(fused).view(np.uint8), unfused.numpy().view(np.uint8))
+
+
+def test_tp_linear_is_one_float_linear_and_a_quantized_one_stays_int8():
+    layer = tp.Linear(8, 4)
+    steps, _ = _planned(layer(tp.ones((3, 8))))
+    assert [type(s.prim) for s in steps if type(s.prim) in (FloatLinear, Int8Linear)] == [FloatLinear]
+    q = tp.Linear(8, 4, quant_dtype=tp.int8, weight_quant_dim=0)
+    q.weight_scale = tp.Parameter(np.full((4,), 0.01, np.float32))
+    steps, _ = _planned(q(tp.ones((3, 8))))
+    assert [type(s.prim) for s in steps if type(s.prim) in (FloatLinear, Int8Linear)] == [Int8Linear]
+
+
+def test_products_that_are_not_linears_stay_unfused():
+    a, b = tp.ones((2, 3, 4)), tp.ones((2, 4, 5))
+    steps, _ = _planned(a @ b)  # a batched weight: not a Linear
+    assert not any(isinstance(s.prim, FloatLinear) for s in steps)
+    steps, _ = _planned(tp.ones((3, 4)) @ tp.ones((4, 5)) + tp.ones((3, 5)))  # the "bias" is a matrix
+    assert [type(s.prim).__name__ for s in steps if isinstance(s.prim, FloatLinear)] == ["FloatLinear"]
+    assert sum(type(s.prim).__name__ == "Binary" for s in steps) == 1  # the add stays apart
