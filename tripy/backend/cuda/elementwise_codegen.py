@@ -122,8 +122,8 @@ _INT_BINARY = {
     BinaryOp.ADD: "(int)((unsigned){0} + (unsigned){1})",
     BinaryOp.SUB: "(int)((unsigned){0} - (unsigned){1})",
     BinaryOp.MUL: "(int)((unsigned){0} * (unsigned){1})",
-    BinaryOp.MAX: "max({0}, {1})",
-    BinaryOp.MIN: "min({0}, {1})",
+    BinaryOp.MAX: "({0} > {1} ? {0} : {1})",  # no int max(): NVRTC without CUDA's headers lacks it
+    BinaryOp.MIN: "({0} < {1} ? {0} : {1})",
 }
 _BOOL_BINARY = {BinaryOp.AND: "({0} && {1})", BinaryOp.OR: "({0} || {1})"}
 _COMPARISON = {
