@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.metadata
 import os
 import platform
 import sys
@@ -107,11 +106,72 @@ def _first_party(filename: str, root: Path) -> str | None:
     return relative.as_posix()
 
 
+class _ImportRecorder:
+    """First on ``sys.meta_path`` of the worker server and the guides' processes forked from it: finds
+    nothing, notes each module name imported (so a guide's process lists what it loaded without going
+    through every module the server loaded: touching them would copy their memory pages)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        self.names.append(name)
+
+
+_RECORDER = _ImportRecorder()
+#: What the worker server had loaded when it started forking (``tops``, ``files``: one string each, so a
+#: guide's process reads them without touching the server's objects one by one)
+_AT_FORK: dict[str, str] = {}
+
+
+def snapshot_modules() -> None:
+    """In the worker server, after its imports: note what is loaded and record later imports."""
+    tops, files = set(), set()
+    for name, module in list(sys.modules.items()):
+        tops.add(name.partition(".")[0])
+        filename = getattr(module, "__file__", None)
+        if isinstance(filename, str) and filename.endswith(".py"):
+            files.add(str(_resolved(filename)))
+    _AT_FORK.update(tops="\n".join(sorted(tops)), files="\n".join(sorted(files)))
+    if _RECORDER not in sys.meta_path:
+        sys.meta_path.insert(0, _RECORDER)
+
+
+def _recorded() -> bool:
+    return bool(_AT_FORK) and _RECORDER in sys.meta_path
+
+
+def _imported_files() -> list[str]:
+    """Resolved ``.py`` files of the modules imported since the snapshot (and still loaded)."""
+    found = []
+    for name in _RECORDER.names:
+        filename = getattr(sys.modules.get(name), "__file__", None)
+        if isinstance(filename, str) and filename.endswith(".py"):
+            found.append(str(_resolved(filename)))
+    return found
+
+
+def _first_party_path(resolved: str, root: str) -> str | None:
+    """The resolved module file ``resolved`` relative to ``root`` when it is first-party there, else None."""
+    if not resolved.startswith(root + os.sep):
+        return None
+    parts = resolved[len(root) + 1 :].split(os.sep)
+    if _NOT_FIRST_PARTY.intersection(parts) or resolved.startswith(f"{_ENGINE}{os.sep}"):
+        return None
+    return "/".join(parts)
+
+
 def first_party_modules(root: Path) -> list[str]:
     """Paths, relative to ``root``, of the loaded modules whose files are in the source tree (not in
     virtual environments or build folders): all that a guide may have run, an over-approximation."""
     root = Path(root).resolve()
     found = set()
+    if _recorded():  # a guide's process: what the server had loaded, and what was imported since
+        for resolved in [*_AT_FORK["files"].split("\n"), *_imported_files()]:
+            relative = _first_party_path(resolved, str(root))
+            if relative is not None:
+                found.add(relative)
+        return sorted(found)
     for module in list(sys.modules.values()):
         filename = getattr(module, "__file__", None)
         relative = _first_party(filename, root) if isinstance(filename, str) else None
@@ -138,6 +198,8 @@ _INSTALLED: dict[str, Any] = {}
 
 def _distributions_of() -> dict[str, list[str]]:
     if "distributions" not in _INSTALLED:
+        import importlib.metadata  # here: guides' processes never need it (20 ms to import)
+
         _INSTALLED["distributions"] = dict(importlib.metadata.packages_distributions())
     return _INSTALLED["distributions"]
 
@@ -146,6 +208,8 @@ def installed_distributions() -> dict[str, Any]:
     """What is installed on ``sys.path``, as :func:`remember_installed` takes it: the distributions of each
     top-level name and each distribution's version (reading them costs about half a second: the Sphinx
     extension has the short-lived interpreter that describes the environment read them)."""
+    import importlib.metadata
+
     versions: dict[str, str] = {}
     for dist in importlib.metadata.distributions():
         name = dist.metadata["Name"]
@@ -166,6 +230,8 @@ def installed_version(dist: str) -> str | None:
     known = _INSTALLED.get("versions", {})
     if dist in known:
         return known[dist]
+    import importlib.metadata
+
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
@@ -174,6 +240,10 @@ def installed_version(dist: str) -> str | None:
 
 def loaded_packages() -> list[str]:
     """The top-level names of the modules loaded in this process."""
+    if _recorded():
+        tops = set(_AT_FORK["tops"].split("\n"))
+        tops.update(name.partition(".")[0] for name in _RECORDER.names if name in sys.modules)
+        return sorted(tops)
     return sorted({name.partition(".")[0] for name in list(sys.modules)})
 
 

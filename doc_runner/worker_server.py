@@ -203,6 +203,7 @@ def main() -> None:
 
     displays = Displays(config["figure_format"])
     environment.remember_loaded_files()  # forked guides inherit what is known: less to read per guide
+    environment.snapshot_modules()
     gc.freeze()  # the imported objects are never collected: forked processes leave their pages shared
     _Server(config, displays).serve_forever()
 

@@ -30,7 +30,7 @@ GUIDE = """
 # Probe
 
 ```py
-import os
+import colorsys, os
 print("set up before the first block, in this process:", warmlib.CALLED_IN[:1] == [os.getpid()])
 print("pid", os.getpid())
 warmlib.CALLED_IN.append("changed by this guide")
@@ -52,6 +52,9 @@ def _run(path: Path, settings: Settings) -> list[str]:
         (result,) = run.run_all()
     assert result.status is Status.PASSED, result.error
     assert result.environment == {**result.environment, "backend": "warm", "device": "test"}
+    # what the process loaded, the server's imports included: the library (first-party here) and what the guide imported
+    assert "lib/warmlib/__init__.py" in run.report.first_party, run.report.first_party
+    assert {"warmlib", "colorsys", "numpy"} <= set(run.report.modules)
     return result.output.splitlines()
 
 
