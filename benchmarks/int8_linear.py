@@ -300,13 +300,15 @@ def bench_decode(m: int, k: int, n: int, variants: Sequence[str], torch, report:
     rng = cupy.random.default_rng(0)
     x = rng.uniform(-1, 1, (m, k), dtype=cupy.float32).astype(cupy.float16)
     xt = tp.Tensor(x)
-    f16_calls, w8_calls, kernel_args, weights = [], [], [], []
+    f16_calls, w8_calls, a8_calls, kernel_args, weights = [], [], [], [], []
+    x_scale = float(cupy.abs(x.astype(cupy.float32)).max()) / 127
     for _ in range(layers):
         w = rng.uniform(-1, 1, (n, k), dtype=cupy.float32).astype(cupy.float16)
         bias = rng.uniform(-1, 1, (n,), dtype=cupy.float32).astype(cupy.float16)
         w_scale = (cupy.abs(w.astype(cupy.float32)).max(axis=1) / 127).astype(cupy.float32)
         f16_calls.append(planned(make_linear(w, None, bias, None), xt))
         w8_calls.append(planned(make_linear(w, w_scale, bias, None), xt))
+        a8_calls.append(planned(make_linear(w, w_scale, bias, x_scale), xt))
         q = cb.kernels[Quantize](Quantize(tp.int8, 0), w, w_scale)
         kernel_args.append((w8a16_gemv.prepare_weight(q), w_scale, bias))
         weights.append((w, bias))
@@ -324,10 +326,15 @@ def bench_decode(m: int, k: int, n: int, variants: Sequence[str], torch, report:
         linear = torch.nn.functional.linear
         ms = torch_graph_ms(torch, [lambda w=w, b=b: linear(tx, w, b) for w, b in tw])
         report("torch float16 F.linear(x, w, b), CUDA graph", ms, f16_bytes, f16)
+    before = cb.int8.stats["w8a8"]
+    ms = graph_gpu_ms(a8_calls)
+    report(f"tp.Linear int8 x+w scales, one kernel ({cb.int8.stats['w8a8'] - before} calls)", ms, w8_bytes, f16)
     cb.int8.use_w8a16 = False
     try:
         ms = graph_gpu_ms(w8_calls)
         report("tp int8 weight-only before (fp16 GEMM, W^T cached)", ms, f16_bytes, f16)
+        ms = graph_gpu_ms(a8_calls)
+        report("tp int8 x+w scales before (quantize + int8 GEMM)", ms, w8_bytes, f16)
     finally:
         cb.int8.use_w8a16 = True
     fp16_default = w8a16_gemv.choose(m, n, k, "float16", float_weight=True)

@@ -29,6 +29,16 @@ def on(request):
     return run
 
 
+@pytest.fixture
+def large_rows_path():
+    """Keep few-row Linears on the quantize + GEMM path (the tests that use it are about that path; the
+    one-kernel path for up to 16 rows is tested in test_cuda_w8a16.py)."""
+    cb = cuda_backend()
+    cb.int8.use_w8a16 = False
+    yield
+    cb.int8.use_w8a16 = True
+
+
 def _stats():
     return dict(cuda_backend().int8.stats)
 
@@ -209,7 +219,7 @@ def _hopper_kernel():
 @pytest.mark.parametrize("axis", [0, None])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("m", [1, 16, 64, 65, 300])  # both tile configurations (<= 64 rows and more)
-def test_hopper_kernel_matches_the_reference_and_the_cublas_path(on, dtype, axis, bias, m):
+def test_hopper_kernel_matches_the_reference_and_the_cublas_path(on, large_rows_path, dtype, axis, bias, m):
     _hopper_kernel()
     cb = cuda_backend()
     x = np.random.default_rng(m).uniform(-2, 2, size=(m, 256)).astype(np.float32)
@@ -255,7 +265,7 @@ def test_hopper_kernel_accumulates_exactly_in_int32(on):
 
 
 @pytest.mark.parametrize("k, n", [(24, 80), (256, 20), (30, 10)])
-def test_unaligned_shapes_keep_the_cublas_path(on, k, n):
+def test_unaligned_shapes_keep_the_cublas_path(on, large_rows_path, k, n):
     # The kernel needs K % 16 == 0 and rows of N outputs in whole 16 bytes; other shapes use cuBLAS.
     _hopper_kernel()
     x = np.random.default_rng(10).uniform(-2, 2, size=(8, k)).astype(np.float32)
@@ -337,7 +347,7 @@ def test_hopper_kernel_reads_the_input_scale_of_each_call(on):
     assert not np.allclose(got[0], got[1])
 
 
-def test_inputs_not_on_16_byte_boundaries_are_quantized_right(on):
+def test_inputs_not_on_16_byte_boundaries_are_quantized_right(on, large_rows_path):
     # A view starting 2 bytes into its buffer (float16): the vector loads need a 16-byte start, so it is copied.
     import cupy
 
@@ -357,7 +367,7 @@ def test_inputs_not_on_16_byte_boundaries_are_quantized_right(on):
     np.testing.assert_allclose(got, ref, rtol=4 * EPS[tp.float16], atol=4 * EPS[tp.float16] * np.abs(ref).max())
 
 
-def test_a_failing_hopper_kernel_falls_back_to_cublas(on, monkeypatch):
+def test_a_failing_hopper_kernel_falls_back_to_cublas(on, large_rows_path, monkeypatch):
     from tripy.backend.cuda import fused_gemm
 
     kernel = _hopper_kernel()

@@ -53,14 +53,16 @@ def _weights(k: int, n: int, axis, bias: bool, seed: int):
     return weight, scale, b
 
 
-def _layer(weight, scale, b, dtype, axis) -> tp.Linear:
+def _layer(weight, scale, b, dtype, axis, input_scale=None) -> tp.Linear:
     n, k = weight.shape
     layer = tp.Linear(k, n, bias=b is not None, dtype=dtype, quant_dtype=tp.int8, weight_quant_dim=axis)
     layer.weight = tp.Parameter(weight, dtype=dtype)
     if b is not None:
         layer.bias = tp.Parameter(b, dtype=dtype)
     layer.weight_scale = tp.Parameter(scale)
-    return layer  # no input scale: weight-only
+    if input_scale is not None:
+        layer.input_scale = tp.Parameter(np.float32(input_scale))
+    return layer  # without an input scale: weight-only
 
 
 def _abs_products(x: np.ndarray, weight: np.ndarray, scale: np.ndarray, dtype, axis) -> np.ndarray:
@@ -235,34 +237,37 @@ def test_results_do_not_depend_on_the_run(on):
 
 @pytest.mark.parametrize("m", [1, 16])
 @pytest.mark.parametrize("dtype", [tp.float16, tp.bfloat16])
-def test_w8a16_runs_inside_a_captured_cuda_graph(on, m, dtype):
+@pytest.mark.parametrize("input_scale", [None, 0.02], ids=["weight-only", "int8"])
+def test_w8a16_runs_inside_a_captured_cuda_graph(on, m, dtype, input_scale):
     """``tp.compile`` on cuda captures the kernel in a CUDA graph; replays equal eager evaluation bit for bit
-    (the same kernel on the same inputs) and the reference within the error model."""
+    (the same kernel on the same inputs) and the reference within the error model (weight-only)."""
     k, n = 512, 80
     weight, scale, b = _weights(k, n, 0, True, seed=10)
     rng = np.random.default_rng(11)
     xs = [rng.uniform(-2, 2, size=(m, k)).astype(dtype.numpy).astype(np.float32) for _ in range(2)]
+    counter = "w8a16" if input_scale is None else "w8a8"
 
     def run():
-        layer = _layer(weight, scale, b, dtype, 0)
+        layer = _layer(weight, scale, b, dtype, 0, input_scale)
         stats = cuda_backend().int8.stats
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # TensorRT may not run on this GPU: the CUDA-graph path is the point
             exe = tp.compile(layer, args=[tp.InputInfo((m, k), dtype)])
         assert exe.backend == "cuda-graph"
         exe(tp.Tensor(xs[0], dtype=dtype)).numpy()  # plans and captures the bucket if not done yet
-        before = stats["w8a16"]
+        before = stats[counter]
         replays = [exe(tp.Tensor(x, dtype=dtype)).numpy() for x in xs]
-        assert stats["w8a16"] == before  # replays launch the captured kernel; no Python kernel call
+        assert stats[counter] == before  # replays launch the captured kernel; no Python kernel call
         eager = [layer(tp.Tensor(x, dtype=dtype)).numpy() for x in xs]
-        assert stats["w8a16"] == before + len(xs)
+        assert stats[counter] == before + len(xs)
         return replays, eager
 
     replays, eager = on("cuda", run)
     for x, got, again in zip(xs, replays, eager, strict=True):
         np.testing.assert_array_equal(got, again)
-        ref = on("numpy", lambda x=x: _layer(weight, scale, b, dtype, 0)(tp.Tensor(x, dtype=dtype)).numpy())
-        _check(got, ref, _abs_products(x, weight, scale, dtype, 0), b, dtype, k)
+        if input_scale is None:
+            ref = on("numpy", lambda x=x: _layer(weight, scale, b, dtype, 0)(tp.Tensor(x, dtype=dtype)).numpy())
+            _check(got, ref, _abs_products(x, weight, scale, dtype, 0), b, dtype, k)
 
 
 def _gelu64(v: np.ndarray) -> np.ndarray:
@@ -309,3 +314,53 @@ def test_float_weights_and_epilogues(dtype_name, m, k, epilogue, weight_type):
         err = err + u * np.abs(ref) + 2.0**-24
     assert np.all(np.abs(got - ref) <= err), f"max error {np.abs(got - ref).max():.3g}"
     assert isinstance(out, cupy.ndarray) and out.shape == (m, n)
+
+
+@pytest.mark.parametrize("dtype", [tp.float16, tp.bfloat16, tp.float32])
+@pytest.mark.parametrize("axis", [0, None])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("shape", [(1, 256, 192), (16, 320, 96), (2, 3, 100, 37), (7, 33, 5), (9, 64, 40)])
+def test_w8a8_few_rows_match_the_int8_gemm_path(on, dtype, axis, bias, shape):
+    """Input-scaled int8 Linears on up to 16 rows: the one-kernel path (input quantized in the kernel) and
+    the quantize + int8 GEMM path form the same exact int32 sums and apply ``acc * (sx * sw[n]) + bias``
+    in float32: they differ at most by the rounding of that step (FMA or not), one unit of the output type."""
+    *lead, k, n = shape
+    x = np.random.default_rng(14).uniform(-2, 2, size=(*lead, k)).astype(dtype.numpy).astype(np.float32)
+    weight, scale, b = _weights(k, n, axis, bias, seed=15)
+    cb = cuda_backend()
+
+    def run():
+        return _layer(weight, scale, b, dtype, axis, input_scale=0.02)(tp.Tensor(x, dtype=dtype)).numpy()
+
+    before = cb.int8.stats["w8a8"]
+    few = on("cuda", run)
+    assert cb.int8.stats["w8a8"] == before + 1
+    cb.int8.use_w8a16 = False
+    try:
+        gemm = on("cuda", run)
+    finally:
+        cb.int8.use_w8a16 = True
+    assert cb.int8.stats["w8a8"] == before + 1
+    assert few.dtype == gemm.dtype and few.shape == gemm.shape == (*lead, n)
+    g, r = few.astype(np.float64), gemm.astype(np.float64)
+    u = UNIT_ROUNDOFF[dtype]
+    assert np.all(np.abs(g - r) <= 2 * u * np.abs(r) + 2.0**-24), f"max difference {np.abs(g - r).max():.3g}"
+
+
+@pytest.mark.parametrize("m", [1, 5, 16])
+def test_w8a8_sums_exactly_in_int32(on, m):
+    """+-127 inputs and weights with unit scales: sums of 127 * 127 * 4096, past float32's 2**24 exact
+    integers, are exact in int32 and scaled once: each output is float32(exact sum)."""
+    k, n = 4096, 48
+    rng = np.random.default_rng(16)
+    weight = rng.choice(np.array([-127.0, 127.0], np.float32), size=(n, k))
+    x = rng.choice(np.array([-127.0, 127.0], np.float32), size=(m, k))
+    x[0] = weight[0]  # row 0 against weight row 0: every product positive
+    ones = np.ones((n,), np.float32)
+    cb = cuda_backend()
+    before = cb.int8.stats["w8a8"]
+    got = on("cuda", lambda: _layer(weight, ones, None, tp.float32, 0, input_scale=1.0)(tp.Tensor(x)).numpy())
+    assert cb.int8.stats["w8a8"] == before + 1
+    exact = x.astype(np.int64) @ weight.astype(np.int64).T
+    assert np.abs(exact).max() > 2**24
+    np.testing.assert_array_equal(got, exact.astype(np.float32))

@@ -40,10 +40,11 @@ class _CachedWeight:
     """A quantized weight (for weight-only int8 also, once needed, dequantized), alive while its weight and
     scale values are."""
 
-    __slots__ = ("refs", "int8", "scale", "dequantized")
+    __slots__ = ("refs", "int8", "scale", "dequantized", "gemv_int8")
 
     def __init__(self, refs, int8=None, scale=None, dequantized=None):
         self.refs, self.int8, self.scale, self.dequantized = refs, int8, scale, dequantized
+        self.gemv_int8: Any = None  #: for input-scaled Linears, the weight as the few-row kernel reads it
 
     def alive(self, weight, scale) -> bool:
         return self.refs[0]() is weight and self.refs[1]() is scale
@@ -64,6 +65,7 @@ class Int8LinearKernel:
             "fused_kernel": 0,
             "weight_only": 0,
             "w8a16": 0,
+            "w8a8": 0,
             "cache_hits": 0,
             "cache_misses": 0,
         }
@@ -126,6 +128,36 @@ class Int8LinearKernel:
             entry.dequantized = cupy.ascontiguousarray(deq.T)
         return entry.dequantized
 
+    def _few_rows_w8a8(
+        self, x2: cupy.ndarray, s_x: cupy.ndarray, entry: _CachedWeight, bias: Any, n: int, k: int
+    ) -> cupy.ndarray | None:
+        """The input-scaled Linear on few rows in one kernel (``x`` quantized in it), or None where that
+        kernel cannot run (then the quantize + int8 GEMM path does)."""
+        if not w8a16_gemv.w8a8_supported():
+            return None
+        if entry.gemv_int8 is None:
+            entry.gemv_int8 = w8a16_gemv.prepare_weight(entry.int8[:n, :k])
+        try:
+            out = w8a16_gemv.w8a8_gemv(
+                cupy.ascontiguousarray(x2),
+                _FLOATS[logical_dtype(x2)],
+                s_x.reshape(1),
+                entry.gemv_int8,
+                entry.scale,
+                None if bias is None else cupy.ascontiguousarray(bias),
+                n,
+            )
+        except (RuntimeError, cupy.cuda.compiler.CompileException) as exc:
+            self.w8a16_failed = True
+            warnings.warn(
+                f"tripy: the few-row int8 kernel failed ({exc}); using the int8 GEMM from now on",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return None
+        self.stats["w8a8"] += 1
+        return out
+
     def _forget(self, key: tuple):
         cache = self.cache
 
@@ -179,6 +211,11 @@ class Int8LinearKernel:
             return out.reshape(out_shape)
         self.stats["fused"] += 1
         s_x = s_x if s_x.dtype == _F32 else scale_for(s_x, (), None)
+        few = self.use_w8a16 and not self.w8a16_failed and 0 < rows <= w8a16_gemv.MAX_ROWS and k > 0
+        if few and logical_dtype(x) is out_dtype:
+            out = self._few_rows_w8a8(x.reshape(rows, k), s_x, entry, bias, n, k)
+            if out is not None:
+                return out.reshape(out_shape)
         w_q = entry.int8
         x_name = _FLOATS[logical_dtype(x)]
         x2 = _aligned(x.reshape(rows, k))

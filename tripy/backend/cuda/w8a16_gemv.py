@@ -331,6 +331,136 @@ w8a16_mma(const void* __restrict__ wv_, const float* __restrict__ scale, const u
     }
 }
 
+/* ---- W8A8: the activations quantized in the kernel, int8 x int8 products summed exactly in int32 ---- */
+/* x / s correctly rounded (r = 1 / s correctly rounded; one FMA correction, Markstein), as the backend's
+   quantize kernels divide; far-off scales and huge quotients divide outright. */
+__device__ __forceinline__ float w8_divide(float x, float s, float r, bool fast) {
+    if (fast) {
+        float q = tp_mul_rn(x, r);
+        if (fabsf(q) < 1e30f) return tp_fma_rn(tp_fma_rn(-q, s, x), r, q);
+    }
+    return tp_div_rn(x, s);
+}
+/* Four values as four int8 in a word: round half to even, NaN to 0, clamped to [-128, 127]. */
+__device__ __forceinline__ unsigned int w8_quantize4(const float* v, float s, float r, bool fast) {
+    unsigned int word = 0u;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        float q = rintf(w8_divide(v[i], s, r, fast));
+        q = q != q ? 0.0f : fminf(fmaxf(q, -128.0f), 127.0f);
+        word |= ((unsigned int)(unsigned char)(signed char)(int)q) << (8 * i);
+    }
+    return word;
+}
+/* Sixteen activations of one row quantized into four words (zeros past K or when !ok). */
+template <int XT, bool XVEC>
+__device__ __forceinline__ void w8_xq16(const typename W8Io<XT>::T* row, int k, int K, bool ok, float s, float r,
+                                        bool fast, unsigned int* q) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        float v[4];
+        if (XVEC && ok && k < K) {
+            W8Io<XT>::load4(row + k + 4 * i, v);
+        } else {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) v[e] = ok && k + 4 * i + e < K ? W8Io<XT>::load(row, k + 4 * i + e) : 0.0f;
+        }
+        q[i] = w8_quantize4(v, s, r, fast);
+    }
+}
+
+template <int RT, int NB, int WK, int U, int LD, int XT, bool XVEC>
+__global__ void __launch_bounds__(WK * 32)
+w8a8_mma(const int4* __restrict__ w, const float* __restrict__ w_scale, const float* __restrict__ x_scale,
+         const typename W8Io<XT>::T* __restrict__ x, const typename W8Io<XT>::T* __restrict__ bias,
+         typename W8Io<XT>::T* __restrict__ out, int M, int N, int K, int Kp) {
+    typedef W8Io<XT> Io;
+    const int lane = threadIdx.x & 31, wk = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    const long long row_vecs = Kp >> 4;
+    const int chunks = (K + 63) >> 6;
+    const long long n0 = (long long)blockIdx.x * (16 * RT);
+    const float s = x_scale[0], r = tp_div_rn(1.0f, s);
+    const bool fast = fabsf(s) > 1e-20f && fabsf(s) < 1e20f;
+    int acc[RT][NB][4];
+#pragma unroll
+    for (int j = 0; j < RT; ++j)
+#pragma unroll
+        for (int b = 0; b < NB; ++b)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[j][b][i] = 0;
+    const int4* wrow[RT][2];
+#pragma unroll
+    for (int j = 0; j < RT; ++j)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) wrow[j][h] = w + (n0 + 16 * j + g + 8 * h) * row_vecs + t;
+    const typename Io::T* xrow[NB];
+    bool xok[NB];
+#pragma unroll
+    for (int b = 0; b < NB; ++b) {
+        const int m = g + 8 * b;
+        xok[b] = m < M;
+        xrow[b] = x + (long long)(xok[b] ? m : 0) * K;
+    }
+    for (int c0 = wk; c0 < chunks; c0 += WK * U) {
+        int4 wv[U][RT][2];
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int c = c0 + u * WK;
+            const bool ok = c < chunks;
+#pragma unroll
+            for (int j = 0; j < RT; ++j)
+#pragma unroll
+                for (int h = 0; h < 2; ++h) wv[u][j][h] = ok ? w8_ld_weight<LD>(wrow[j][h] + 4 * c) : w8_zero_i4();
+        }
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const int c = c0 + u * WK;
+            unsigned int xq[NB][4];
+#pragma unroll
+            for (int b = 0; b < NB; ++b)
+                w8_xq16<XT, XVEC>(xrow[b], 64 * c + 16 * t, K, c < chunks && xok[b], s, r, fast, xq[b]);
+#pragma unroll
+            for (int s2 = 0; s2 < 2; ++s2) {
+                /* m16n8k32: this thread's k = 64c + 16t + 8 s2 + {0..3} (first registers), + {4..7} (second) */
+#pragma unroll
+                for (int j = 0; j < RT; ++j) {
+                    const unsigned int a0 = w8_word(wv[u][j][0], 2 * s2), a1 = w8_word(wv[u][j][1], 2 * s2);
+                    const unsigned int a2 = w8_word(wv[u][j][0], 2 * s2 + 1), a3 = w8_word(wv[u][j][1], 2 * s2 + 1);
+#pragma unroll
+                    for (int b = 0; b < NB; ++b)
+                        asm("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+                            "{%8, %9}, {%0, %1, %2, %3};"
+                            : "+r"(acc[j][b][0]), "+r"(acc[j][b][1]), "+r"(acc[j][b][2]), "+r"(acc[j][b][3])
+                            : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(xq[b][2 * s2]), "r"(xq[b][2 * s2 + 1]));
+                }
+            }
+        }
+    }
+    __shared__ int red[WK][RT * NB * 4][32];
+#pragma unroll
+    for (int j = 0; j < RT; ++j)
+#pragma unroll
+        for (int b = 0; b < NB; ++b)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) red[wk][(j * NB + b) * 4 + i][lane] = acc[j][b][i];
+    __syncthreads();
+    const int* flat = &red[0][0][0];
+    for (int e = threadIdx.x; e < RT * NB * 4 * 32; e += WK * 32) {
+        int v = 0;
+#pragma unroll
+        for (int q = 0; q < WK; ++q) v += flat[q * (RT * NB * 4 * 32) + e];
+        const int ln = e & 31, idx = e >> 5, i = idx & 3, jb = idx >> 2, b = jb % NB, j = jb / NB;
+        const long long n = n0 + 16 * j + (ln >> 2) + 8 * (i >> 1);
+        const int m = 8 * b + 2 * (ln & 3) + (i & 1);
+        if (n < N && m < M) {
+            /* as the int8 GEMM's epilogue: acc * (sx * sw[n]) (+ bias) */
+            float o = (float)v * (s * w_scale[n]);
+            if (bias != nullptr) o += Io::load(bias, n);
+            out[(long long)m * N + n] = Io::store(o);
+        }
+    }
+}
+
 /* ---- CUDA-core kernel: any float type, M <= MM ---------------------------------------------------- */
 template <int R, int MM, int WK, int U, int LD, int XT, bool XVEC>
 __global__ void __launch_bounds__(WK * 32)
@@ -584,4 +714,53 @@ def gemv(
         head = (*head, null if residual is None else cupy.ascontiguousarray(residual))
     sizes = (np.int32(m), np.int32(n), np.int32(k), np.int32(k if float_weight else weight.shape[1]))
     fn(grid, (config.warps * 32,), (*head, out, *sizes))
+    return out
+
+
+def w8a8_kernel_name(config: Config, m: int, dtype_name: str, vectorized: bool) -> str:
+    """The C++ name of the W8A8 template instance (activations quantized in the kernel) for ``config``."""
+    if config.kind != "mma" or config.rows not in (16, 32, 64) or config.load not in (0, 1, 2):
+        raise ValueError(f"the W8A8 kernel takes mma configurations, not {config}")
+    nb = 1 if m <= 8 else 2
+    vec = "true" if vectorized else "false"
+    rt, warps, unroll, load = config.rows // 16, config.warps, config.unroll, config.load
+    return f"w8a8_mma<{rt}, {nb}, {warps}, {unroll}, {load}, {_TYPES[dtype_name]}, {vec}>"
+
+
+def w8a8_supported() -> bool:
+    """Whether :func:`w8a8_gemv` runs here (int8 tensor-core MMA: compute capability 8.0 or later)."""
+    return _compute_capability() >= 80
+
+
+def w8a8_gemv(
+    x: cupy.ndarray,
+    dtype_name: str,
+    x_scale: cupy.ndarray,
+    weight: cupy.ndarray,
+    w_scale: cupy.ndarray,
+    bias: cupy.ndarray | None,
+    n: int,
+    config: Config | None = None,
+    out: cupy.ndarray | None = None,
+) -> cupy.ndarray:
+    """The int8 x int8 Linear for few rows: ``x`` (M, K) quantized in the kernel with the float32 scalar
+    ``x_scale`` (a device array: round half to even of the correctly rounded quotient, NaN to 0, clamped
+    to [-128, 127], as the backend's quantize kernels do), multiplied with :func:`prepare_weight`'s int8
+    weight, products summed exactly in int32, then ``acc * (x_scale * w_scale[n]) (+ bias[n])`` rounded
+    to ``x``'s type, as the int8 GEMM's epilogue computes it."""
+    m, k = x.shape
+    if not 1 <= m <= MAX_ROWS:
+        raise ValueError(f"w8a8 takes 1 to {MAX_ROWS} rows, not {m}")
+    if weight.dtype != np.int8 or weight.shape[0] < n or weight.shape[1] < k or weight.shape[1] % PAD:
+        raise ValueError(f"weight {weight.shape} {weight.dtype} is not a prepared weight for K={k}")
+    config = config or choose(m, n, k, "float16")
+    vectorized = k % 16 == 0 and x.data.ptr % 16 == 0
+    name = w8a8_kernel_name(config, m, dtype_name, vectorized)
+    fn = _module(name).get_function(name)
+    if out is None:
+        out = cupy.empty((m, n), dtype=x.dtype)
+    null = np.uintp(0)
+    args = (weight, w_scale, x_scale, x, null if bias is None else bias, out)
+    sizes = (np.int32(m), np.int32(n), np.int32(k), np.int32(weight.shape[1]))
+    fn((-(-n // config.rows),), (config.warps * 32,), (*args, *sizes))
     return out
