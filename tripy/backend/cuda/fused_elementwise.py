@@ -106,7 +106,7 @@ class FusedKernels:
                     generated.post_map,
                     generated.identity,
                     source.name,
-                    reduce_type="float32",
+                    reduce_type="float",  # a C type
                     preamble=source.preamble,
                 ),
             )
