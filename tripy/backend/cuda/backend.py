@@ -64,7 +64,7 @@ class CudaBackend(Backend):
         #: What :meth:`fuse_steps` fuses: ``"all"`` (elementwise chains, and sums, maxima and minima of
         #: chains: sums then add in another order than the unfused kernels), ``"elementwise"`` (chains only:
         #: results equal the unfused kernels'), or ``"none"``; ``$TRIPY_CUDA_FUSION`` sets it.
-        self.fusion = os.environ.get("TRIPY_CUDA_FUSION", "none")
+        self.fusion = os.environ.get("TRIPY_CUDA_FUSION", "elementwise")
         #: Set to ``()`` to evaluate every trace unfused (for comparisons).
         self.rewrites = INT8_LINEAR_REWRITES + FLOAT_LINEAR_REWRITES
         self._scalars: dict[tuple, Any] = {}
