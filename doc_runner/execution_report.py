@@ -26,6 +26,7 @@ _RUN = {"id": ""}
 
 def start_run() -> None:
     _RUN["id"] = f"{time.time():.6f}"
+    _RUN["changed"] = ""
 
 
 def run_id() -> str:
@@ -98,7 +99,8 @@ def record(
 
 
 def purge(env: BuildEnvironment, docname: str) -> None:
-    _entries(env).pop(docname, None)
+    if _entries(env).pop(docname, None) is not None:
+        _RUN["changed"] = "yes"
 
 
 def merge(env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
@@ -170,5 +172,12 @@ def page_html(records: list[dict[str, Any]]) -> str:
 
 
 def collect_page(app: Sphinx) -> Iterator[tuple[str, dict[str, Any], str]]:
-    """``html-collect-pages``: the report as a page of the site, in its theme."""
-    yield PAGE, {"title": "Execution report", "body": page_html(guides(app.env))}, "page.html"
+    """``html-collect-pages``: the report as a page of the site, in its theme. A build that read no
+    document with a guide leaves the page the last one wrote: every guide's results were obtained as it
+    says, and none was removed (rendering the page, its theme's navigation included, is most of what such a
+    build spends here)."""
+    records = guides(app.env)
+    page = Path(app.outdir) / f"{PAGE}{getattr(app.builder, 'out_suffix', '.html')}"
+    if not _RUN.get("changed") and not any(g["this_build"] for g in records) and page.is_file():
+        return
+    yield PAGE, {"title": "Execution report", "body": page_html(records)}, "page.html"

@@ -471,3 +471,19 @@ def test_an_environment_change_reads_the_guide_again(tmp_path, monkeypatch):
         assert guide["reason"] == "the environment changed: backend first -> second" and guide["this_build"]
     finally:
         sys.modules.pop("envlib_for_test", None)
+
+
+def test_the_report_page_is_written_again_only_when_a_guide_was_read_or_removed(tmp_path):
+    src = project(tmp_path, STORED)
+    (src / "other.md").write_text("# Other\n\n```py\nprint('other')\n```\n", encoding="utf-8")
+    (src / "index.md").write_text(STORED + "\n```{toctree}\nother\n```\n", encoding="utf-8")
+    first = Build(src)
+    page = first.outdir / "doc_runner_report.html"
+    page.write_text(page.read_text(encoding="utf-8") + "<!-- as the first build wrote it -->", encoding="utf-8")
+    Build(src, fresh=False)  # nothing to read: the page stays as it was
+    assert page.read_text(encoding="utf-8").endswith("<!-- as the first build wrote it -->")
+    (src / "index.md").write_text(STORED, encoding="utf-8")
+    (src / "other.md").unlink()
+    third = Build(src, fresh=False)
+    rows = [row.get_text(strip=True) for row in third.soup("doc_runner_report").select("tr.doc-runner-report-guide")]
+    assert rows == ["index.md: stored results (unchanged since the stored run)"], rows  # other.md is gone
