@@ -18,6 +18,7 @@ number is the median of 5 repeats after warming up. ``GB/s`` is the kernel's K a
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import statistics
 from collections.abc import Callable
@@ -80,14 +81,52 @@ def median(measure: Callable[[], float | None], repeats: int) -> float | None:
     return None if any(v is None for v in values) else statistics.median(v for v in values if v is not None)
 
 
+def _decode_inputs(b: int, t: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    q = cupy.asarray(rng.uniform(-2, 2, (b, HEADS, 1, HEAD_DIM)).astype(np.float16))
+    k = cupy.asarray(rng.uniform(-2, 2, (b, HEADS, t, HEAD_DIM)).astype(np.float16))
+    v = cupy.asarray(rng.uniform(-2, 2, (b, HEADS, t, HEAD_DIM)).astype(np.float16))
+    return q, k, v, cupy.asarray(np.array([t - 1], np.int32))
+
+
+def sweep(kernel, repeats: int) -> None:
+    """CUDA-graph time of the kernel per (cluster, prefetch) and block size, at each decoding shape."""
+    sizes = (128, 256, 512, 1024)
+    prim = Attention(1 / 8, True)
+    print(f"{'B':>3} {'T':>5} {'cl':>2} {'pf':>2} | " + " ".join(f"{n:>6}" for n in sizes) + "   (us, graph)")
+    for b, t in [(1, 96), (1, 1024), (4, 1024), (16, 96), (16, 1024)]:
+        q, k, v, start = _decode_inputs(b, t)
+        for cluster in (1, 2, 4, 8):
+            for prefetch in (False, True):
+                kernel.cluster, kernel.prefetch = cluster, prefetch
+                row = []
+                for n in sizes:
+                    kernel.threads = n
+                    launch = kernel.plan(q, k, v, start)
+                    if launch is None or launch.threads != n:
+                        row.append(f"{'-':>6}")
+                        continue
+                    call = functools.partial(kernel, prim, q, k, v, start)
+                    us = median(lambda call=call: graph_us(call, 20), repeats)
+                    row.append(f"{us:6.1f}" if us is not None else f"{'n/a':>6}")
+                print(f"{b:>3} {t:>5} {cluster:>2} {int(prefetch):>2} | " + " ".join(row))
+        kernel.cluster = kernel.prefetch = kernel.threads = None
+        auto = kernel.plan(q, k, v, start)
+        print(f"    automatic: {auto}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sweep", action="store_true", help="time every cluster size, block size and prefetch")
     args = parser.parse_args()
 
     backend = get_backend("cuda")
     kernel = backend.kernels[Attention]
+    if args.sweep:
+        sweep(kernel, args.repeats)
+        return
     print(f"card: {backend.device_description()}   (float16, H={HEADS}, S=1, D={HEAD_DIM}, causal, start=T-1)")
     header = (
         f"{'B':>3} {'T':>5} | {'cl':>2} {'kernel eager':>12} {'kernel graph':>12} {'1-block graph':>13} | "
@@ -115,7 +154,7 @@ def main() -> None:
                 fn()
         cupy.cuda.Device().synchronize()
         times = {}
-        cluster = kernel.plan(q, k, v, start).cluster
+        cluster = kernel.plan(q, k, v, start).cluster  # type: ignore[union-attr]
         for name, fn in (("kernel", fused), ("steps", steps)):
             times[name, "eager"] = median(lambda fn=fn: eager_us(fn, args.iters), args.repeats)
             times[name, "graph"] = median(lambda fn=fn: graph_us(fn, max(1, args.iters // 10)), args.repeats)

@@ -40,8 +40,11 @@ _KINDS: dict[DataType, tuple[int, int]] = {dtypes.float32: (0, 4), dtypes.float1
 _UNROLL = 4
 #: Shared memory a block may use without opting in (bytes).
 _SHARED_LIMIT = 48 * 1024
-#: Threads resident on a large GPU at once (132 SMs of 2048): the block size aims to fill it.
-_TARGET_THREADS = 132 * 2048
+#: Threads of this kernel resident on a large GPU at once (132 SMs of 1024: its 50-odd registers per thread
+#: leave room for no more): the block size aims to fill it in one wave.
+_TARGET_THREADS = 132 * 1024
+#: Whether values are prefetched where the caller does not say.
+_PREFETCH = False
 #: Blocks that keep each multiprocessor of a large GPU busy (two per SM): rows split into clusters up to it.
 _TARGET_BLOCKS = 2 * 132
 #: Caches shorter than this are never split: each block's load is small already.
@@ -156,7 +159,7 @@ __device__ __forceinline__ float tp_remote(const float* p, unsigned int rank) {
    blocks of a cluster share a row: each takes a contiguous part of the visible keys, and they exchange the
    maximum, the sum and the partial value sums through distributed shared memory. Dynamic shared memory:
    `chunk` floats of scores, D floats per warp of partial value sums, D floats of the block's value sums. */
-extern "C" __global__ void TP_CLUSTER_DIMS __launch_bounds__(1024) tripy_attention(
+extern "C" __global__ void TP_CLUSTER_DIMS __launch_bounds__(MAX_THREADS) tripy_attention(
         const uint4* __restrict__ q, const uint4* __restrict__ k, const uint4* __restrict__ v,
         const int* __restrict__ start, tp_out_t* __restrict__ out, int S, int T, int chunk, float scale,
         int causal, int H, long long q_b, long long q_h, long long q_s) {
@@ -200,8 +203,21 @@ extern "C" __global__ void TP_CLUSTER_DIMS __launch_bounds__(1024) tripy_attenti
     #pragma unroll
     for (int m = 0; m < CPL; ++m) tp_unpack(qrow[sub + m * LPK], qr + m * VEC);
 
-    /* 1. scores, rounded as the steps round, and their maximum */
     const uint4* kb = k + bh * (long long)T * CH;
+    const uint4* vb = v + bh * (long long)T * CH;
+#if PREFETCH
+    /* The values of this thread's first keys, loaded now: their latency hides behind the scores'. */
+    uint4 ahead[UNROLL][CPL];
+    #pragma unroll
+    for (int u = 0; u < UNROLL; ++u) {
+        const int j = lo + warp * KPW + grp + u * stride;
+        #pragma unroll
+        for (int m = 0; m < CPL; ++m)
+            ahead[u][m] = j < hi ? vb[(long long)j * CH + sub + m * LPK] : uint4{0u, 0u, 0u, 0u};
+    }
+#endif
+
+    /* 1. scores, rounded as the steps round, and their maximum */
     float high = __int_as_float(0xff800000);
     for (int base = lo + warp * KPW; base < hi; base += stride * UNROLL) {   /* uniform across a warp */
         uint4 buf[UNROLL][CPL];
@@ -259,7 +275,6 @@ extern "C" __global__ void TP_CLUSTER_DIMS __launch_bounds__(1024) tripy_attenti
     __syncthreads();
 
     /* 3. sum_j p_j v_j in float32 */
-    const uint4* vb = v + bh * (long long)T * CH;
     float acc[CPL * VEC];
     #pragma unroll
     for (int x = 0; x < CPL * VEC; ++x) acc[x] = 0.0f;
@@ -269,8 +284,15 @@ extern "C" __global__ void TP_CLUSTER_DIMS __launch_bounds__(1024) tripy_attenti
         for (int u = 0; u < UNROLL; ++u) {
             const int j = base + grp + u * stride;
             #pragma unroll
-            for (int m = 0; m < CPL; ++m)
+            for (int m = 0; m < CPL; ++m) {
+#if PREFETCH
+                if (base == lo + warp * KPW) {
+                    buf[u][m] = ahead[u][m];
+                    continue;
+                }
+#endif
                 buf[u][m] = j < hi ? vb[(long long)j * CH + sub + m * LPK] : uint4{0u, 0u, 0u, 0u};
+            }
         }
         #pragma unroll
         for (int u = 0; u < UNROLL; ++u) {
@@ -324,21 +346,27 @@ extern "C" __global__ void TP_CLUSTER_DIMS __launch_bounds__(1024) tripy_attenti
 """
 
 
-def source(dtype: DataType, head_dim: int, cluster: int = 1) -> str:
+def source(dtype: DataType, head_dim: int, cluster: int = 1, prefetch: bool = False) -> str:
     """The CUDA source of the kernel for inputs of ``dtype`` with rows of ``head_dim`` elements, ``cluster``
-    blocks per query row (more than 1: a thread block cluster, compute capability 9.0 and later)."""
+    blocks per query row (more than 1: a thread block cluster, compute capability 9.0 and later), and with
+    ``prefetch``, each thread's first values loaded with its first keys (blocks of at most 512 threads)."""
     kind, size = _KINDS[dtype]
     defines = (
         f"#define KIND {kind}\n#define D {head_dim}\n#define VEC {16 // size}\n#define UNROLL {_UNROLL}\n"
-        f"#define CLUSTER {cluster}\n"
+        f"#define CLUSTER {cluster}\n#define PREFETCH {int(prefetch)}\n#define MAX_THREADS {max_threads(prefetch)}\n"
     )
     return defines + DEVICE_FUNCTIONS + _SOURCE
 
 
+def max_threads(prefetch: bool) -> int:
+    """The largest block: prefetched values take registers, so such blocks are at most 512 threads."""
+    return 512 if prefetch else 1024
+
+
 @cache
-def _kernel(dtype: DataType, head_dim: int, cluster: int) -> cupy.RawKernel:
+def _kernel(dtype: DataType, head_dim: int, cluster: int, prefetch: bool) -> cupy.RawKernel:
     """The compiled kernel (NVRTC; CuPy also caches it on disk)."""
-    return cupy.RawKernel(source(dtype, head_dim, cluster), "tripy_attention")
+    return cupy.RawKernel(source(dtype, head_dim, cluster, prefetch), "tripy_attention")
 
 
 @cache
@@ -358,12 +386,13 @@ def supported_head_dim(dtype: DataType, head_dim: int) -> bool:
 
 class Launch(NamedTuple):
     """How the kernel runs for one call: ``cluster`` blocks of ``threads`` per query row, each holding
-    ``chunk`` scores, with ``shared`` bytes of dynamic shared memory."""
+    ``chunk`` scores, with ``shared`` bytes of dynamic shared memory, and values prefetched or not."""
 
     cluster: int
     threads: int
     chunk: int
     shared: int
+    prefetch: bool
 
 
 def choose_cluster(rows: int, keys: int) -> int:
@@ -378,24 +407,29 @@ def choose_cluster(rows: int, keys: int) -> int:
 
 
 @cache
-def launch_for(rows: int, keys: int, dtype: DataType, head_dim: int, cluster: int) -> Launch | None:
-    """The launch of ``rows`` query rows over ``keys`` keys: enough threads to fill the GPU, no more warps than
-    a block's keys need, and shared memory within the default limit (None when not even one warp fits)."""
+def launch_for(
+    rows: int, keys: int, dtype: DataType, head_dim: int, cluster: int, prefetch: bool, threads: int | None = None
+) -> Launch | None:
+    """The launch of ``rows`` query rows over ``keys`` keys: ``threads`` per block if given, else enough to fill
+    the GPU in one wave and no more warps than a block's keys need; shared memory within the default limit
+    (None when not even one warp fits)."""
     chunk = -(-keys // cluster)
     width = head_dim * _KINDS[dtype][1] // 16
     keys_per_warp = 32 // min(width, 32) * _UNROLL
-    threads = 1024
-    while threads > 128 and rows * cluster * threads > _TARGET_THREADS:
-        threads //= 2
-    while threads > 32 and threads // 2 >= 32 * -(-chunk // keys_per_warp):
-        threads //= 2
+    if threads is None:
+        threads = max_threads(prefetch)
+        while threads > 128 and rows * cluster * threads > _TARGET_THREADS:
+            threads //= 2
+        while threads > 32 and threads // 2 >= 32 * -(-chunk // keys_per_warp):
+            threads //= 2
+    threads = min(threads, max_threads(prefetch))
 
     def shared(threads: int) -> int:
         return 4 * (chunk + (threads // 32 + 1) * head_dim)
 
     while threads >= 32 and shared(threads) + 256 > _SHARED_LIMIT:
         threads //= 2
-    return Launch(cluster, threads, chunk, shared(threads)) if threads >= 32 else None
+    return Launch(cluster, threads, chunk, shared(threads), prefetch) if threads >= 32 else None
 
 
 @cache
@@ -437,6 +471,11 @@ class AttentionKernel:
         #: Blocks per query row: None chooses (:func:`choose_cluster`); 1 never splits a row. Above 1 only on
         #: GPUs with thread block clusters.
         self.cluster: int | None = None
+        #: Threads per block: None chooses (:func:`launch_for`); a power of two from 32 to 1024 forces it.
+        self.threads: int | None = None
+        #: Load each thread's first values with its first keys: None chooses, True or False forces it (rows of
+        #: more than 512 bytes never prefetch).
+        self.prefetch: bool | None = None
         self.stats = {"kernel": 0, "cluster": 0, "steps": 0}
 
     def plan(self, q: Any, k: Any, v: Any, start: Any | None) -> Launch | None:
@@ -457,7 +496,9 @@ class AttentionKernel:
         cluster = choose_cluster(rows, keys) if self.cluster is None else max(1, min(8, self.cluster))
         if cluster > 1 and not _clusters_supported(cupy.cuda.Device().id):
             cluster = 1
-        return launch_for(rows, keys, dtype, head_dim, cluster)
+        prefetch = _PREFETCH if self.prefetch is None else self.prefetch
+        prefetch = prefetch and head_dim * _KINDS[dtype][1] <= 512
+        return launch_for(rows, keys, dtype, head_dim, cluster, prefetch, self.threads)
 
     def __call__(self, p: Attention, q: Any, k: Any, v: Any, *rest: Any) -> Any:
         """``softmax(mask(q @ k^T * scale)) @ v`` as :class:`Attention` ``p`` defines it."""
@@ -474,7 +515,7 @@ class AttentionKernel:
         # Without causal the kernel never reads `start`: any device pointer does.
         start = out if start is None else cupy.ascontiguousarray(start)
         query, heads, (q_b, q_h, q_s) = query_layout(q)
-        _kernel(dtype, q.shape[-1], launch.cluster)(
+        _kernel(dtype, q.shape[-1], launch.cluster, launch.prefetch)(
             (rows * launch.cluster,),
             (launch.threads,),
             (
