@@ -67,3 +67,29 @@ def test_products_that_are_not_linears_stay_unfused():
     steps, _ = _planned(tp.ones((3, 4)) @ tp.ones((4, 5)) + tp.ones((3, 5)))  # the "bias" is a matrix
     assert [type(s.prim).__name__ for s in steps if isinstance(s.prim, FloatLinear)] == ["FloatLinear"]
     assert sum(type(s.prim).__name__ == "Binary" for s in steps) == 1  # the add stays apart
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+@pytest.mark.parametrize("dtype", [tp.float32, tp.float16])
+def test_a_residual_add_joins_the_linear_bit_for_bit(quantized, dtype):
+    rng = np.random.default_rng(3)
+    layer = tp.Linear(24, 24, dtype=dtype, quant_dtype=tp.int8 if quantized else None, weight_quant_dim=0)
+    layer.weight = tp.Parameter(rng.uniform(-1, 1, (24, 24)).astype(np.float32), dtype=dtype)
+    layer.bias = tp.Parameter(rng.uniform(-1, 1, (24,)).astype(np.float32), dtype=dtype)
+    if quantized:
+        layer.weight_scale = tp.Parameter(np.full((24,), 0.01, np.float32))
+    x = tp.Tensor(rng.uniform(-2, 2, (2, 3, 24)).astype(np.float32), dtype=dtype)
+    unfused = x + layer(x)
+    evaluate([unfused], get_backend("numpy"))
+    steps, fused = _planned(x + layer(x))
+    kind = Int8Linear if quantized else FloatLinear
+    linears = [s.prim for s in steps if isinstance(s.prim, (FloatLinear, Int8Linear))]
+    assert len(linears) == 1 and isinstance(linears[0], kind) and linears[0].residual
+    assert not any(type(s.prim).__name__ == "Binary" for s in steps)  # the add is inside the fused Linear
+    assert np.array_equal(np.asarray(fused).view(np.uint8), unfused.numpy().view(np.uint8))
+
+
+def test_a_broadcast_residual_stays_apart():
+    layer = tp.Linear(8, 8)
+    steps, _ = _planned(tp.ones((1, 8)) + layer(tp.ones((3, 8))))
+    assert not any(getattr(s.prim, "residual", False) for s in steps)

@@ -178,10 +178,13 @@ def decode_primitive(data: Any) -> Primitive:
         raise DamagedFile(f"unknown primitive {name!r} (known: {', '.join(_PRIMITIVES)})")
     fields = _typed(data.get("fields"), dict, f"the fields of {name}")
     expected = {f.name for f in dataclasses.fields(cls)}
-    if set(fields) != expected:
+    # A field added later has a default: files written before it lack it.
+    required = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING}
+    if not required <= set(fields) <= expected:
         raise DamagedFile(f"{name} has fields {sorted(expected)}, the file gives {sorted(fields)}")
-    values = {f.name: decode_value(fields[f.name]) for f in dataclasses.fields(cls)}
-    for f in dataclasses.fields(cls):
+    present = [f for f in dataclasses.fields(cls) if f.name in fields]
+    values = {f.name: decode_value(fields[f.name]) for f in present}
+    for f in present:
         check = _FIELD_CHECKS.get(str(f.type))
         if check is not None and not check(values[f.name]):
             raise DamagedFile(f"field {f.name!r} of {name} should be {f.type}, not {values[f.name]!r}")

@@ -12,7 +12,8 @@ the NumPy backend runs them, the TensorRT lowering lowers them, the CUDA backend
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from tripy import dtypes
@@ -108,8 +109,33 @@ def _prim(tensor: Tensor, kind: type[P]) -> P:
     return prim
 
 
-#: The int8 Linear with a bias add, and without.
+def _with_residual(build: Callable[[Match], tuple[Primitive, tuple[Tensor, ...]] | None]):
+    """``build`` for ``residual + linear``: the Linear's primitive with ``residual`` set and the residual as
+    its last input, where the residual has the Linear's shape and dtype (no broadcast)."""
+
+    def build_outer(found: Match) -> tuple[Primitive, tuple[Tensor, ...]] | None:
+        built = build(found)
+        if built is None:
+            return None
+        prim, inputs = built
+        residual, outer = found["residual"], found["outer"]
+        root = found.get("root")
+        linear = found["product"] if root is None else root
+        if residual.shape != outer.shape or residual.dtype != outer.dtype or linear.shape != outer.shape:
+            return None
+        assert isinstance(prim, (Int8Linear, FloatLinear))
+        return dataclasses.replace(prim, residual=True), (*inputs, residual)
+
+    return build_outer
+
+
+def _residual(linear: PatternLike) -> Pattern:
+    return Pattern(Binary, (Capture("residual"), linear), _adds, "outer")
+
+
+#: The int8 Linear added to a residual, with a bias add, and without.
 INT8_LINEAR_REWRITES: tuple[Rewrite, ...] = (
+    Rewrite("residual + int8 Linear", _residual(OneOf((_WITH_BIAS, _PRODUCT))), _with_residual(_build)),
     Rewrite("int8 Linear + bias", _WITH_BIAS, _build),
     Rewrite("int8 Linear", _PRODUCT, _build),
 )
@@ -139,6 +165,9 @@ def _build_float(found: Match) -> tuple[Primitive, tuple[Tensor, ...]] | None:
 
 #: The float Linear with a bias add, and without (after the int8 ones: a quantized weight is theirs).
 FLOAT_LINEAR_REWRITES: tuple[Rewrite, ...] = (
+    Rewrite(
+        "residual + float Linear", _residual(OneOf((_FLOAT_WITH_BIAS, _FLOAT_PRODUCT))), _with_residual(_build_float)
+    ),
     Rewrite("float Linear + bias", _FLOAT_WITH_BIAS, _build_float),
     Rewrite("float Linear", _FLOAT_PRODUCT, _build_float),
 )

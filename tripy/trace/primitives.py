@@ -402,8 +402,9 @@ class Int8Linear(Fused):
     Made only by the rewrite in :mod:`tripy.trace.fusions`, from the unfused primitives it stands for (its
     meaning). Inputs, in order: ``x`` (rank >= 2, last dimension K), the per-tensor input scale when
     ``input_scaled``, the weight ((N, K), or (K, N) when ``weight_kn``), its scale (per-tensor, or per
-    output channel along ``weight_axis``), and a bias of N elements when ``biased``. Everything is computed
-    in ``dtype``, the type of the result.
+    output channel along ``weight_axis``), a bias of N elements when ``biased``, and with ``residual`` a
+    tensor of the result's shape added last (``residual + linear``). Everything is computed in ``dtype``,
+    the type of the result.
     """
 
     arity: ClassVar[int | None] = None
@@ -412,6 +413,8 @@ class Int8Linear(Fused):
     weight_axis: int | None
     biased: bool
     dtype: DataType
+    #: A last input, of the result's shape and dtype, added to the result (a residual connection).
+    residual: bool = False
 
     def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
         x = inputs[0].shape
@@ -423,6 +426,7 @@ class Int8Linear(Fused):
         frontend (``tp.Linear``) records them."""
         names = ["x", *(["x_scale"] if self.input_scaled else []), "weight", "weight_scale"]
         names += ["bias"] if self.biased else []
+        names += ["residual"] if self.residual else []
         index = {name: i for i, name in enumerate(names)}
         types = dict(zip(names, inputs, strict=True))
         s = _Steps(len(names))
@@ -444,6 +448,8 @@ class Int8Linear(Fused):
             if rank > 1:
                 bias = s.add(Reshape((1,) * (rank - 1) + (n,)), bias)
             out = s.add(Binary(BinaryOp.ADD), out, bias)
+        if self.residual:
+            s.add(Binary(BinaryOp.ADD), index["residual"], out)
         return s.steps
 
 
@@ -452,14 +458,16 @@ class FloatLinear(Fused):
     """``x @ W.T (+ bias)`` in floating point: what ``tp.Linear`` without quantization writes.
 
     Made only by the rewrite in :mod:`tripy.trace.fusions`. Inputs: ``x`` (rank >= 2, last dimension K), the
-    weight ((N, K), or (K, N) when ``weight_kn``) and a bias of N elements when ``biased``, all of ``x``'s
-    dtype. On the GPU, a few rows run as one kernel that reads the weight once with the bias in its
-    epilogue.
+    weight ((N, K), or (K, N) when ``weight_kn``), a bias of N elements when ``biased``, and with
+    ``residual`` a tensor of the result's shape added last, all of ``x``'s dtype. On the GPU, a few rows
+    run as one kernel that reads the weight once, with the bias and the residual in its epilogue.
     """
 
     arity: ClassVar[int | None] = None
     weight_kn: bool
     biased: bool
+    #: A last input, of the result's shape and dtype, added to the result (a residual connection).
+    residual: bool = False
 
     def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
         x, weight = inputs[0].shape, inputs[1].shape
@@ -476,8 +484,9 @@ class FloatLinear(Fused):
             b = s.add(Reshape((1,) * (rank - 2) + (k, n)), b)
         out = s.add(Matmul(), 0, b)
         if self.biased:
-            bias = 2 if rank == 1 else s.add(Reshape((1,) * (rank - 1) + (n,)), 2)
-            out = s.add(Binary(BinaryOp.ADD), out, bias)
+            out = s.add(Binary(BinaryOp.ADD), out, s.add(Reshape((1,) * (rank - 1) + (n,)), 2))
+        if self.residual:
+            s.add(Binary(BinaryOp.ADD), len(inputs) - 1, out)
         return s.steps
 
 

@@ -6,6 +6,7 @@ int8 GEMM on tensor cores (:mod:`.int8_linear`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ from tripy.trace.fusions import FLOAT_LINEAR_REWRITES, INT8_LINEAR_REWRITES
 from tripy.trace.primitives import (
     ALL_PRIMITIVES,
     Attention,
+    Binary,
+    BinaryOp,
     FloatLinear,
     Int8Linear,
     LayerNorm,
@@ -49,7 +52,11 @@ class CudaBackend(Backend):
     def __init__(self) -> None:
         #: The int8 Linear kernel, with its weight cache and counters.
         self.int8 = Int8LinearKernel()
-        self.kernels: dict[type[Primitive], Kernel] = {**KERNELS, Int8Linear: self.int8, UpdateSlice: update_slice}
+        self.kernels: dict[type[Primitive], Kernel] = {
+            **KERNELS,
+            Int8Linear: self._int8_linear,
+            UpdateSlice: update_slice,
+        }
         steps = fused_kernel(self.kernels, self.dtype_of)  # fused primitives without a kernel here
         for cls in fused_classes(ALL_PRIMITIVES):
             self.kernels.setdefault(cls, steps)
@@ -68,6 +75,13 @@ class CudaBackend(Backend):
         #: Set to ``()`` to evaluate every trace unfused (for comparisons).
         self.rewrites = INT8_LINEAR_REWRITES + FLOAT_LINEAR_REWRITES
         self._scalars: dict[tuple, Any] = {}
+
+    def _int8_linear(self, prim: Int8Linear, *args: Any) -> Any:
+        """The int8 Linear; with a residual, the Linear then one add (as its steps do)."""
+        if not prim.residual:
+            return self.int8(prim, *args)
+        out = self.int8(dataclasses.replace(prim, residual=False), *args[:-1])
+        return KERNELS[Binary](Binary(BinaryOp.ADD), args[-1], out)
 
     def fuse_steps(self, steps: list[Step], keep: Sequence[Tensor] = ()) -> list[Step]:
         """The plan with its elementwise chains (and their reductions) as generated kernels, as ``fusion`` says."""

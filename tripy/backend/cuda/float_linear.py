@@ -29,14 +29,21 @@ class FloatLinearKernel:
         #: How many calls each path took (``gemv``, ``steps``).
         self.stats = {"gemv": 0, "steps": 0}
 
-    def __call__(self, prim: FloatLinear, x: Any, weight: Any, bias: Any = None) -> Any:
+    def __call__(self, prim: FloatLinear, x: Any, weight: Any, *rest: Any) -> Any:
+        bias = rest[0] if prim.biased else None
+        residual = rest[-1] if prim.residual else None
         name = _NAMES.get(logical_dtype(x))
         rows = math.prod(x.shape[:-1])
         if name is not None and not prim.weight_kn and 1 <= rows <= w8a16_gemv.MAX_ROWS:
             x2 = cupy.ascontiguousarray(x.reshape(rows, x.shape[-1]))
-            if w8a16_gemv.supports(x2, name, weight) and (bias is None or bias.flags.c_contiguous):
+            n = weight.shape[0]
+            if w8a16_gemv.supports(x2, name, weight, epilogue=residual is not None) and (
+                bias is None or bias.flags.c_contiguous
+            ):
                 self.stats["gemv"] += 1
-                n = weight.shape[0]
-                return w8a16_gemv.gemv(x2, name, weight, None, bias, n).reshape(*x.shape[:-1], n)
+                if residual is not None:
+                    residual = cupy.ascontiguousarray(residual.reshape(rows, n))
+                out = w8a16_gemv.gemv(x2, name, weight, None, bias, n, residual=residual)
+                return out.reshape(*x.shape[:-1], n)
         self.stats["steps"] += 1
-        return self.fallback(prim, x, weight, *(() if bias is None else (bias,)))
+        return self.fallback(prim, x, weight, *rest)
