@@ -25,6 +25,7 @@ fraction of the card's memory bandwidth. ``--variants`` adds the W8A16 kernel's 
 from __future__ import annotations
 
 import argparse
+import copy
 import gc
 import math
 import time
@@ -51,20 +52,14 @@ DECODE_SHAPES = [(m, k, n) for k, n in [(8192, 8192), (4096, 4096)] for m in (1,
 GPT2_SHAPES = [(m, k, n) for k, n in [(768, 2304), (768, 768), (768, 3072), (3072, 768)] for m in (1, 16)]
 #: W8A16 kernel configurations compared with ``--variants`` (kind/rows/warps/unroll[/load hints]).
 VARIANTS = [
-    "mma/16/8/4",
     "mma/16/8/4/1",
-    "mma/16/16/2",
-    "mma/32/8/2",
-    "mma/32/8/4",
-    "mma/32/8/4/1",
-    "mma/32/8/4/2",
-    "mma/32/16/2",
-    "mma/64/8/2",
-    "simt/1/4/1",
-    "simt/4/8/2",
+    "mma/16/8/2/1",
+    "mma/32/8/2/2",
+    "mma/32/8/2/0",
+    "mma/64/8/2/2",
 ]
 #: Configurations compared at the GPT-2 shapes (small N or K: fewer rows per block, more warps on K).
-GPT2_VARIANTS = ["mma/16/4/2", "mma/16/8/2", "mma/16/16/1", "simt/4/4/2"]
+GPT2_VARIANTS: list[str] = []
 #: Nominal memory bandwidth (bytes/s) of cards whose device properties understate it.
 NOMINAL_BANDWIDTH = {"H200": 4.8e12, "H100 80GB HBM3": 3.35e12, "H100 PCIe": 2.0e12}
 
@@ -101,12 +96,19 @@ def host_us(fn, iters: int) -> float:
     return elapsed / iters * 1e6
 
 
-def make_linear(w: cupy.ndarray, w_scale: cupy.ndarray, bias: cupy.ndarray, x_scale: float | None) -> tp.Linear:
+def make_linear(
+    w: cupy.ndarray, w_scale: cupy.ndarray, bias: cupy.ndarray, x_scale: float | None, template: Any = None
+) -> tp.Linear:
+    """A float16 Linear with these parameters (int8 where ``w_scale`` is given); ``template``, a Linear of
+    the same kind and shape, is copied rather than built (its placeholder weights are made on the host)."""
     n, k = w.shape
     quant = w_scale is not None
-    layer = tp.Linear(
-        k, n, dtype=tp.float16, quant_dtype=tp.int8 if quant else None, weight_quant_dim=0 if quant else None
-    )
+    if template is not None:
+        layer = copy.copy(template)
+    else:
+        layer = tp.Linear(
+            k, n, dtype=tp.float16, quant_dtype=tp.int8 if quant else None, weight_quant_dim=0 if quant else None
+        )
     layer.weight = tp.Parameter(w)  # DLPack: no copy
     layer.bias = tp.Parameter(bias)
     if quant:
@@ -302,13 +304,15 @@ def bench_decode(m: int, k: int, n: int, variants: Sequence[str], torch, report:
     xt = tp.Tensor(x)
     f16_calls, w8_calls, a8_calls, kernel_args, weights = [], [], [], [], []
     x_scale = float(cupy.abs(x.astype(cupy.float32)).max()) / 127
+    t_f16 = tp.Linear(k, n, dtype=tp.float16)
+    t_q = tp.Linear(k, n, dtype=tp.float16, quant_dtype=tp.int8, weight_quant_dim=0)
     for _ in range(layers):
         w = rng.uniform(-1, 1, (n, k), dtype=cupy.float32).astype(cupy.float16)
         bias = rng.uniform(-1, 1, (n,), dtype=cupy.float32).astype(cupy.float16)
         w_scale = (cupy.abs(w.astype(cupy.float32)).max(axis=1) / 127).astype(cupy.float32)
-        f16_calls.append(planned(make_linear(w, None, bias, None), xt))
-        w8_calls.append(planned(make_linear(w, w_scale, bias, None), xt))
-        a8_calls.append(planned(make_linear(w, w_scale, bias, x_scale), xt))
+        f16_calls.append(planned(make_linear(w, None, bias, None, t_f16), xt))
+        w8_calls.append(planned(make_linear(w, w_scale, bias, None, t_q), xt))
+        a8_calls.append(planned(make_linear(w, w_scale, bias, x_scale, t_q), xt))
         q = cb.kernels[Quantize](Quantize(tp.int8, 0), w, w_scale)
         kernel_args.append((w8a16_gemv.prepare_weight(q), w_scale, bias))
         weights.append((w, bias))
@@ -341,7 +345,7 @@ def bench_decode(m: int, k: int, n: int, variants: Sequence[str], torch, report:
     calls = [lambda w=w, b=b: w8a16_gemv.gemv(x, "float16", w, None, b, n) for w, b in weights]
     report(f"  same GEMV, float16 weight: {fp16_default}", graph_gpu_ms(calls), f16_bytes, f16)
     default = w8a16_gemv.choose(m, n, k, "float16")
-    configs = [default] + [c for c in map(_config, variants) if c != default]
+    configs = [default] + [c for c in map(_config, variants) if c != default and m > 8]
     for config in configs:
         if config.kind == "simt" and m > 4:
             continue  # float32 FMAs: compute-bound at many rows
@@ -359,7 +363,9 @@ def bench_decode(m: int, k: int, n: int, variants: Sequence[str], torch, report:
     return f16 / w8
 
 
-def decode_table(shapes: Sequence[tuple[int, int, int]], variants: Sequence[str], title: str, torch) -> None:
+def decode_table(
+    shapes: Sequence[tuple[int, int, int]], variants: Sequence[str], title: str, torch, budget: float = 0.0
+) -> None:
     """Print the decode table for ``shapes``, row by row, then the W8A16 speed-up per shape."""
     peak, source = memory_bandwidth()
     print(f"\n{title}: GPU time per call (graph replays, cold L2); {source} = {peak / 1e12:.2f} TB/s")
@@ -367,6 +373,9 @@ def decode_table(shapes: Sequence[tuple[int, int, int]], variants: Sequence[str]
     speedups = {}
     t0 = time.perf_counter()
     for m, k, n in shapes:
+        if budget and time.perf_counter() - t0 > budget:
+            print(f"  {m:>3} {k:>5} {n:>5}  skipped: past the time budget of {budget:.0f} s")
+            continue
 
         def report(name: str, ms: float, moved: int, f16: float, m=m, k=k, n=n) -> None:
             bw = moved / (ms * 1e-3)
@@ -390,6 +399,7 @@ def main() -> None:
     parser.add_argument("--variants", action="store_true", help="the W8A16 kernel's configurations too")
     parser.add_argument("--no-gpt2", action="store_true", help="leave out the GPT-2 decode shapes")
     parser.add_argument("--m", type=int, action="append", help="decode shapes of these rows only (repeatable)")
+    parser.add_argument("--budget", type=float, default=0.0, help="seconds after which no new decode shape starts")
     args = parser.parse_args()
     tp.config.backend = "cuda"
     try:
@@ -408,10 +418,12 @@ def main() -> None:
         warm @ warm
         cupy.cuda.Device().synchronize()
     shapes = DECODE_SHAPES if args.m is None else [s for s in DECODE_SHAPES if s[0] in args.m]
-    decode_table(shapes, VARIANTS if args.variants else [], "Decode, W8A16 against float16", torch)
+    t0 = time.perf_counter()
+    decode_table(shapes, VARIANTS if args.variants else [], "Decode, W8A16 against float16", torch, args.budget)
     if not args.no_gpt2:
         gpt2_variants = GPT2_VARIANTS if args.variants else []
-        decode_table(GPT2_SHAPES, gpt2_variants, "GPT-2 decode shapes, W8A16 against float16", torch)
+        left = max(1.0, args.budget - (time.perf_counter() - t0)) if args.budget else 0.0
+        decode_table(GPT2_SHAPES, gpt2_variants, "GPT-2 decode shapes, W8A16 against float16", torch, left)
     if args.decode:
         return
     summary = {}
