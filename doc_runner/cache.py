@@ -33,7 +33,7 @@ from doc_runner.result import BlockResult, Status
 from doc_runner.settings import Settings
 from doc_runner.worker import WorkerReport
 
-FORMAT = 2
+FORMAT = 3
 _STORABLE = {Status.PASSED, Status.XFAILED}
 #: Versions of one guide kept (the newest); older ones are deleted when a new one is stored.
 VERSIONS_KEPT = 8
@@ -312,11 +312,33 @@ def _texts(result: BlockResult) -> list[str]:
     return [result.captured, result.error or "", *(v.text for v in result.variables)]  # outputs are in captured
 
 
+#: An entry's file: ``{"format": 3, "sha256": "<digest of BODY>", "entry": BODY}``, BODY the entry as sorted JSON,
+#: so reading checks the digest of the text as written (no encoding again) and parses it once.
+_HEAD = f'{{"format": {FORMAT}, "sha256": "'
+_MIDDLE = '", "entry": '
+
+
 def _read(path: Path) -> dict[str, Any]:
     """The entry in ``path``; ValueError (with what is wrong) when it is not a whole, valid entry."""
     try:
-        wrapper = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"unreadable: {exc}") from exc
+    start = len(_HEAD) + 64 + len(_MIDDLE)
+    if text.startswith(_HEAD) and text[start - len(_MIDDLE) : start] == _MIDDLE and text.endswith("}"):
+        body = text[start:-1]
+        if hashlib.sha256(body.encode()).hexdigest() != text[len(_HEAD) : len(_HEAD) + 64]:
+            raise ValueError("checksum mismatch")
+        try:
+            entry = json.loads(body)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"unreadable: {exc}") from exc
+        if not isinstance(entry, dict):
+            raise ValueError("not a doc_runner cache entry of this version")
+        return entry
+    try:  # laid out otherwise (written by hand, or damaged): check it the long way
+        wrapper = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise ValueError(f"unreadable: {exc}") from exc
     if not isinstance(wrapper, dict) or wrapper.get("format") != FORMAT or "entry" not in wrapper:
         raise ValueError("not a doc_runner cache entry of this version")
@@ -330,11 +352,11 @@ def _write(path: Path, entry: dict[str, Any]) -> None:
     """Write ``entry`` to ``path`` atomically: readers see the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     body = json.dumps(entry, sort_keys=True)
-    wrapper = {"format": FORMAT, "sha256": hashlib.sha256(body.encode()).hexdigest(), "entry": entry}
+    text = f"{_HEAD}{hashlib.sha256(body.encode()).hexdigest()}{_MIDDLE}{body}}}"
     fd, temporary = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(wrapper, handle, sort_keys=True)
+            handle.write(text)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

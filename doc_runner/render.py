@@ -21,6 +21,11 @@ from doc_runner import outputs as out
 from doc_runner.environment import provenance
 from doc_runner.result import BlockResult, LocalVariable, Status
 
+#: Sphinx's search index skips what has this class: the words doc_runner puts on every page ("Output", "Local
+#: Variables", "Ran on ...") would make every guide a match, and stemming them costs each page a millisecond.
+#: What the blocks printed stays searchable.
+NO_SEARCH = "no-search"
+
 
 class ImageStore:
     """Writes images into ``folder`` (named by their digest) and gives the URI that a document in
@@ -102,7 +107,7 @@ def _literal(text: str, language: str) -> nodes.literal_block:
 def output_node(text: str, title: str = "Output") -> nodes.container:
     """An always-visible "Output" block."""
     box = nodes.container(classes=["doc-runner-output"])
-    box += nodes.paragraph(title, title, classes=["doc-runner-title"])
+    box += nodes.paragraph(title, title, classes=["doc-runner-title", NO_SEARCH])
     box += _literal(text, "text")
     return box
 
@@ -110,7 +115,7 @@ def output_node(text: str, title: str = "Output") -> nodes.container:
 def locals_node(variables: list[LocalVariable], images: ImageStore | None = None) -> details:
     """A collapsed "Local Variables" section with ``>>> name`` and each value's display."""
     section = details(classes=["doc-runner-locals"])
-    section += summary("Local Variables", "Local Variables")
+    section += summary("Local Variables", "Local Variables", classes=[NO_SEARCH])
     if not any(_rich_type(v.data) for v in variables):
         section += _literal("\n\n".join(v.text for v in variables), "text")
         return section
@@ -194,7 +199,7 @@ def outputs_nodes(outputs: list[dict[str, Any]], images: ImageStore | None = Non
 def collapsed(children: list[nodes.Node], title: str, kind: str) -> details:
     """``children`` behind a click (``hide-input`` / ``hide-output``)."""
     section = details(classes=["doc-runner-collapsed", f"doc-runner-{kind}"])
-    section += summary(title, title)
+    section += summary(title, title, classes=[NO_SEARCH])
     for child in children:
         section += child
     return section
@@ -202,7 +207,7 @@ def collapsed(children: list[nodes.Node], title: str, kind: str) -> details:
 
 def not_run_node(reason: str) -> nodes.container:
     """A visible note that a block was not executed, and why."""
-    box = nodes.container(classes=["doc-runner-not-run"])
+    box = nodes.container(classes=["doc-runner-not-run", NO_SEARCH])
     box += nodes.paragraph(reason, reason)
     return box
 
@@ -230,4 +235,4 @@ def result_nodes(result: BlockResult, images: ImageStore | None = None, hide_out
 
 def provenance_node(text: str) -> nodes.paragraph:
     """Where the block ran (backend and device), under what it produced."""
-    return nodes.paragraph(text, text, classes=["doc-runner-provenance"])
+    return nodes.paragraph(text, text, classes=["doc-runner-provenance", NO_SEARCH])

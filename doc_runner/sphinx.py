@@ -492,7 +492,7 @@ class ExecuteGuide(SphinxTransform):
         section = next(iter(self.document.findall(nodes.section)), None)
         where = section if section is not None else self.document
         title = next((i for i, child in enumerate(where.children) if isinstance(child, nodes.title)), -1)
-        where.insert(title + 1, nodes.raw("", links, format="html"))
+        where.insert(title + 1, nodes.raw("", links, format="html", classes=[render.NO_SEARCH]))
 
 
 def _role_line(guide: Guide, near: int, expression: str) -> int:

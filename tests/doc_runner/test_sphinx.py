@@ -487,3 +487,13 @@ def test_the_report_page_is_written_again_only_when_a_guide_was_read_or_removed(
     third = Build(src, fresh=False)
     rows = [row.get_text(strip=True) for row in third.soup("doc_runner_report").select("tr.doc-runner-report-guide")]
     assert rows == ["index.md: stored results (unchanged since the stored run)"], rows  # other.md is gone
+
+
+def test_search_finds_what_blocks_printed_but_not_the_words_doc_runner_puts_on_every_page(tmp_path):
+    guide = "# Fish\n\n```py\nvalue = tp.ones((2,))\nprint('zebrafish')\n```\n"
+    build = Build(project(tmp_path, guide))
+    text = (build.outdir / "searchindex.js").read_text(encoding="utf-8")
+    terms = json.loads(text[text.index("(") + 1 : text.rindex(")")])["terms"]
+    assert "zebrafish" in terms, sorted(terms)
+    assert build.soup().select("p.doc-runner-provenance") and build.soup().select("details.doc-runner-locals")
+    assert not {"output", "local", "variabl", "ran", "backend", "download", "notebook"} & set(terms), sorted(terms)
