@@ -56,10 +56,12 @@ class Int8LinearKernel:
     def __init__(self) -> None:
         self.cache: dict[tuple, _CachedWeight] = {}
         self.use_fused_kernel = True  #: set False to keep the cuBLAS GEMM + epilogue kernel (for comparisons)
-        #: set False to run weight-only int8 on few rows as a float GEMM too (for comparisons)
+        #: set False to keep few-row Linears on the float GEMM (weight-only) or quantize + int8 GEMM path
+        #: (for comparisons)
         self.use_w8a16 = True
         self.fused_failed = False  #: the Hopper kernel failed once (it is not tried again)
         self.w8a16_failed = False  #: the W8A16 kernel failed to build or launch once (it is not tried again)
+        self.w8a8_failed = False  #: the same for the few-row kernel of input-scaled Linears
         self.stats = {
             "fused": 0,
             "fused_kernel": 0,
@@ -148,7 +150,7 @@ class Int8LinearKernel:
                 n,
             )
         except (RuntimeError, cupy.cuda.compiler.CompileException) as exc:
-            self.w8a16_failed = True
+            self.w8a8_failed = True
             warnings.warn(
                 f"tripy: the few-row int8 kernel failed ({exc}); using the int8 GEMM from now on",
                 RuntimeWarning,
@@ -211,7 +213,7 @@ class Int8LinearKernel:
             return out.reshape(out_shape)
         self.stats["fused"] += 1
         s_x = s_x if s_x.dtype == _F32 else scale_for(s_x, (), None)
-        few = self.use_w8a16 and not self.w8a16_failed and 0 < rows <= w8a16_gemv.MAX_ROWS and k > 0
+        few = self.use_w8a16 and not self.w8a8_failed and 0 < rows <= w8a16_gemv.MAX_ROWS and k > 0
         if few and logical_dtype(x) is out_dtype:
             out = self._few_rows_w8a8(x.reshape(rows, k), s_x, entry, bias, n, k)
             if out is not None:
