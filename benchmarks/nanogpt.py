@@ -233,6 +233,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "tripy-compiled-int8": tripy_compiled("int8"),
     }
     reference: dict[int, np.ndarray] = {b: hf_eager_loop(b)() for b in batch_sizes}
+    eager_runs: dict[tuple[str, int], np.ndarray] = {}
+
+    def eager_tokens(mode: str, batch: int) -> np.ndarray:
+        if (mode, batch) not in eager_runs:
+            eager_runs[mode, batch] = builders[f"tripy-{mode}"](batch)()
+        return eager_runs[mode, batch]
+
     results = []
     for variant in args.variants.split(","):
         for batch in batch_sizes:
@@ -241,6 +248,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
             times = steady_seconds(run, sync, args.max_runs)
             tokens = run()
             same = float(np.mean(tokens[:, args.prompt_len :] == reference[batch][:, args.prompt_len :]))
+            same_eager = None
+            if variant.startswith("tripy-compiled-"):  # against eager tripy of the same model (one run of it)
+                eager = eager_tokens(variant.removeprefix("tripy-compiled-"), batch)
+                same_eager = float(np.mean(tokens[:, args.prompt_len :] == eager[:, args.prompt_len :]))
             rates = [batch * new / t for t in times]
             results.append(
                 {
@@ -252,6 +263,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     "max_tokens_per_s": max(rates),
                     "ms_per_token": statistics.median(times) / new * 1e3,
                     "same_tokens_as_hf": same,
+                    "same_tokens_as_eager_tripy": same_eager,
                 }
             )
             r = results[-1]
@@ -270,25 +282,25 @@ def main(argv: list[str] | None = None) -> list[dict]:
         f"\nGPT-2 ({args.config}: {CONFIGS[args.config]}), random weights, float16, greedy with a KV cache, "
         f"prompt {args.prompt_len} tokens, {new} new tokens"
     )
-    fusion = (
-        getattr(tp.backend.registry.get_backend(tp.config.backend), "fusion", "-") if args.device == "cuda" else "-"
-    )
+    fusion = getattr(get_backend(tp.config.backend), "fusion", "-")
     print(f"device: {device}; {versions}; tripy backend: {tp.config.backend} (compiled graphs fuse: {fusion})\n")
     print(
-        f"| {'variant':<31} | {'batch':>5} | {'tokens/s':>9} | {'spread':>17} | {'ms/token':>8} | runs | same tokens |"
+        f"| {'variant':<31} | {'batch':>5} | {'tokens/s':>9} | {'spread':>17} | {'ms/token':>8} | runs "
+        "| same tokens as HF | as eager tripy |"
     )
-    print(f"|{'-' * 33}|{'-' * 7}|{'-' * 11}|{'-' * 19}|{'-' * 10}|------|-------------|")
+    print(f"|{'-' * 33}|{'-' * 7}|{'-' * 11}|{'-' * 19}|{'-' * 10}|------|-------------------|----------------|")
     for r in results:
         spread = f"{r['min_tokens_per_s']:.1f}-{r['max_tokens_per_s']:.1f}"
+        eager = "" if r["same_tokens_as_eager_tripy"] is None else f"{r['same_tokens_as_eager_tripy']:.0%}"
         print(
             f"| {r['variant']:<31} | {r['batch']:>5} | {r['tokens_per_s']:>9.1f} | {spread:>17} | "
-            f"{r['ms_per_token']:>8.3f} | {r['runs']:>4} | {r['same_tokens_as_hf']:>10.0%}  |"
+            f"{r['ms_per_token']:>8.3f} | {r['runs']:>4} | {r['same_tokens_as_hf']:>17.0%} | {eager:>14} |"
         )
     if bandwidth is not None:
         floor_ms = weight_bytes / (bandwidth * 1e12) * 1e3
         print(
             f"| {'floor (weights at ' + str(bandwidth) + ' TB/s)':<31} | {1:>5} | {1e3 / floor_ms:>9.1f} | {'':>17} | "
-            f"{floor_ms:>8.3f} |      |             |"
+            f"{floor_ms:>8.3f} |      |                   |                |"
         )
     print(f"\nfloat16 weights: {weight_bytes / 1e9:.3f} GB read per token at batch 1")
     if args.json:
