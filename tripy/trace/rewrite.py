@@ -133,18 +133,35 @@ def fuse_at(tensor: Tensor, rewrites: Sequence[Rewrite]) -> tuple[Primitive, tup
     return None
 
 
-def _needs_trace(pattern: PatternLike) -> bool:
-    """Whether every tensor ``pattern`` matches is unevaluated (made by a primitive)."""
+def _roots(pattern: PatternLike) -> frozenset[type[Primitive]] | None:
+    """The primitive classes a tensor matched by ``pattern`` can be made by (None: any tensor matches)."""
     if isinstance(pattern, Pattern):
-        return True
+        return frozenset((pattern.prim,))
     if isinstance(pattern, OneOf):
-        return all(_needs_trace(p) for p in pattern.alternatives)
-    return False
+        found: set[type[Primitive]] = set()
+        for alternative in pattern.alternatives:
+            roots = _roots(alternative)
+            if roots is None:
+                return None
+            found |= roots
+        return frozenset(found)
+    return None
+
+
+#: For each pattern seen (by id, the pattern kept alive with it): the classes each of its inputs allows.
+_INPUT_ROOTS: dict[int, tuple[Pattern, tuple[frozenset[type[Primitive]] | None, ...]]] = {}
 
 
 def _cannot_match(pattern: Pattern, inputs: tuple[Tensor, ...]) -> bool:
-    """A quick refusal: an input that the pattern needs unevaluated already holds a value (eager code)."""
-    return any(t.node is None and _needs_trace(p) for p, t in zip(pattern.inputs, inputs))
+    """A quick refusal, one level deep: an input that the pattern needs made by some primitives is a value
+    (eager code) or is made by another primitive. Most tensors of a trace are refused here, cheaply."""
+    entry = _INPUT_ROOTS.get(id(pattern))
+    if entry is None or entry[0] is not pattern:
+        entry = _INPUT_ROOTS[id(pattern)] = (pattern, tuple(_roots(p) for p in pattern.inputs))
+    for allowed, t in zip(entry[1], inputs):
+        if allowed is not None and (t.node is None or type(t.node.prim) not in allowed):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -176,6 +193,8 @@ def plan(order: Sequence[Tensor], outputs: Sequence[Tensor], rewrites: Sequence[
         if not candidates or id(tensor) in covered:
             continue
         for rewrite in candidates:
+            if _cannot_match(rewrite.pattern, node.inputs):  # type: ignore[union-attr]
+                continue
             found = match(rewrite.pattern, tensor)
             built = rewrite.build(found) if found is not None else None
             if built is not None:
