@@ -19,8 +19,9 @@ import html
 import inspect
 import itertools
 import re
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,6 @@ _UNSTORED: list[Callable[[], list[str]]] = []
 _ENVIRONMENTS: dict[str, Future[dict[str, str]]] = {}
 #: What is installed (``doc_runner.environment.installed_distributions``), asked with the environment.
 _INSTALLED: dict[str, Future[dict[str, Any]]] = {}
-_BACKGROUND = ThreadPoolExecutor(max_workers=2)
 #: Per source folder: the builder's format and output folder (where notebooks are written).
 _OUTPUTS: dict[str, tuple[str, Path]] = {}
 _VALUE_ROLE = re.compile(r"(?<!`)\{doc-value\}`([^`\n]+)`")
@@ -164,7 +164,9 @@ def _describe(settings: Settings) -> Future[dict[str, str]]:
                     if not future.done():
                         future.set_exception(exc)
 
-        _BACKGROUND.submit(ask)
+        # A daemon thread: a build that ends before the answers (a no-change build needs only the first)
+        # does not wait for them; the interpreter is ended at exit (worker_client.close_servers).
+        threading.Thread(target=ask, name="doc_runner-environment", daemon=True).start()
     return _ENVIRONMENTS[key]
 
 

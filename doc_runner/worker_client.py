@@ -158,6 +158,7 @@ def describe_environment(packages: tuple[str, ...]) -> Iterator[dict[str, Any]]:
         env=_server_environment(),
     )
     assert process.stdout is not None and process.stderr is not None
+    _ASKING.append(process)
     timer = threading.Timer(START_TIMEOUT, process.kill)
     timer.start()
     try:
@@ -176,6 +177,11 @@ def describe_environment(packages: tuple[str, ...]) -> Iterator[dict[str, Any]]:
         process.wait()
         process.stdout.close()
         process.stderr.close()
+        _ASKING.remove(process)
+
+
+#: The short-lived interpreters still answering (ended when the host ends).
+_ASKING: list[subprocess.Popen[str]] = []
 
 
 _SERVERS: dict[str, WorkerServer] = {}
@@ -204,7 +210,10 @@ def server_for(settings: Settings, jobs: int = 1) -> WorkerServer:
 
 @atexit.register
 def close_servers() -> None:
-    """End the servers this process started."""
+    """End the servers this process started, and the interpreters still describing the environment."""
+    for process in list(_ASKING):
+        if process.poll() is None:
+            process.kill()
     for server in list(_SERVERS.values()):
         server.close()
     _SERVERS.clear()
