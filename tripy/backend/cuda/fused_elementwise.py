@@ -10,7 +10,9 @@ captured graph holds plain kernel launches.
 Elementwise results equal the unfused kernels' (see :mod:`.elementwise_codegen`). A fused sum adds in
 float32 as the unfused one does, but in CuPy's reduction order rather than CUB's (which the unfused
 ``cupy.sum`` of a contiguous array uses), so sums differ from the unfused ones by float32 rounding
-(relative to the sum of magnitudes: a few ulps); maxima and minima are exact.
+(relative to the sum of magnitudes: a few ulps); maxima and minima are exact. A reduction kernel always
+has two inputs or more (a single one is passed twice): CuPy 14 runs a one-input reduction of a contiguous
+array through its CUB block reduction, whose source does not compile with the CCCL it ships (C++11 mode).
 """
 
 from __future__ import annotations
@@ -96,10 +98,13 @@ class FusedKernels:
             mapped = prim.program[-1][1][0]
             shape = value_types(prim.program, types)[mapped].shape  # the reduction's input
             source = generated.source
+            in_params = source.in_params
+            if len(arrays) == 1:  # a second parameter keeps CuPy off its CUB block reduction (see above)
+                in_params += f", {in_params.split()[0]} tripy_unused"
             kernel = self._compiled(
                 source.name,
                 lambda: cupy.ReductionKernel(
-                    source.in_params,
+                    in_params,
                     source.out_param,
                     source.call,
                     generated.reduce_expr,
@@ -113,6 +118,8 @@ class FusedKernels:
             entry = self._reductions[key] = (kernel, generated, tuple(shape))
         kernel, generated, shape = entry
         args = [cupy.broadcast_to(_as_storage(a), shape) for a in arrays]
+        if len(args) == 1:
+            args.append(args[0])
         out = kernel(*args, axis=generated.axes, keepdims=generated.keepdim)
         self.stats["reductions"] += 1
         return _from_storage(out, prim.dtype)
