@@ -69,6 +69,7 @@ def remember_loaded_files() -> None:
     """Note the digests of every loaded module outside the interpreter's own folders (the worker server
     calls it after its imports, so the guides forked from it read none of those files again)."""
     prefixes = {str(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    prefixes.add(str(_ENGINE))  # doc_runner's own modules are never first-party
     for module in list(sys.modules.values()):
         filename = getattr(module, "__file__", None)
         if not isinstance(filename, str) or not filename.endswith(".py"):
@@ -81,8 +82,16 @@ def remember_loaded_files() -> None:
 @cache
 def _resolved(filename: str) -> Path:
     """A module's file as an absolute path without links (remembered: the server works it out for every
-    module it loaded, once, and the guides forked from it inherit the answers)."""
-    return Path(filename).resolve()
+    module it loaded, once, and the guides forked from it inherit the answers). Its folder is resolved once
+    for all the modules in it."""
+    folder, name = os.path.split(os.path.abspath(filename))
+    path = _resolved_folder(folder) / name
+    return path.resolve() if path.is_symlink() else path
+
+
+@cache
+def _resolved_folder(folder: str) -> Path:
+    return Path(folder).resolve()
 
 
 def remember_first_party(root: Path) -> None:

@@ -107,7 +107,7 @@ _AHEAD: dict[tuple[str, str], Callable[[], Outcome]] = {}
 #: Guides to queue as the earlier ones are read (a queued guide holds a connection: at most _WINDOW at once).
 _LATER: list[GuideRun] = []
 _WINDOW = 64
-#: Storing the results of guides run ahead, done when reading ends (each gives its warnings).
+#: Storing the results of guides run ahead, done when the build ends (each gives its warnings).
 _UNSTORED: list[Callable[[], list[str]]] = []
 #: The environment guides run in, per build and settings (asked once per build, in the background).
 _ENVIRONMENTS: dict[str, Future[dict[str, str]]] = {}
@@ -193,7 +193,7 @@ def _know_installed(settings: Settings) -> None:
 
 def _outcome(run: GuideRun, settings: Settings, env: BuildEnvironment, why: str, store: bool = True) -> Outcome:
     """The outcome of a guide that ran (``run`` closed), its results stored when they all passed (now, or
-    with ``store=False`` when reading ends: :func:`_store_results`); problems storing them now are the
+    with ``store=False`` when the build ends: :func:`_store_results`); problems storing them now are the
     outcome's ``warnings``."""
     results = dict(run.results)
     for result in results.values():
@@ -620,9 +620,9 @@ def _builder_inited(app: Sphinx) -> None:
     _OUTPUTS[str(app.srcdir)] = (app.builder.format, Path(app.outdir))
 
 
-def _store_results(app: Sphinx, env: BuildEnvironment) -> None:
-    """``env-updated``: store the results of the guides run ahead of reading (by now what is installed is
-    known: the short-lived interpreter has answered)."""
+def _store_results(app: Sphinx) -> None:
+    """When the build ends: store the results of the guides run ahead of reading (by now the short-lived
+    interpreter has said what is installed; waiting for it while reading ends would hold the build up)."""
     while _UNSTORED:
         for message in _UNSTORED.pop(0)():
             logger.warning(message, type="doc_runner", subtype="cache")
@@ -651,7 +651,9 @@ def _outdated(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[
 
 
 def _finished(app: Sphinx, exception: BaseException | None) -> None:
-    """Write the execution report; fail the build (exit status 1) when a block failed, even without ``-W``."""
+    """Store what ran ahead; write the execution report; fail the build (exit status 1) when a block failed,
+    even without ``-W``."""
+    _store_results(app)
     if exception is None and app.env is not None and app.builder.format == "html":
         path = execution_report.write_json(app.env, Path(app.outdir))
         logger.info(f"doc_runner execution report: {path} and {Path(app.outdir) / execution_report.PAGE}.html")
@@ -713,7 +715,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("autodoc-process-docstring", process_docstring)
     app.connect("config-inited", _config_inited, priority=600)  # after the settings are checked
     app.connect("builder-inited", _builder_inited)
-    app.connect("env-updated", _store_results)
     app.connect("html-collect-pages", execution_report.collect_page)
     app.add_css_file("doc_runner.css")
     app.connect("env-purge-doc", _purge)
