@@ -51,13 +51,7 @@ SHAPES = [(8192, 8192, 8192), (4096, 4096, 4096), (512, 768, 2304), (16, 768, 23
 DECODE_SHAPES = [(m, k, n) for k, n in [(8192, 8192), (4096, 4096)] for m in (1, 16)]
 GPT2_SHAPES = [(m, k, n) for k, n in [(768, 2304), (768, 768), (768, 3072), (3072, 768)] for m in (1, 16)]
 #: W8A16 kernel configurations compared with ``--variants`` (kind/rows/warps/unroll[/load hints]).
-VARIANTS = [
-    "mma/16/8/4/1",
-    "mma/16/8/2/1",
-    "mma/32/8/2/2",
-    "mma/32/8/2/0",
-    "mma/64/8/2/2",
-]
+VARIANTS = ["mma/16/8/2/1", "mma/32/8/2/0", "mma/64/8/2/2"]
 #: Configurations compared at the GPT-2 shapes (small N or K: fewer rows per block, more warps on K).
 GPT2_VARIANTS: list[str] = []
 #: Nominal memory bandwidth (bytes/s) of cards whose device properties understate it.
