@@ -127,14 +127,15 @@ def bench_shape(m: int, k: int, n: int, iters: int, torch) -> list[tuple[str, fl
     f16_layer = make_linear(w, None, bias, None)
     rows = []
     stats0 = dict(cb.int8.stats)
-    fused0 = cb.int8.stats["fused_kernel"]
-    rows.append(
-        (
-            "tripy int8 Linear (x+w scales)",
-            gpu_ms(lambda: int8_layer(xt).eval(), iters),
-            "Hopper kernel, scales in its epilogue" if cb.int8.stats["fused_kernel"] > fused0 else "cuBLAS path",
-        )
-    )
+    fused0, few0 = cb.int8.stats["fused_kernel"], cb.int8.stats["w8a8"]
+    ms = gpu_ms(lambda: int8_layer(xt).eval(), iters)
+    if cb.int8.stats["w8a8"] > few0:
+        note = "one kernel for few rows (input quantized in it)"
+    elif cb.int8.stats["fused_kernel"] > fused0:
+        note = "Hopper kernel, scales in its epilogue"
+    else:
+        note = "cuBLAS path"
+    rows.append(("tripy int8 Linear (x+w scales)", ms, note))
     if cb.int8.stats["fused_kernel"] > fused0:
         cb.int8.use_fused_kernel = False
         try:
