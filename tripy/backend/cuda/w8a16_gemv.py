@@ -15,7 +15,14 @@ per configuration:
   load, dequantized to float32, multiplied with float32 FMAs, then reduced across the warp and the block.
 
 Both apply the per-output-channel (or per-tensor, broadcast) float32 scale and the bias once to each
-float32 sum, and round once to the output type. The weight is prepared once (:func:`prepare_weight`) and
+float32 sum, and round once to the output type. The tensor-core kernel also takes a 16-bit weight of the
+activations' type (no scale: a float16 Linear at few rows) and two epilogues, tp.gelu's tanh GELU and a
+residual added last, each step rounded as the unfused steps round.
+
+- ``w8a8_mma`` (int8 Linears with an input scale): the activations are quantized in the kernel exactly as
+  the backend's quantize kernels do, multiplied with ``mma.m16n8k32`` int8 x int8, summed exactly in int32
+  and scaled as the int8 GEMM's epilogue does (one kernel instead of quantize + GEMM + epilogue).
+ The weight is prepared once (:func:`prepare_weight`) and
 cached by the caller: int8 ``(Np, Kp)`` padded with zeros to multiples of 64, so that every 16-byte load
 is aligned and in bounds. Activations need no padding: loads past ``K`` read zeros. Nothing here
 synchronizes with the host or allocates outside CuPy's pool, so calls can be captured in a CUDA graph.
