@@ -1,8 +1,8 @@
 """Weight-only int8 Linear for few rows (decoding): int8 weights x float16/bfloat16/float32 activations.
 
 When a Linear runs on a handful of rows, its time is the time to read the weight, so an int8 weight is read
-as int8 (half the bytes of float16) and dequantized in registers. Two kernels, compiled by NVRTC at run time
-per configuration:
+as int8 (half the bytes of float16) and dequantized in registers. The kernels are compiled by NVRTC at run
+time, one instance per configuration:
 
 - ``w8a16_mma`` (float16 and bfloat16 activations, compute capability 8.0 and later): each warp holds
   ``16 * RT`` weight rows; every thread loads 16 bytes of a row (16 int8 weights) per load, four threads
@@ -22,10 +22,11 @@ residual added last, each step rounded as the unfused steps round.
 - ``w8a8_mma`` (int8 Linears with an input scale): the activations are quantized in the kernel exactly as
   the backend's quantize kernels do, multiplied with ``mma.m16n8k32`` int8 x int8, summed exactly in int32
   and scaled as the int8 GEMM's epilogue does (one kernel instead of quantize + GEMM + epilogue).
- The weight is prepared once (:func:`prepare_weight`) and
-cached by the caller: int8 ``(Np, Kp)`` padded with zeros to multiples of 64, so that every 16-byte load
-is aligned and in bounds. Activations need no padding: loads past ``K`` read zeros. Nothing here
-synchronizes with the host or allocates outside CuPy's pool, so calls can be captured in a CUDA graph.
+
+An int8 weight is prepared once (:func:`prepare_weight`) and cached by the caller: ``(Np, Kp)`` padded
+with zeros to multiples of 64, so that every 16-byte load is aligned and in bounds. Activations need no
+padding: loads past ``K`` read zeros. Nothing here synchronizes with the host or allocates outside CuPy's
+pool, so calls can be captured in a CUDA graph.
 """
 
 from __future__ import annotations
