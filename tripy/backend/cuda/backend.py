@@ -66,7 +66,7 @@ class CudaBackend(Backend):
         self.float_linear = FloatLinearKernel(steps)
         self.kernels[FloatLinear] = self.float_linear
         #: The generated kernels of fused elementwise chains (which :meth:`fuse_steps` makes).
-        self.fused = FusedKernels()
+        self.fused = FusedKernels(steps)  # a program whose kernel fails runs its steps
         self.kernels.update(self.fused.table())
         #: What :meth:`fuse_steps` fuses: ``"all"`` (elementwise chains, and sums, maxima and minima of
         #: chains: sums then add in another order than the unfused kernels), ``"elementwise"`` (chains only:

@@ -17,6 +17,7 @@ array through its CUB block reduction, whose source does not compile with the CC
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import cupy
@@ -49,14 +50,21 @@ def _from_storage(array: Any, dtype: dtypes.DataType) -> Any:
 
 
 class FusedKernels:
-    """The kernels of the fused primitives, with their caches (by program and input dtypes, then by source)."""
+    """The kernels of the fused primitives, with their caches (by program and input dtypes, then by source).
 
-    def __init__(self) -> None:
+    ``fallback`` runs a fused primitive's steps unfused: it takes over, with a warning, for a program whose
+    generated kernel fails to compile or to launch the first time (outside a CUDA graph capture), so that a
+    compiler's quirk costs speed, not the compiled function.
+    """
+
+    def __init__(self, fallback: Kernel | None = None) -> None:
+        self._fallback = fallback
+        self._failed: set[tuple] = set()
         self._elementwise: dict[tuple, tuple[Any, Source]] = {}
         self._reductions: dict[tuple, tuple[Any, ReductionSource, tuple[int, ...]]] = {}
         self._by_source: dict[str, Any] = {}
-        #: Kernels compiled (distinct sources) and launches, for tests and benchmarks.
-        self.stats = {"compiled": 0, "elementwise": 0, "reductions": 0}
+        #: Kernels compiled (distinct sources), launches, and programs that fell back to their steps.
+        self.stats = {"compiled": 0, "elementwise": 0, "reductions": 0, "failed": 0}
 
     def table(self) -> dict[type[Primitive], Kernel]:
         """The kernels, by the primitive class they run."""
@@ -69,20 +77,52 @@ class FusedKernels:
             self.stats["compiled"] += 1
         return kernel
 
+    def _first(self, key: tuple, prim: Any, arrays: tuple[Any, ...], launch: Any) -> Any:
+        """``launch()``, the first launch of a program's kernel; on failure, the steps (and from then on)."""
+        try:
+            return launch()
+        except Exception as error:
+            if self._fallback is None or cupy.cuda.get_current_stream().is_capturing():
+                raise
+            self._failed.add(key)
+            self.stats["failed"] += 1
+            lines = [line for line in str(error).splitlines() if "error" in line.lower()][:2]
+            warnings.warn(
+                f"tripy: the generated kernel of a fused {type(prim).__name__} failed "
+                f"({type(error).__name__}: {' | '.join(lines) or str(error)[:300]}); its steps run unfused.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return self._fallback(prim, *arrays)
+
     def elementwise(self, prim: FusedElementwise, *arrays: Any) -> Any:
         """The kernel of :class:`FusedElementwise`."""
         key = (prim.program, tuple(logical_dtype(a) for a in arrays))
+        if key in self._failed:
+            return self._fallback(prim, *arrays)  # type: ignore[misc]
         entry = self._elementwise.get(key)
         if entry is None:
-            source = elementwise_source(prim.program, _types(arrays))
-            kernel = self._compiled(
-                source.name,
-                lambda: cupy.ElementwiseKernel(
-                    source.in_params, source.out_param, f"{OUT} = {source.call};", source.name, preamble=source.preamble
-                ),
-            )
-            entry = self._elementwise[key] = (kernel, source)
-        kernel, source = entry
+
+            def first() -> Any:
+                source = elementwise_source(prim.program, _types(arrays))
+                kernel = self._compiled(
+                    source.name,
+                    lambda: cupy.ElementwiseKernel(
+                        source.in_params,
+                        source.out_param,
+                        f"{OUT} = {source.call};",
+                        source.name,
+                        preamble=source.preamble,
+                    ),
+                )
+                result = self._launch_elementwise(prim, arrays, kernel, source)
+                self._elementwise[key] = (kernel, source)
+                return result
+
+            return self._first(key, prim, arrays, first)
+        return self._launch_elementwise(prim, arrays, *entry)
+
+    def _launch_elementwise(self, prim: FusedElementwise, arrays: tuple[Any, ...], kernel: Any, source: Source) -> Any:
         out = cupy.empty(prim.shape, dtype=_storage_numpy(source.out_dtype))
         kernel(*(_as_storage(a) for a in arrays), out)
         self.stats["elementwise"] += 1
@@ -91,32 +131,44 @@ class FusedKernels:
     def reduction(self, prim: FusedReduce, *arrays: Any) -> Any:
         """The kernel of :class:`FusedReduce`."""
         key = (prim.program, tuple(logical_dtype(a) for a in arrays), tuple(tuple(a.shape) for a in arrays))
+        if key in self._failed:
+            return self._fallback(prim, *arrays)  # type: ignore[misc]
         entry = self._reductions.get(key)
         if entry is None:
-            types = _types(arrays)
-            generated = reduction_source(prim.program, types)
-            mapped = prim.program[-1][1][0]
-            shape = value_types(prim.program, types)[mapped].shape  # the reduction's input
-            source = generated.source
-            in_params = source.in_params
-            if len(arrays) == 1:  # a second parameter keeps CuPy off its CUB block reduction (see above)
-                in_params += f", {in_params.split()[0]} tripy_unused"
-            kernel = self._compiled(
-                source.name,
-                lambda: cupy.ReductionKernel(
-                    in_params,
-                    source.out_param,
-                    source.call,
-                    generated.reduce_expr,
-                    generated.post_map,
-                    generated.identity,
+
+            def first() -> Any:
+                types = _types(arrays)
+                generated = reduction_source(prim.program, types)
+                mapped = prim.program[-1][1][0]
+                shape = tuple(value_types(prim.program, types)[mapped].shape)  # the reduction's input
+                source = generated.source
+                in_params = source.in_params
+                if len(arrays) == 1:  # a second parameter keeps CuPy off its CUB block reduction (see above)
+                    in_params += f", {in_params.split()[0]} tripy_unused"
+                kernel = self._compiled(
                     source.name,
-                    reduce_type="float",  # a C type
-                    preamble=source.preamble,
-                ),
-            )
-            entry = self._reductions[key] = (kernel, generated, tuple(shape))
-        kernel, generated, shape = entry
+                    lambda: cupy.ReductionKernel(
+                        in_params,
+                        source.out_param,
+                        source.call,
+                        generated.reduce_expr,
+                        generated.post_map,
+                        generated.identity,
+                        source.name,
+                        reduce_type="float",  # a C type
+                        preamble=source.preamble,
+                    ),
+                )
+                result = self._launch_reduction(prim, arrays, kernel, generated, shape)
+                self._reductions[key] = (kernel, generated, shape)
+                return result
+
+            return self._first(key, prim, arrays, first)
+        return self._launch_reduction(prim, arrays, *entry)
+
+    def _launch_reduction(
+        self, prim: FusedReduce, arrays: tuple[Any, ...], kernel: Any, generated: ReductionSource, shape: tuple
+    ) -> Any:
         args = [cupy.broadcast_to(_as_storage(a), shape) for a in arrays]
         if len(args) == 1:
             args.append(args[0])
