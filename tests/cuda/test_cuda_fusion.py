@@ -62,12 +62,13 @@ def _run(fn, inputs):
     """``fn`` eagerly (unfused) and compiled (fused, in a CUDA graph): both results as host arrays."""
     expected = fn(*inputs).numpy()
     stats = cuda_backend().fused.stats
-    before = stats["elementwise"] + stats["reductions"]
+    before, failed = stats["elementwise"] + stats["reductions"], stats["failed"]
     exe = _compile(fn, *[tp.InputInfo(tuple(t.shape), t.dtype) for t in inputs])
     assert exe.backend == "cuda-graph"
     first, second = exe(*inputs).numpy(), exe(*inputs).numpy()
     np.testing.assert_array_equal(first, second)  # replays are deterministic
     assert stats["elementwise"] + stats["reductions"] > before  # fused kernels ran (warm-up and capture only)
+    assert stats["failed"] == failed  # and none fell back to its steps
     launched = stats["elementwise"] + stats["reductions"]
     exe(*inputs)
     assert stats["elementwise"] + stats["reductions"] == launched  # replays launch the captured kernels
