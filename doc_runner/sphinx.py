@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import html
+import importlib.util
 import inspect
 import itertools
 import re
@@ -39,7 +40,7 @@ from doc_runner import outputs as out
 from doc_runner.cache import GuideCache, Lookup
 from doc_runner.directives import check_block_names, without_directives
 from doc_runner.display import check_directives, stderr_policy, stderr_text
-from doc_runner.docstrings import find_code_blocks, read_docstring_guides
+from doc_runner.docstrings import DocstringGuide, find_code_blocks, read_docstring_guides
 from doc_runner.environment import remember_installed
 from doc_runner.errors import GuideError
 from doc_runner.execute import GuideRun, default_jobs, run_guides
@@ -101,12 +102,14 @@ def _display_path(srcdir: str | Path, path: Path) -> str:
 
 #: The store's folder per source folder, set when the builder starts (parallel readers inherit it).
 _CACHE_DIRECTORIES: dict[str, Path] = {}
-#: Guides queued ahead of reading (they run, several at once, while Sphinx reads), by file and text: what
-#: gives their outcome (their results, read when Sphinx reads the guide).
-_AHEAD: dict[tuple[str, str], Callable[[], Outcome]] = {}
+#: Which guide: its file, its text and its blocks' lines (the docstrings of one module share the file and text).
+GuideKey = tuple[str, str, tuple[int, ...]]
+#: Guides queued ahead of reading (they run, several at once, while Sphinx reads), by :data:`GuideKey`: what
+#: gives their outcome (their results, read when Sphinx reads the guide or autodoc its docstring).
+_AHEAD: dict[GuideKey, Callable[[], Outcome]] = {}
 #: Guides to queue as the earlier ones are read (a queued guide holds a connection: at most _WINDOW at once).
 _LATER: list[GuideRun] = []
-_WINDOW = 64
+_WINDOW = 256
 #: Storing the results of guides run ahead, done when the build ends (each gives its warnings).
 _UNSTORED: list[Callable[[], list[str]]] = []
 #: The environment guides run in, per build and settings (asked once per build, in the background).
@@ -132,6 +135,10 @@ class Outcome:
     wall: float = 0.0
     #: what went wrong around the run (storing its results), for Sphinx's thread to warn about
     warnings: list[str] = field(default_factory=list)
+
+
+def _guide_key(guide: Guide, file: str | Path) -> GuideKey:
+    return str(Path(file).resolve()), guide.source, tuple(b.line for b in guide.runnable_blocks)
 
 
 def value_names(guide: Guide) -> list[str]:
@@ -262,7 +269,7 @@ def _run(guide: Guide, settings: Settings, env: BuildEnvironment, file: Path | N
         }
         return Outcome(results, {}, "doc_runner_execution_mode is 'off'", False)
     file = file or Path(env.srcdir) / guide.path
-    ahead = _AHEAD.pop((str(Path(file).resolve()), guide.source), None)
+    ahead = _AHEAD.pop(_guide_key(guide, file), None)
     outcome = ahead() if ahead is not None else None
     if outcome is None:
         lookup = _lookup(guide, settings, env)
@@ -319,23 +326,36 @@ def _run_ahead(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
     if settings.execution_mode == "off":
         return
     todo: list[tuple[Guide, Path]] = []
-    reasons: dict[str, str] = {}
+    reasons: dict[GuideKey, str] = {}
     running: set[str] = set()
+
+    def consider(guide: Guide, file: Path) -> bool:
+        if not guide.runnable_blocks:
+            return False
+        lookup = _lookup(guide, settings, env)
+        if lookup.results is None:
+            todo.append((guide, file))
+            reasons[_guide_key(guide, file)] = lookup.reason
+        return lookup.results is None
+
+    api = False  # whether a document read may document the library with autodoc
     for docname in docnames:
         source = Path(env.doc2path(docname))
-        if source.suffix != ".md" or not source.is_file():
+        if not source.is_file():
+            continue
+        if source.suffix != ".md":
+            api = True
             continue
         try:
             guide = _read(env, source, settings)
         except GuideError:
             continue  # reported when the document is read
-        if not guide.runnable_blocks:
-            continue
-        lookup = _lookup(guide, settings, env)
-        if lookup.results is None:
-            todo.append((guide, source.resolve()))
-            reasons[str(source.resolve())] = lookup.reason
+        api = api or "auto" in guide.source
+        if consider(guide, source.resolve()):
             running.add(docname)
+    if api and "sphinx.ext.autodoc" in app.extensions:  # its docstrings' examples run ahead too, after the guides
+        for path, docstring in _library_docstrings(app, settings):
+            consider(docstring, path)
     if not todo:
         return
     if app.parallel <= 1:
@@ -344,14 +364,54 @@ def _run_ahead(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
     root = Path(env.srcdir).resolve()
     runs = [GuideRun(guide, settings, file, root) for guide, file in todo]
     for run in runs:
-        _AHEAD[(run.file, run.guide.source)] = functools.partial(_collect, run, settings, env, reasons[run.file])
+        key = _guide_key(run.guide, run.file)
+        _AHEAD[key] = functools.partial(_collect, run, settings, env, reasons[key])
     _LATER[:] = runs[_WINDOW:]
     for run in runs[:_WINDOW]:
         run.queue(value_names(run.guide))
     if app.parallel > 1:  # forked readers cannot read their processes' answers: take them all now
         for run in runs:
-            outcome = _AHEAD[(run.file, run.guide.source)]()
-            _AHEAD[(run.file, run.guide.source)] = functools.partial(lambda done: done, outcome)
+            key = _guide_key(run.guide, run.file)
+            _AHEAD[key] = functools.partial(lambda done: done, _AHEAD[key]())
+
+
+def _library_docstrings(app: Sphinx, settings: Settings) -> list[tuple[Path, Guide]]:
+    """The docstring examples in every module of the library packages (found, not imported), in file order."""
+    found = []
+    for package in settings.library_packages:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            continue
+        if spec is None:
+            continue
+        folders = spec.submodule_search_locations or []  # a package: all its modules
+        files = [p for folder in folders for p in sorted(Path(folder).rglob("*.py"))]
+        if not folders and spec.origin and spec.origin.endswith(".py"):  # one module
+            files = [Path(spec.origin)]
+        for path in files:
+            display = _display_path(app.srcdir, path)
+            for docstring in _docstring_guides(str(path), display):
+                found.append((path.resolve(), docstring.guide))
+    return found
+
+
+#: The docstring guides of a module, by file, display path and text (autodoc asks for each docstring).
+_DOCSTRINGS: dict[tuple[str, str, bytes], list[DocstringGuide]] = {}
+
+
+def _docstring_guides(path: str, display: str) -> list[DocstringGuide]:
+    """:func:`read_docstring_guides`, once per version of the file; [] when it cannot be read."""
+    try:
+        key = (path, display, Path(path).read_bytes())
+    except OSError:
+        return []
+    if key not in _DOCSTRINGS:
+        try:
+            _DOCSTRINGS[key] = read_docstring_guides(path, display)
+        except (GuideError, SyntaxError, OSError, ValueError):
+            _DOCSTRINGS[key] = []
+    return _DOCSTRINGS[key]
 
 
 def _not_run_reason(block: Block) -> str | None:
@@ -555,10 +615,7 @@ def process_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any,
     codes = tuple(b.text.strip("\n") for b in in_lines)
     guide = Guide(display, tuple(in_lines))
     if path:
-        try:
-            found = [d for d in read_docstring_guides(path, display) if d.codes == codes]
-        except (GuideError, SyntaxError, OSError):
-            found = []
+        found = [d for d in _docstring_guides(path, display) if d.codes == codes]
         if found:
             guide = found[0].guide
     results = (
@@ -606,6 +663,7 @@ def _config_inited(app: Sphinx, config: Config) -> None:
     _CACHE_DIRECTORIES[str(app.srcdir)] = directory
     execution_report.start_run()
     _AHEAD.clear()  # a parallel build's readers used their copies; the main process keeps its own
+    _DOCSTRINGS.clear()
     _LATER.clear()
     _UNSTORED.clear()
     _READ.clear()
