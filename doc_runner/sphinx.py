@@ -50,7 +50,7 @@ from doc_runner.report import failure_report
 from doc_runner.result import BlockResult, Status
 from doc_runner.settings import Settings
 from doc_runner.sphinx_reading import report_warnings, skip_undecodable
-from doc_runner.worker_client import WorkerError, describe_environment, server_for
+from doc_runner.worker_client import WorkerError, WorkerServer, describe_environment, server_for
 
 logger = logging.getLogger(__name__)
 _keys = itertools.count()
@@ -664,6 +664,7 @@ def _config_inited(app: Sphinx, config: Config) -> None:
     execution_report.start_run()
     _AHEAD.clear()  # a parallel build's readers used their copies; the main process keeps its own
     _DOCSTRINGS.clear()
+    WorkerServer.started = 0
     _LATER.clear()
     _UNSTORED.clear()
     _READ.clear()
@@ -712,6 +713,8 @@ def _finished(app: Sphinx, exception: BaseException | None) -> None:
     """Store what ran ahead; write the execution report; fail the build (exit status 1) when a block failed,
     even without ``-W``."""
     _store_results(app)
+    if WorkerServer.started:
+        logger.info(f"doc_runner: {WorkerServer.started} worker server(s) started by this build")
     if exception is None and app.env is not None and app.builder.format == "html":
         path = execution_report.write_json(app.env, Path(app.outdir))
         logger.info(f"doc_runner execution report: {path} and {Path(app.outdir) / execution_report.PAGE}.html")

@@ -51,7 +51,11 @@ class WorkerError(Exception):
 class WorkerServer:
     """One running worker server: a pre-started interpreter forking a process per guide."""
 
+    #: servers started by this process (each setup of the host starts its own)
+    started = 0
+
     def __init__(self, settings: Settings, jobs: int = 1) -> None:
+        WorkerServer.started += 1
         self.folder = tempfile.mkdtemp(prefix="doc_runner-")
         self.address = os.path.join(self.folder, "server.sock")
         self.owner = os.getpid()
