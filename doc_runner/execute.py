@@ -85,7 +85,7 @@ class GuideRun:
             dump = os.path.join(server.folder, f"dump-{uuid.uuid4().hex}.txt")
             request = WorkerRequest(self.guide, self.file, self.root, self.settings, dump)
             try:
-                self._process = GuideProcess(request, queued)
+                self._process = GuideProcess(request, queued, server)
             except WorkerError as exc:
                 self._start_error = str(exc)
         elif self._process is not None and not self._process.pid:  # queued: wait for it to start now

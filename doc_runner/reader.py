@@ -151,13 +151,18 @@ class Guide:
 
 
 _parsers: dict[str, MarkdownIt] = {}
+#: The last configuration asked for and its parser (``repr`` of MyST's configuration costs half a millisecond)
+_last: list[Any] = [object(), None]
 
 
 def _markdown_parser(myst_config: Any = None) -> MarkdownIt:
     """MyST's own markdown-it configuration (the project's, when given), or CommonMark without myst-parser."""
+    if _last[0] is myst_config and myst_config is not None:
+        return _last[1]
     key = repr(myst_config)
     if key not in _parsers:
         _parsers[key] = _new_markdown_parser(myst_config)
+    _last[:] = [myst_config, _parsers[key]]
     return _parsers[key]
 
 

@@ -272,14 +272,17 @@ class Settings:
         return cls(**kwargs)
 
 
+_DECLARATIONS: list[Declaration] = []
+
+
 def declarations(where: str | None = None) -> list[Declaration]:
     """Every setting, in declaration order; only those that apply to ``where`` (``sphinx``, ``pytest``)."""
-    found = []
-    for f in dataclasses.fields(Settings):
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        meta = dict(f.metadata)
-        found.append(Declaration(f.name, default, **meta))
-    return [d for d in found if where is None or where in d.where]
+    if not _DECLARATIONS:
+        for f in dataclasses.fields(Settings):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            meta = dict(f.metadata)
+            _DECLARATIONS.append(Declaration(f.name, default, **meta))
+    return [d for d in _DECLARATIONS if where is None or where in d.where]
 
 
 def did_you_mean(key: str, where: str | None = None) -> str:

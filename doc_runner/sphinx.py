@@ -93,9 +93,20 @@ def _report_result(env: BuildEnvironment, block: Block, result: BlockResult, set
         )
 
 
+def _resolve(path: str | Path) -> str:
+    """``path`` resolved, remembered for the build (the extension asks several times per document)."""
+    key = str(path)
+    if key not in _RESOLVED:
+        _RESOLVED[key] = str(Path(path).resolve())
+    return _RESOLVED[key]
+
+
+_RESOLVED: dict[str, str] = {}
+
+
 def _display_path(srcdir: str | Path, path: Path) -> str:
     try:
-        return Path(path).resolve().relative_to(Path(srcdir).resolve()).as_posix()
+        return Path(_resolve(path)).relative_to(_resolve(srcdir)).as_posix()
     except ValueError:
         return str(path)
 
@@ -138,7 +149,7 @@ class Outcome:
 
 
 def _guide_key(guide: Guide, file: str | Path) -> GuideKey:
-    return str(Path(file).resolve()), guide.source, tuple(b.line for b in guide.runnable_blocks)
+    return _resolve(file), guide.source, tuple(b.line for b in guide.runnable_blocks)
 
 
 def value_names(guide: Guide) -> list[str]:
@@ -297,7 +308,14 @@ def _run(guide: Guide, settings: Settings, env: BuildEnvironment, file: Path | N
 
 
 def _store(env: BuildEnvironment) -> GuideCache:
-    return GuideCache(_CACHE_DIRECTORIES.get(str(env.srcdir), Path(env.doctreedir) / "doc_runner_cache"), env.srcdir)
+    directory = _CACHE_DIRECTORIES.get(str(env.srcdir), Path(env.doctreedir) / "doc_runner_cache")
+    key = (str(directory), str(env.srcdir))
+    if key not in _STORES:
+        _STORES[key] = GuideCache(directory, env.srcdir)
+    return _STORES[key]
+
+
+_STORES: dict[tuple[str, str], GuideCache] = {}
 
 
 #: Guides read ahead of execution, by file and text, so reading the document does not parse them again.
@@ -664,6 +682,8 @@ def _config_inited(app: Sphinx, config: Config) -> None:
     execution_report.start_run()
     _AHEAD.clear()  # a parallel build's readers used their copies; the main process keeps its own
     _DOCSTRINGS.clear()
+    _RESOLVED.clear()
+    _STORES.clear()
     WorkerServer.started = 0
     _LATER.clear()
     _UNSTORED.clear()

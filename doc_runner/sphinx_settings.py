@@ -21,12 +21,22 @@ logger = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 
 
+_SETTINGS: dict[str, Settings] = {}
+
+
 def settings_of(config: Config) -> Settings:
-    """The :class:`Settings` named ``doc_runner_*`` in ``conf.py``; a wrong value is a ``ConfigError``."""
-    try:
-        return Settings.from_values({d.name: getattr(config, d.key) for d in declarations(SPHINX)})
-    except SettingError as exc:
-        raise ConfigError(str(exc)) from None
+    """The :class:`Settings` named ``doc_runner_*`` in ``conf.py``; a wrong value is a ``ConfigError``.
+    (Remembered by the values' text: the extension asks for every document.)"""
+    values = {d.name: getattr(config, d.key) for d in declarations(SPHINX)}
+    key = repr(sorted(values.items()))
+    if key not in _SETTINGS:
+        try:
+            settings = Settings.from_values(values)
+        except SettingError as exc:
+            raise ConfigError(str(exc)) from None
+        _SETTINGS.clear()
+        _SETTINGS[key] = settings
+    return _SETTINGS[key]
 
 
 def assigned_names(conf_py: Path) -> list[tuple[str, int]]:

@@ -249,7 +249,7 @@ class GuideProcess:
     ``queued``: the process starts when the server's queue reaches it, and the host does not wait for it
     here; :meth:`send_ahead` then sends all that it runs, and the usual calls read the answers."""
 
-    def __init__(self, request: WorkerRequest, queued: bool = False) -> None:
+    def __init__(self, request: WorkerRequest, queued: bool = False, server: WorkerServer | None = None) -> None:
         self.request = request
         self.settings = request.settings
         #: when the process started (its own clock; the guide's time limit counts from it)
@@ -260,7 +260,7 @@ class GuideProcess:
         self.report = WorkerReport()
         #: what :meth:`send_ahead` sent, so the calls that read the answers do not send it again
         self._sent: set[str] = set()
-        server = server_for(self.settings)
+        server = server or server_for(self.settings)
         self.server = server
         self.conn = server.connect(("guide", request), queued)
         if not queued:
