@@ -147,10 +147,10 @@ def describe_environment(packages: tuple[str, ...]) -> Iterator[dict[str, Any]]:
     waits for the worker server nor runs anything in the host. The first answer comes as soon as it is known."""
     package_root = str(Path(__file__).resolve().parents[1])
     code = (
+        "import os; os.nice(10); "  # the host's own work comes first (it shares the host's scheduling group)
         f"import json, sys; sys.path[:] = {sys.path!r}; sys.path.insert(0, {package_root!r}); "
         f"from doc_runner.environment import describe, installed_distributions; "
         f"print({_ANSWER!r} + json.dumps(describe({tuple(packages)!r})), flush=True); "
-        "import os; os.nice(10); "  # reading what is installed (half a second) yields to the guides' processes
         f"print({_ANSWER!r} + json.dumps(installed_distributions()), flush=True)"
     )
     process = subprocess.Popen(

@@ -60,7 +60,9 @@ def _spare(channel: socket.socket, displays: Any, close: list[int], warm: list[s
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
-        os.setsid()  # its own process group: the host ends the guide and whatever it started
+        # Its own process group, so the host ends the guide and whatever it started; not its own session: the
+        # guides stay in the server's, which the scheduler (autogroups) weighs as one against the host's.
+        os.setpgid(0, 0)
         from doc_runner import environment, worker
 
         try:
