@@ -97,6 +97,15 @@ class GuideRun:
                 self._process = None
         return self._process
 
+    def answered(self) -> bool:
+        """Whether the guide's process has said something the host has not read yet (a queued guide's
+        results are on their way), without waiting."""
+        process = self._process
+        try:
+            return process is not None and process.conn.poll(0)
+        except OSError:
+            return True
+
     def queue(self, value_names: Iterable[str] = ()) -> None:
         """Queue the guide on the worker server and send everything it runs at once, without waiting: its
         process runs when its turn comes (``jobs`` at a time, in the order queued), and :meth:`run_all`,

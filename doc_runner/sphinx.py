@@ -118,9 +118,10 @@ GuideKey = tuple[str, str, tuple[int, ...]]
 #: Guides queued ahead of reading (they run, several at once, while Sphinx reads), by :data:`GuideKey`: what
 #: gives their outcome (their results, read when Sphinx reads the guide or autodoc its docstring).
 _AHEAD: dict[GuideKey, Callable[[], Outcome]] = {}
-#: Guides to queue as the earlier ones are read (a queued guide holds a connection: at most _WINDOW at once).
+#: Guides to queue as the earlier ones are read, or while reading waits for one (queueing a guide costs the
+#: host about a millisecond: only the first _WINDOW are queued before reading starts).
 _LATER: list[GuideRun] = []
-_WINDOW = 256
+_WINDOW = 16
 #: Storing the results of guides run ahead, done when the build ends (each gives its warnings).
 _UNSTORED: list[Callable[[], list[str]]] = []
 #: The environment guides run in, per build and settings (asked once per build, in the background).
@@ -250,6 +251,9 @@ def _collect(run: GuideRun, settings: Settings, env: BuildEnvironment, why: str)
     if run in _LATER:
         _LATER.remove(run)
     if _LATER:
+        later = _LATER.pop(0)
+        later.queue(value_names(later.guide))
+    while _LATER and not run.answered():  # waiting anyway: queue the next ones meanwhile
         later = _LATER.pop(0)
         later.queue(value_names(later.guide))
     try:
