@@ -262,6 +262,7 @@ class GuideProcess:
         self._sent: set[str] = set()
         server = server or server_for(self.settings)
         self.server = server
+        self.queued = queued
         self.conn = server.connect(("guide", request), queued)
         if not queued:
             self.wait_started()
@@ -270,7 +271,9 @@ class GuideProcess:
         """Wait for the process to start (WorkerError when it did not)."""
         if self.pid:
             return
-        message = self._receive(START_TIMEOUT)
+        message = self._receive(None if self.queued else START_TIMEOUT)  # its turn, behind other guides
+        if message is not None and message[0] == "turn":
+            message = self._receive(START_TIMEOUT)  # then its start
         if message is None or message[0] != "started":
             status = message[1] if message else "none"
             raise WorkerError(f"the guide's process did not start (exit status {status}); {self.server.failure()}")

@@ -3,8 +3,9 @@
 Started by :mod:`doc_runner.worker_client` as ``python -c ...main()``, it imports the heavy modules once (the
 pre-imports such as ``tripy`` and ``numpy``, IPython's display machinery), then waits on a Unix socket that
 the host bound and handed over. Each connection is handed to a process of its own that serves one guide on
-it (:func:`doc_runner.worker.serve`) while the server goes back to waiting. When that process ends, the
-server sends its exit status (``("exit", code)``, negative for a signal) on the guide's connection, so the
+it (:func:`doc_runner.worker.serve`) while the server goes back to waiting. Giving it the connection, the
+server first sends ``("turn",)`` on it (a queued guide may wait long for its turn); when that process ends,
+it sends its exit status (``("exit", code)``, negative for a signal) on the guide's connection, so the
 host can tell a crash from a clean end. The server ends when its standard input closes (the host went away),
 killing the guides still running.
 
@@ -129,12 +130,14 @@ class _Server:
     def hand_over(self, sock: socket.socket) -> None:
         """Give a guide's connection to the oldest spare (or a process forked for it now)."""
         pid, channel = self.spares.pop(0) if self.spares else self.fork_spare(sock.fileno())
+        conn = Connection(sock.detach())
         try:
-            socket.send_fds(channel, [b"g"], [sock.fileno()])
-        except OSError:  # the spare has just died: its exit status reaches the host on the connection
+            conn.send(("turn",))  # the host waits for its process to start from now on
+            socket.send_fds(channel, [b"g"], [conn.fileno()])
+        except OSError:  # the host went away, or the spare has just died (its exit status follows)
             pass
         channel.close()
-        self.children[pid] = Connection(sock.detach())
+        self.children[pid] = conn
         self.replenish()
 
     def reap(self) -> None:

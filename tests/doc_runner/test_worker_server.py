@@ -120,3 +120,20 @@ def test_a_guide_run_now_does_not_wait_behind_the_queued_ones(tmp_path):
     (waited,) = waiting.run_all()
     waiting.finish()
     assert made.status is waited.status is Status.PASSED, (made.error, waited.error)
+
+
+def test_a_queued_guide_may_wait_for_its_turn_longer_than_a_process_may_take_to_start(tmp_path, monkeypatch):
+    import doc_runner.worker_client
+
+    settings = Settings(pre_imports={"np": "numpy", "turn_test": "json"}, library_packages=(), timeout=30)
+    server_for(settings, 1)
+    monkeypatch.setattr(doc_runner.worker_client, "START_TIMEOUT", 0.5)
+    slow = _run_of(tmp_path, "slow.md", "import time\ntime.sleep(1.5)\nprint('slow')", settings)
+    after = _run_of(tmp_path, "after.md", "print('after')", settings)
+    slow.queue()
+    after.queue()  # its turn comes when the slow one ends, a second after the start timeout
+    (waited,) = after.run_all()
+    after.finish()
+    (first,) = slow.run_all()
+    slow.finish()
+    assert (waited.status, waited.output, first.output) == (Status.PASSED, "after\n", "slow\n"), waited.error
