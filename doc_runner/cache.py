@@ -44,10 +44,26 @@ def _executed(block: Block) -> list[CodeLine]:
     return [line for line in block.code.lines if line.role in (LineRole.CODE, LineRole.OMIT)]
 
 
+#: Signatures computed, by the block's identity (the block is kept, so its id is not reused): a build asks
+#: for each block's when it looks the guide up, names its entry and stores it.
+_SIGNATURES: dict[int, tuple[Block, list[str]]] = {}
+
+
 def block_signature(block: Block) -> list[str]:
     """What decides a block's run, as two digests: the lines it executes with the directives that judge
     the run, and which variables it shows (printing a variable evaluates it, which a lazy library may do
     only then, so the choice can change what this block and later ones print)."""
+    known = _SIGNATURES.get(id(block))
+    if known is not None and known[0] is block:
+        return list(known[1])
+    if len(_SIGNATURES) > 20_000:
+        _SIGNATURES.clear()
+    signature = _block_signature(block)
+    _SIGNATURES[id(block)] = (block, signature)
+    return list(signature)
+
+
+def _block_signature(block: Block) -> list[str]:
     assert block.code is not None
 
     def args(name: str) -> list[str] | None:

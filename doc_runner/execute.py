@@ -60,6 +60,8 @@ class GuideRun:
         self.wall = 0.0
         self._names: list[str] | None = None
         self._queued = False
+        #: where the guide's process writes the guide as a notebook and a script (see ``WorkerRequest``)
+        self.downloads = ""
         self._process: GuideProcess | None = None
         self._start_error: str | None = None
         self._asked = 0.0
@@ -83,7 +85,7 @@ class GuideRun:
             self._asked, self._queued = time.monotonic(), queued
             server = server_for(self.settings)
             dump = os.path.join(server.folder, f"dump-{uuid.uuid4().hex}.txt")
-            request = WorkerRequest(self.guide, self.file, self.root, self.settings, dump)
+            request = WorkerRequest(self.guide, self.file, self.root, self.settings, dump, self.downloads)
             try:
                 self._process = GuideProcess(request, queued, server)
             except WorkerError as exc:

@@ -147,6 +147,8 @@ class Outcome:
     wall: float = 0.0
     #: what went wrong around the run (storing its results), for Sphinx's thread to warn about
     warnings: list[str] = field(default_factory=list)
+    #: whether the guide's process wrote its notebook and script
+    downloads: bool = False
 
 
 def _guide_key(guide: Guide, file: str | Path) -> GuideKey:
@@ -232,7 +234,8 @@ def _outcome(run: GuideRun, settings: Settings, env: BuildEnvironment, why: str,
     problems = write() if store else []
     if not store:
         _UNSTORED.append(write)
-    return Outcome(results, run.prose_values, why, False, first_party, seconds, run.wall, problems)
+    written = run.report.downloads
+    return Outcome(results, run.prose_values, why, False, first_party, seconds, run.wall, problems, written)
 
 
 def _execute(
@@ -361,6 +364,7 @@ def _run_ahead(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
         return lookup.results is None
 
     api = False  # whether a document read may document the library with autodoc
+    documents: dict[str, str] = {}  # a guide's file: its document
     for docname in docnames:
         source = Path(env.doc2path(docname))
         if not source.is_file():
@@ -375,6 +379,7 @@ def _run_ahead(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
         api = api or "auto" in guide.source
         if consider(guide, source.resolve()):
             running.add(docname)
+            documents[_resolve(source)] = docname
     if api and "sphinx.ext.autodoc" in app.extensions:  # its docstrings' examples run ahead too, after the guides
         for path, docstring in _library_docstrings(app, settings):
             consider(docstring, path)
@@ -385,7 +390,10 @@ def _run_ahead(app: Sphinx, env: BuildEnvironment, docnames: list[str]) -> None:
     server_for(settings, settings.jobs or default_jobs())
     root = Path(env.srcdir).resolve()
     runs = [GuideRun(guide, settings, file, root) for guide, file in todo]
+    builder_format, outdir = _OUTPUTS.get(str(env.srcdir), ("", Path()))
     for run in runs:
+        if builder_format == "html" and run.file in documents:  # its process writes the downloads
+            run.downloads = str(outdir / documents[run.file])
         key = _guide_key(run.guide, run.file)
         _AHEAD[key] = functools.partial(_collect, run, settings, env, reasons[key])
     _LATER[:] = runs[_WINDOW:]
@@ -481,7 +489,7 @@ class ExecuteGuide(SphinxTransform):
         placed = self._render(guide, results)
         self._insert_values(guide, outcome.values)
         if results and settings.execution_mode != "off":
-            self._offer_downloads(guide, results, settings, source)
+            self._offer_downloads(guide, results, settings, source, outcome.downloads)
         for block in guide.runnable_blocks:
             if block.line not in placed:
                 logger.warning(
@@ -552,22 +560,26 @@ class ExecuteGuide(SphinxTransform):
             text = out.plain_text(output["data"])
             node.replace_self(nodes.inline(text, text, classes=["doc-runner-value"]))
 
-    def _offer_downloads(self, guide: Guide, results: dict[int, BlockResult], settings: Settings, source: Path) -> None:
-        """Write the guide as ``.ipynb`` and ``.py`` next to its page and link them at the top of the page."""
+    def _offer_downloads(
+        self, guide: Guide, results: dict[int, BlockResult], settings: Settings, source: Path, written: bool
+    ) -> None:
+        """Write the guide as ``.ipynb`` and ``.py`` next to its page (unless the guide's process has, when it
+        finished) and link them at the top of the page."""
         builder_format, outdir = _OUTPUTS.get(str(self.env.srcdir), ("", Path()))
         if builder_format != "html":
             return
         target = outdir / self.env.docname
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            nb = notebook.to_notebook(guide, results, settings, source.name)
-        except Exception as exc:  # nbformat's validation: a doc_runner bug, not the author's
-            logger.warning(f"doc_runner could not export {guide.path} as a notebook: {exc}", location=guide.path)
-            return
-        (target.parent / f"{target.name}.ipynb").write_text(notebook.write_notebook(nb), encoding="utf-8")
-        (target.parent / f"{target.name}.py").write_text(
-            notebook.to_script(guide, settings, source.name), encoding="utf-8"
-        )
+        if not written:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                nb = notebook.to_notebook(guide, results, settings, source.name)
+            except Exception as exc:  # nbformat's validation: a doc_runner bug, not the author's
+                logger.warning(f"doc_runner could not export {guide.path} as a notebook: {exc}", location=guide.path)
+                return
+            (target.parent / f"{target.name}.ipynb").write_text(notebook.write_notebook(nb), encoding="utf-8")
+            (target.parent / f"{target.name}.py").write_text(
+                notebook.to_script(guide, settings, source.name), encoding="utf-8"
+            )
         name = html.escape(target.name)
         links = (
             f'<p class="doc-runner-downloads">Download this guide as a <a href="{name}.ipynb" download>notebook</a>'

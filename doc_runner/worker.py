@@ -59,6 +59,9 @@ class WorkerRequest:
     settings: Settings
     #: where the process writes Python stack dumps (timeouts, crashes)
     dump_path: str
+    #: where it writes the guide as a notebook and a script when it finishes (``PATH.ipynb``, ``PATH.py``;
+    #: empty: nowhere), so the host does not spend its time on that
+    downloads: str = ""
 
 
 @dataclass
@@ -72,6 +75,8 @@ class WorkerReport:
     first_party: dict[str, str] = field(default_factory=dict)
     #: when it finished (``time.monotonic``, a clock the host shares)
     ended: float = 0.0
+    #: whether it wrote the guide's notebook and script (:attr:`WorkerRequest.downloads`)
+    downloads: bool = False
 
 
 class _MissingModule(types.ModuleType):
@@ -176,6 +181,8 @@ class GuideWorker:
             except Exception as exc:  # reported only if a block uses the alias
                 self.namespace[alias] = _MissingModule(alias, module, exc)
         self.environment: dict[str, str] = {}
+        #: the results of the blocks run, by line
+        self.results: dict[int, BlockResult] = {}
 
     def run(self, block: Block) -> BlockResult:
         """Run ``block`` and judge it: the status, outputs, variables and where it ran."""
@@ -226,7 +233,9 @@ class GuideWorker:
         self.environment = describe(self.settings.library_packages)
         result.environment = self.environment
         result.duration = time.perf_counter() - started
-        return display.apply(block, result, self.settings)
+        result = display.apply(block, result, self.settings)
+        self.results[block.line] = result
+        return result
 
     def _judge(self, block: Block, result: BlockResult, raised: BaseException | None, outputs: list[Any]) -> None:
         assert block.code is not None
@@ -315,7 +324,27 @@ class GuideWorker:
 
     def report(self) -> WorkerReport:
         root = Path(self.request.root)
-        return WorkerReport(self.environment, tuple(loaded_packages()), first_party_files(root), time.monotonic())
+        written = bool(self.request.downloads) and self._write_downloads(Path(self.request.downloads))
+        return WorkerReport(
+            self.environment, tuple(loaded_packages()), first_party_files(root), time.monotonic(), written
+        )
+
+    def _write_downloads(self, target: Path) -> bool:
+        """The guide as ``target.ipynb`` (with its outputs) and ``target.py``; False when that failed (the
+        host then tries, and says why)."""
+        from doc_runner import notebook
+
+        name = Path(self.request.file).name
+        try:
+            nb = notebook.to_notebook(self.guide, self.results, self.settings, name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (target.parent / f"{target.name}.ipynb").write_text(notebook.write_notebook(nb), encoding="utf-8")
+            (target.parent / f"{target.name}.py").write_text(
+                notebook.to_script(self.guide, self.settings, name), encoding="utf-8"
+            )
+        except Exception:
+            return False
+        return True
 
 
 class _VariableError(Exception):

@@ -497,3 +497,15 @@ def test_search_finds_what_blocks_printed_but_not_the_words_doc_runner_puts_on_e
     assert "zebrafish" in terms, sorted(terms)
     assert build.soup().select("p.doc-runner-provenance") and build.soup().select("details.doc-runner-locals")
     assert not {"output", "local", "variabl", "ran", "backend", "download", "notebook"} & set(terms), sorted(terms)
+
+
+def test_the_notebook_an_executed_guide_writes_equals_the_one_from_its_stored_results(tmp_path):
+    src = project(tmp_path, STORED)
+    first = Build(src)  # executed: the guide's process writes the notebook and the script
+    written = {suffix: (first.outdir / f"index{suffix}").read_text(encoding="utf-8") for suffix in (".ipynb", ".py")}
+    outputs = [o.get("text") for c in json.loads(written[".ipynb"])["cells"] for o in c.get("outputs", [])]
+    assert "made t\n" in outputs and "second\n" in outputs, outputs
+    second = Build(src)  # stored results: Sphinx's process writes them
+    assert _report(second)["guides"][0]["cached"]
+    for suffix, text in written.items():
+        assert (second.outdir / f"index{suffix}").read_text(encoding="utf-8") == text
