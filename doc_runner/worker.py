@@ -47,6 +47,8 @@ from doc_runner.variables import changed_names, format_variable, is_library_obje
 
 #: The signal on which a guide's process writes its Python stacks (see :mod:`doc_runner.worker_client`).
 STACK_SIGNAL = signal.SIGUSR1
+#: When this process was forked, set up and given its guide (the worker server's spare notes them)
+TIMES: dict[str, float] = {}
 
 
 @dataclass
@@ -77,6 +79,8 @@ class WorkerReport:
     ended: float = 0.0
     #: whether it wrote the guide's notebook and script (:attr:`WorkerRequest.downloads`)
     downloads: bool = False
+    #: when (``time.monotonic``) it was forked, set up, given the guide, and when the guide started
+    times: dict[str, float] = field(default_factory=dict)
 
 
 class _MissingModule(types.ModuleType):
@@ -325,8 +329,9 @@ class GuideWorker:
     def report(self) -> WorkerReport:
         root = Path(self.request.root)
         written = bool(self.request.downloads) and self._write_downloads(Path(self.request.downloads))
+        times = {**TIMES, "started": self.started}
         return WorkerReport(
-            self.environment, tuple(loaded_packages()), first_party_files(root), time.monotonic(), written
+            self.environment, tuple(loaded_packages()), first_party_files(root), time.monotonic(), written, times
         )
 
     def _write_downloads(self, target: Path) -> bool:

@@ -33,6 +33,7 @@ import selectors
 import signal
 import socket
 import sys
+import time
 import traceback
 from multiprocessing.connection import Connection
 from typing import Any
@@ -53,6 +54,7 @@ def _spare(channel: socket.socket, displays: Any, close: list[int], warm: list[s
     """In the forked process: set up, wait for a guide's connection from the server, serve it, and end
     without returning to the server's loop."""
     code = 0
+    forked = time.monotonic()
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -70,7 +72,9 @@ def _spare(channel: socket.socket, displays: Any, close: list[int], warm: list[s
             environment.describe(warm)  # what the guide's process does after its first block anyway
         except Exception:
             pass
+        set_up = time.monotonic()
         _, fds, _, _ = socket.recv_fds(channel, 16, 1)
+        worker.TIMES.update(forked=forked, set_up=set_up, given=time.monotonic())
         if not fds:  # the server went away before a guide came
             os._exit(0)
         channel.close()

@@ -55,6 +55,8 @@ def _run(path: Path, settings: Settings) -> list[str]:
     # what the process loaded, the server's imports included: the library (first-party here) and what the guide imported
     assert "lib/warmlib/__init__.py" in run.report.first_party, run.report.first_party
     assert {"warmlib", "colorsys", "numpy"} <= set(run.report.modules)
+    times = run.report.times  # the process's own clock: forked, set up, given the guide, started it, ended
+    assert times["forked"] <= times["set_up"] <= times["given"] <= times["started"] <= run.report.ended, times
     return result.output.splitlines()
 
 
