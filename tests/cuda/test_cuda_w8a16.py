@@ -245,7 +245,8 @@ def test_w8a16_runs_inside_a_captured_cuda_graph(on, m, dtype, input_scale):
     weight, scale, b = _weights(k, n, 0, True, seed=10)
     rng = np.random.default_rng(11)
     xs = [rng.uniform(-2, 2, size=(m, k)).astype(dtype.numpy).astype(np.float32) for _ in range(2)]
-    counter = "w8a16" if input_scale is None else "w8a8"
+    # int8 Linears take the one-kernel path up to W8A8_MAX_ROWS rows; every input-scaled call counts as fused
+    counter = "w8a16" if input_scale is None else ("w8a8" if m <= 8 else "fused")
 
     def run():
         layer = _layer(weight, scale, b, dtype, 0, input_scale)
@@ -319,9 +320,9 @@ def test_float_weights_and_epilogues(dtype_name, m, k, epilogue, weight_type):
 @pytest.mark.parametrize("dtype", [tp.float16, tp.bfloat16, tp.float32])
 @pytest.mark.parametrize("axis", [0, None])
 @pytest.mark.parametrize("bias", [True, False])
-@pytest.mark.parametrize("shape", [(1, 256, 192), (16, 320, 96), (2, 3, 100, 37), (7, 33, 5), (9, 64, 40)])
+@pytest.mark.parametrize("shape", [(1, 256, 192), (8, 320, 96), (2, 3, 100, 37), (7, 33, 5), (5, 64, 40)])
 def test_w8a8_few_rows_match_the_int8_gemm_path(on, dtype, axis, bias, shape):
-    """Input-scaled int8 Linears on up to 16 rows: the one-kernel path (input quantized in the kernel) and
+    """Input-scaled int8 Linears on up to 8 rows: the one-kernel path (input quantized in the kernel) and
     the quantize + int8 GEMM path form the same exact int32 sums and apply ``acc * (sx * sw[n]) + bias``
     in float32: they differ at most by the rounding of that step (FMA or not), one unit of the output type."""
     *lead, k, n = shape
@@ -347,10 +348,15 @@ def test_w8a8_few_rows_match_the_int8_gemm_path(on, dtype, axis, bias, shape):
     assert np.all(np.abs(g - r) <= 2 * u * np.abs(r) + 2.0**-24), f"max difference {np.abs(g - r).max():.3g}"
 
 
-@pytest.mark.parametrize("m", [1, 5, 16])
+@pytest.mark.parametrize("m", [1, 5, 8, 12, 16])
 def test_w8a8_sums_exactly_in_int32(on, m):
     """+-127 inputs and weights with unit scales: sums of 127 * 127 * 4096, past float32's 2**24 exact
-    integers, are exact in int32 and scaled once: each output is float32(exact sum)."""
+    integers, are exact in int32 and scaled once: each output is float32(exact sum). Up to 8 rows through
+    the int8 Linear, above that (the kernel takes 16) through the kernel itself."""
+    import cupy
+
+    from tripy.backend.cuda import w8a16_gemv
+
     k, n = 4096, 48
     rng = np.random.default_rng(16)
     weight = rng.choice(np.array([-127.0, 127.0], np.float32), size=(n, k))
@@ -358,9 +364,15 @@ def test_w8a8_sums_exactly_in_int32(on, m):
     x[0] = weight[0]  # row 0 against weight row 0: every product positive
     ones = np.ones((n,), np.float32)
     cb = cuda_backend()
-    before = cb.int8.stats["w8a8"]
-    got = on("cuda", lambda: _layer(weight, ones, None, tp.float32, 0, input_scale=1.0)(tp.Tensor(x)).numpy())
-    assert cb.int8.stats["w8a8"] == before + 1
+    if m <= w8a16_gemv.W8A8_MAX_ROWS:
+        before = cb.int8.stats["w8a8"]
+        got = on("cuda", lambda: _layer(weight, ones, None, tp.float32, 0, input_scale=1.0)(tp.Tensor(x)).numpy())
+        assert cb.int8.stats["w8a8"] == before + 1
+    else:
+        w = w8a16_gemv.prepare_weight(cupy.asarray(weight.astype(np.int8)))
+        one = cupy.ones((1,), np.float32)
+        out = w8a16_gemv.w8a8_gemv(cupy.asarray(x), "float32", one, w, cupy.asarray(ones), None, n)
+        got = cupy.asnumpy(out)
     exact = x.astype(np.int64) @ weight.astype(np.int64).T
     assert np.abs(exact).max() > 2**24
     np.testing.assert_array_equal(got, exact.astype(np.float32))

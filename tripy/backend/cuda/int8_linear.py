@@ -213,7 +213,7 @@ class Int8LinearKernel:
             return out.reshape(out_shape)
         self.stats["fused"] += 1
         s_x = s_x if s_x.dtype == _F32 else scale_for(s_x, (), None)
-        few = self.use_w8a16 and not self.w8a8_failed and 0 < rows <= w8a16_gemv.MAX_ROWS and k > 0
+        few = self.use_w8a16 and not self.w8a8_failed and 0 < rows <= w8a16_gemv.W8A8_MAX_ROWS and k > 0
         if few and logical_dtype(x) is out_dtype:
             out = self._few_rows_w8a8(x.reshape(rows, k), s_x, entry, bias, n, k)
             if out is not None:

@@ -42,6 +42,10 @@ from tripy.backend.cuda.storage import DEVICE_FUNCTIONS
 
 #: The most activation rows the kernels take (above it a float GEMM is as fast: the weight is reused).
 MAX_ROWS = 16
+#: The most rows for which :func:`w8a8_gemv` is used by the int8 Linear: every block quantizes the
+#: activations it reads, which costs more than the separate quantize kernel it saves past 8 rows (on an
+#: H200 at 16 rows it was slower than quantize + int8 GEMM at every decode shape; at 1 row faster at all).
+W8A8_MAX_ROWS = 8
 #: The weight's padding: rows and columns of the prepared weight are multiples of this.
 PAD = 64
 _TYPES = {"float32": 0, "float16": 1, "bfloat16": 2}
@@ -599,15 +603,17 @@ def choose(m: int, n: int, k: int, dtype_name: str, float_weight: bool = False) 
     with ``float_weight`` 16-bit): enough blocks to fill the GPU, and enough loads in flight per thread to
     cover the memory latency. Chosen from measurements on an H200 (``benchmarks/int8_linear.py
     --variants``): at M = 1, K = N = 8192, 16 rows per block with 8 warps and 4 loads in flight per row
-    reached 71% of the memory bandwidth, against 59% for 32 rows (70% with the evict-first hint)."""
+    reached 71% of the memory bandwidth, against 59% for 32 rows (70% with the evict-first hint); at
+    M = 16, 16 rows with 2 loads in flight: 65% (32 rows: 59%, 64 rows: 46%), the L2 prefetch hint best
+    for the largest weights and evict-first for K = N = 4096."""
     sms = _multiprocessors()
     if dtype_name != "float32" and _compute_capability() >= 80:
         chunks = -(-k // 64)
         warps = 8 if chunks >= 32 else 4
         if m <= 8:
             rows, unroll, load = 16, 4, 1
-        else:  # twice the activation registers: fewer loads in flight, more rows to reuse them
-            rows, unroll, load = (32 if -(-n // 32) >= sms else 16), 2, 2
+        else:  # twice the activation registers: fewer loads in flight
+            rows, unroll, load = 16, 2, (1 if n * k >= 1 << 25 else 2)
         if -(-n // rows) < sms and chunks >= 48:
             warps = 16  # few blocks (small N, large K): more warps split K
         unroll = max(1, min(unroll, chunks // warps))
