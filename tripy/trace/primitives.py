@@ -395,6 +395,29 @@ class Fused(Primitive):
         raise NotImplementedError
 
 
+def _linear_steps(
+    s: _Steps,
+    x: int,
+    weight: int,
+    rank: int,
+    nk: tuple[Any, Any],
+    weight_kn: bool,
+    bias: int | None,
+    residual: int | None,
+) -> None:
+    """The steps a Linear ends with: the weight permuted (unless (K, N)) and reshaped to ``x``'s rank, the
+    product, the bias reshaped and added, and the residual added last (``residual + linear``)."""
+    n, k = nk
+    b = weight if weight_kn else s.add(Permute((1, 0)), weight)
+    if rank > 2:
+        b = s.add(Reshape((1,) * (rank - 2) + (k, n)), b)
+    out = s.add(Matmul(), x, b)
+    if bias is not None:
+        out = s.add(Binary(BinaryOp.ADD), out, s.add(Reshape((1,) * (rank - 1) + (n,)), bias))
+    if residual is not None:
+        s.add(Binary(BinaryOp.ADD), residual, out)
+
+
 @dataclass(frozen=True, slots=True)
 class Int8Linear(Fused):
     """``x @ W.T (+ bias)`` with int8 quantize/dequantize of ``W`` (and of ``x`` with an input scale).
@@ -436,20 +459,9 @@ class Int8Linear(Fused):
             a = s.add(Dequantize(self.dtype, None), q, index["x_scale"])
         q = s.add(Quantize(dtypes.int8, self.weight_axis), index["weight"], index["weight_scale"])
         b = s.add(Dequantize(self.dtype, self.weight_axis), q, index["weight_scale"])
-        n, k = types["weight"].shape[::-1] if self.weight_kn else types["weight"].shape
-        if not self.weight_kn:
-            b = s.add(Permute((1, 0)), b)
+        nk = types["weight"].shape[::-1] if self.weight_kn else types["weight"].shape
         rank = len(types["x"].shape)
-        if rank > 2:
-            b = s.add(Reshape((1,) * (rank - 2) + (k, n)), b)
-        out = s.add(Matmul(), a, b)
-        if self.biased:
-            bias = index["bias"]
-            if rank > 1:
-                bias = s.add(Reshape((1,) * (rank - 1) + (n,)), bias)
-            out = s.add(Binary(BinaryOp.ADD), out, bias)
-        if self.residual:
-            s.add(Binary(BinaryOp.ADD), index["residual"], out)
+        _linear_steps(s, a, b, rank, nk, self.weight_kn, index.get("bias"), index.get("residual"))
         return s.steps
 
 
@@ -477,16 +489,9 @@ class FloatLinear(Fused):
         """The permute, broadcast reshapes, product and bias add, as ``tp.Linear`` records them."""
         x, weight = inputs[0], inputs[1]
         s = _Steps(len(inputs))
-        n, k = weight.shape[::-1] if self.weight_kn else weight.shape
-        b = 1 if self.weight_kn else s.add(Permute((1, 0)), 1)
-        rank = len(x.shape)
-        if rank > 2:
-            b = s.add(Reshape((1,) * (rank - 2) + (k, n)), b)
-        out = s.add(Matmul(), 0, b)
-        if self.biased:
-            out = s.add(Binary(BinaryOp.ADD), out, s.add(Reshape((1,) * (rank - 1) + (n,)), 2))
-        if self.residual:
-            s.add(Binary(BinaryOp.ADD), len(inputs) - 1, out)
+        nk = weight.shape[::-1] if self.weight_kn else weight.shape
+        residual = len(inputs) - 1 if self.residual else None
+        _linear_steps(s, 0, 1, len(x.shape), nk, self.weight_kn, 2 if self.biased else None, residual)
         return s.steps
 
 
@@ -624,8 +629,23 @@ class Attention(Fused):
 Program = tuple[tuple["Primitive", tuple[int, ...]], ...]
 
 
+class _ProgramFused(Fused):
+    """A fused primitive whose fields ``program``, ``shape`` and ``dtype`` are its meaning and its result."""
+
+    program: Program
+    shape: Shape
+    dtype: DataType
+
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return self.shape, self.dtype
+
+    def steps(self, inputs: Sequence[Typed]) -> Steps:
+        """The program's steps."""
+        return list(self.program)
+
+
 @dataclass(frozen=True, slots=True)
-class FusedElementwise(Fused):
+class FusedElementwise(_ProgramFused):
     """A connected chain of elementwise primitives computed as one: ``program`` lists them (unary, binary,
     where, casts, and reshapes and expands that only broadcast), numbered as in :data:`Steps`; the last
     step's value, of ``shape`` and ``dtype``, is the result.
@@ -638,16 +658,9 @@ class FusedElementwise(Fused):
     shape: Shape
     dtype: DataType
 
-    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
-        return self.shape, self.dtype
-
-    def steps(self, inputs: Sequence[Typed]) -> Steps:
-        """The program's steps."""
-        return list(self.program)
-
 
 @dataclass(frozen=True, slots=True)
-class FusedReduce(Fused):
+class FusedReduce(_ProgramFused):
     """A :class:`Reduce` of an elementwise chain computed as one: ``program`` is the chain (as in
     :class:`FusedElementwise`) followed by the reduction; the last step's value, of ``shape`` and
     ``dtype``, is the result.
@@ -659,13 +672,6 @@ class FusedReduce(Fused):
     program: Program
     shape: Shape
     dtype: DataType
-
-    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
-        return self.shape, self.dtype
-
-    def steps(self, inputs: Sequence[Typed]) -> Steps:
-        """The program's steps."""
-        return list(self.program)
 
 
 #: Every primitive class: each backend table and the TensorRT lowering cover all of them.
