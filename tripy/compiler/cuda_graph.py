@@ -36,6 +36,9 @@ from tripy.trace.node import topological_order
 from tripy.trace.primitives import UpdateSlice
 from tripy.trace.rewrite import Step, plan
 
+#: ``cudaMemcpyDeviceToDevice``.
+_DEVICE_TO_DEVICE = 3
+
 
 class CapturedGraph:
     """One bucket of a compiled function: static buffers and the CUDA graph that computes its outputs."""
@@ -86,6 +89,7 @@ class CapturedGraph:
             for p, t in enumerate(outputs)
         ]
         self.output_types = [(t.dtype, t.shape) for t in outputs]
+        self._last_stream: Any = self.stream  # the stream of the last replay (the first waits for the capture)
 
     def _in_place_updates(self, steps: list[Step], inputs: list[Tensor], outputs: list[Tensor]) -> dict[int, Any]:
         """The donated outputs that are an UpdateSlice of their own argument, read by nothing else: each is
@@ -110,14 +114,27 @@ class CapturedGraph:
 
     def __call__(self, arrays: Sequence[Any]) -> list[Any]:
         """The outputs for input ``arrays`` (device arrays of the bucket's shapes): fresh arrays, except the
-        outputs of donated arguments, which are those arguments' buffers."""
-        caller = cupy.cuda.get_current_stream()
-        self.stream.wait_event(caller.record())
-        with self.stream:
-            for buffer, array in zip(self.inputs, arrays, strict=True):
-                if array is not buffer and array.data.ptr != buffer.data.ptr:
-                    buffer[...] = array
-            self.graph.launch(self.stream)
-            results = [out if p in self.aliases else out.copy() for p, out in enumerate(self.outputs)]
-        caller.wait_event(self.stream.record())
+        outputs of donated arguments, which are those arguments' buffers.
+
+        The graph is replayed on the caller's stream, so a call queues no events; a call from another
+        stream than the last one first waits for the last replay (the static buffers are shared)."""
+        stream = cupy.cuda.get_current_stream()
+        if stream.ptr != self._last_stream.ptr:
+            stream.wait_event(self._last_stream.record())
+            self._last_stream = stream
+        for buffer, array in zip(self.inputs, arrays, strict=True):
+            if array.data.ptr != buffer.data.ptr:
+                buffer[...] = array
+        self.graph.launch(stream)
+        results = []
+        for position, out in enumerate(self.outputs):
+            if position in self.aliases:
+                results.append(out)
+                continue
+            if not out.flags.c_contiguous:
+                results.append(out.copy())
+                continue
+            copy = cupy.empty(out.shape, out.dtype)
+            cupy.cuda.runtime.memcpyAsync(copy.data.ptr, out.data.ptr, out.nbytes, _DEVICE_TO_DEVICE, stream.ptr)
+            results.append(copy)
         return results

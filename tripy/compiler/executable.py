@@ -6,7 +6,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -101,6 +101,8 @@ class Executable:
         self._constants: dict[str, list[Any]] = {}
         #: On the cuda backend: each bucket of input shapes, captured as a CUDA graph (None: runs eagerly).
         self._captured: dict[tuple, Any] = {}
+        self._positional_count = sum(not a.keyword for a in graph.args)
+        self._keyword_names = {a.name for a in graph.args if a.keyword}
         self._choose_runner(unbuilt_reason)
 
     # -- building --------------------------------------------------------------------------------------------
@@ -210,22 +212,10 @@ class Executable:
     # -- calling ----------------------------------------------------------------------------------------------
     def _bind(self, args: tuple, kwargs: dict) -> list[Any]:
         graph = self._graph
-        positional = [a for a in graph.args if not a.keyword]
-        keyword = {a.name: a for a in graph.args if a.keyword}
-        names = ", ".join(f"`{a.name}`" for a in graph.args)
-        if len(args) != len(positional):
-            raise_error(
-                f"The compiled function takes {len(positional)} positional argument(s) but got {len(args)} "
-                f"(its inputs: {names})."
-            )
-        unknown = sorted(set(kwargs) - set(keyword))
-        missing = sorted(set(keyword) - set(kwargs))
-        if unknown or missing:
-            raise_error(
-                f"The compiled function was compiled with keyword argument(s) {sorted(keyword)} but was "
-                f"called with {sorted(kwargs)}."
-            )
-        values = list(args) + [kwargs[a.name] for a in graph.args if a.keyword]
+        keywords_differ = bool(kwargs or self._keyword_names) and set(kwargs) != self._keyword_names
+        if len(args) != self._positional_count or keywords_differ:
+            self._bad_call(args, kwargs)
+        values = list(args) + [kwargs[a.name] for a in graph.args if a.keyword] if kwargs else list(args)
         for i, (arg, value) in enumerate(zip(graph.args, values)):
             info = arg.info
             if isinstance(info, DimensionInputInfo):
@@ -257,6 +247,19 @@ class Executable:
                     f"dimension), but they are {[shapes[a][axis] for a, axis in group]}."
                 )
         return values
+
+    def _bad_call(self, args: tuple, kwargs: dict) -> NoReturn:
+        """Raise the error for a call whose arguments do not match the compiled function's."""
+        names = ", ".join(f"`{a.name}`" for a in self._graph.args)
+        if len(args) != self._positional_count:
+            raise_error(
+                f"The compiled function takes {self._positional_count} positional argument(s) but got {len(args)} "
+                f"(its inputs: {names})."
+            )
+        raise_error(
+            f"The compiled function was compiled with keyword argument(s) {sorted(self._keyword_names)} but was "
+            f"called with {sorted(kwargs)}."
+        )
 
     @property
     def stream(self) -> Stream:
