@@ -87,10 +87,16 @@ def _layernorm(n=64, dtype=tp.float16, seed=3):
     return norm
 
 
+def _gelu_chain(x):
+    """GPT-2's tanh GELU written with elementwise ops in float32 (``tp.gelu`` is one primitive of its own)."""
+    wide = tp.cast(x, tp.float32)
+    return tp.cast(0.5 * wide * (1.0 + tp.tanh(0.7978845608 * (wide + 0.044715 * wide * wide * wide))), x.dtype)
+
+
 # -- what is grouped -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [tp.float32, tp.float16])
-def test_gelu_is_one_kernel(dtype):
-    steps, out = _planned(tp.gelu, _tensor((4, 32), dtype))
+def test_a_gelu_chain_is_one_kernel(dtype):
+    steps, out = _planned(_gelu_chain, _tensor((4, 32), dtype))
     assert len(_kernels(steps)) >= 8
     fused = fuse_elementwise(steps, [out])
     assert len(_kernels(fused)) == 1
@@ -303,7 +309,7 @@ def test_programs_are_numbered_inputs_first():
 
 
 def test_backends_without_generated_kernels_plan_unchanged():
-    steps, out = _planned(tp.gelu, _tensor((4,), tp.float32))
+    steps, out = _planned(_gelu_chain, _tensor((4,), tp.float32))
     assert get_backend("numpy").fuse_steps(steps, [out]) is steps
 
 

@@ -93,3 +93,33 @@ def test_a_broadcast_residual_stays_apart():
     layer = tp.Linear(8, 8)
     steps, _ = _planned(tp.ones((1, 8)) + layer(tp.ones((3, 8))))
     assert not any(getattr(s.prim, "residual", False) for s in steps)
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+@pytest.mark.parametrize("dtype", [tp.float32, tp.float16, tp.bfloat16])
+def test_a_gelu_after_the_linear_joins_it_bit_for_bit(quantized, dtype):
+    rng = np.random.default_rng(4)
+    layer = tp.Linear(24, 40, dtype=dtype, quant_dtype=tp.int8 if quantized else None, weight_quant_dim=0)
+    layer.weight = tp.Parameter(rng.uniform(-1, 1, (40, 24)).astype(np.float32), dtype=dtype)
+    layer.bias = tp.Parameter(rng.uniform(-1, 1, (40,)).astype(np.float32), dtype=dtype)
+    if quantized:
+        layer.weight_scale = tp.Parameter(np.full((40,), 0.01, np.float32))
+    x = tp.Tensor(rng.uniform(-2, 2, (2, 3, 24)).astype(np.float32), dtype=dtype)
+    unfused = tp.gelu(layer(x))
+    evaluate([unfused], get_backend("numpy"))
+    steps, fused = _planned(tp.gelu(layer(x)))
+    assert [type(s.prim).__name__ for s in steps if type(s.prim).__name__ not in ("Reshape", "Permute")] == [
+        "Int8Linear" if quantized else "FloatLinear"
+    ]
+    assert steps[-1].prim.gelu and not steps[-1].prim.residual
+    assert np.array_equal(np.asarray(fused).view(np.uint8), unfused.numpy().view(np.uint8))
+
+
+def test_a_gelu_of_a_linear_read_elsewhere_is_still_computed_once_per_reader():
+    layer = tp.Linear(8, 8)
+    hidden = layer(tp.ones((3, 8)))
+    out = tp.gelu(hidden) + hidden  # the Linear's own result is read too: it is computed for that reader
+    unfused = tp.gelu(layer(tp.ones((3, 8)))) + layer(tp.ones((3, 8)))
+    steps, value = _planned(out)
+    assert any(getattr(s.prim, "gelu", False) for s in steps)
+    assert np.array_equal(np.asarray(value), unfused.numpy())

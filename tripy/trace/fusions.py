@@ -22,6 +22,7 @@ from tripy.trace.primitives import (
     BinaryOp,
     Dequantize,
     FloatLinear,
+    Gelu,
     Int8Linear,
     Matmul,
     Permute,
@@ -133,9 +134,28 @@ def _residual(linear: PatternLike) -> Pattern:
     return Pattern(Binary, (Capture("residual"), linear), _adds, "outer")
 
 
-#: The int8 Linear added to a residual, with a bias add, and without.
+def _with_gelu(build: Callable[[Match], tuple[Primitive, tuple[Tensor, ...]] | None]):
+    """``build`` for ``gelu(linear)``: the Linear's primitive with ``gelu`` set."""
+
+    def build_outer(found: Match) -> tuple[Primitive, tuple[Tensor, ...]] | None:
+        built = build(found)
+        if built is None:
+            return None
+        prim, inputs = built
+        assert isinstance(prim, (Int8Linear, FloatLinear))
+        return dataclasses.replace(prim, gelu=True), inputs
+
+    return build_outer
+
+
+def _gelu(linear: PatternLike) -> Pattern:
+    return Pattern(Gelu, (linear,), name="gelu")
+
+
+#: The int8 Linear added to a residual or followed by a GELU, with a bias add, and without.
 INT8_LINEAR_REWRITES: tuple[Rewrite, ...] = (
     Rewrite("residual + int8 Linear", _residual(OneOf((_WITH_BIAS, _PRODUCT))), _with_residual(_build)),
+    Rewrite("gelu(int8 Linear)", _gelu(OneOf((_WITH_BIAS, _PRODUCT))), _with_gelu(_build)),
     Rewrite("int8 Linear + bias", _WITH_BIAS, _build),
     Rewrite("int8 Linear", _PRODUCT, _build),
 )
@@ -163,11 +183,13 @@ def _build_float(found: Match) -> tuple[Primitive, tuple[Tensor, ...]] | None:
     return FloatLinear(found.get("weight_permute") is None, bias is not None), inputs
 
 
-#: The float Linear with a bias add, and without (after the int8 ones: a quantized weight is theirs).
+#: The float Linear with a residual, a GELU or a bias add, and without (after the int8 ones: a quantized
+#: weight is theirs).
 FLOAT_LINEAR_REWRITES: tuple[Rewrite, ...] = (
     Rewrite(
         "residual + float Linear", _residual(OneOf((_FLOAT_WITH_BIAS, _FLOAT_PRODUCT))), _with_residual(_build_float)
     ),
+    Rewrite("gelu(float Linear)", _gelu(OneOf((_FLOAT_WITH_BIAS, _FLOAT_PRODUCT))), _with_gelu(_build_float)),
     Rewrite("float Linear + bias", _FLOAT_WITH_BIAS, _build_float),
     Rewrite("float Linear", _FLOAT_PRODUCT, _build_float),
 )

@@ -11,6 +11,7 @@ while ``tp.compile`` fits dynamic dimensions; everywhere else they are ints.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
@@ -395,6 +396,43 @@ class Fused(Primitive):
         raise NotImplementedError
 
 
+#: ``sqrt(2 / pi)``, the tanh GELU's constant.
+GELU_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+@dataclass(frozen=True, slots=True)
+class Gelu(Fused):
+    """GPT-2's tanh GELU, ``0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x**3)))``, each operation in
+    float32 (the input cast to it first) and the result rounded once to the input's dtype: ``tp.gelu``.
+    On the GPU, one kernel; a Linear it follows takes it into its epilogue (``gelu`` of the Linears)."""
+
+    arity: ClassVar[int | None] = 1
+
+    def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
+        return inputs[0].shape, inputs[0].dtype
+
+    def steps(self, inputs: Sequence[Typed]) -> Steps:
+        """The cast, the float32 products and sums in the formula's order (left to right), the cast back."""
+        x = inputs[0]
+        f32, ones = dtypes.float32, (1,) * len(x.shape)
+        s = _Steps(1)
+
+        def times(value: float, v: int) -> int:
+            return s.add(Binary(BinaryOp.MUL), s.add(Full(ones, value, f32)), v)
+
+        def mul(a: int, b: int) -> int:
+            return s.add(Binary(BinaryOp.MUL), a, b)
+
+        w = 0 if x.dtype == f32 else s.add(Cast(f32), 0)
+        cube = mul(mul(times(0.044715, w), w), w)
+        inner = times(GELU_SQRT_2_OVER_PI, s.add(Binary(BinaryOp.ADD), w, cube))
+        one_plus = s.add(Binary(BinaryOp.ADD), s.add(Full(ones, 1.0, f32)), s.add(Unary(UnaryOp.TANH), inner))
+        out = mul(times(0.5, w), one_plus)
+        if x.dtype != f32:
+            s.add(Cast(x.dtype), out)
+        return s.steps
+
+
 def _linear_steps(
     s: _Steps,
     x: int,
@@ -404,9 +442,10 @@ def _linear_steps(
     weight_kn: bool,
     bias: int | None,
     residual: int | None,
+    gelu: bool = False,
 ) -> None:
     """The steps a Linear ends with: the weight permuted (unless (K, N)) and reshaped to ``x``'s rank, the
-    product, the bias reshaped and added, and the residual added last (``residual + linear``)."""
+    product, the bias reshaped and added, the GELU, and the residual added last (``residual + linear``)."""
     n, k = nk
     b = weight if weight_kn else s.add(Permute((1, 0)), weight)
     if rank > 2:
@@ -414,6 +453,8 @@ def _linear_steps(
     out = s.add(Matmul(), x, b)
     if bias is not None:
         out = s.add(Binary(BinaryOp.ADD), out, s.add(Reshape((1,) * (rank - 1) + (n,)), bias))
+    if gelu:
+        out = s.add(Gelu(), out)
     if residual is not None:
         s.add(Binary(BinaryOp.ADD), residual, out)
 
@@ -438,6 +479,8 @@ class Int8Linear(Fused):
     dtype: DataType
     #: A last input, of the result's shape and dtype, added to the result (a residual connection).
     residual: bool = False
+    #: Whether the result goes through :class:`Gelu` (before the residual is added).
+    gelu: bool = False
 
     def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
         x = inputs[0].shape
@@ -461,7 +504,7 @@ class Int8Linear(Fused):
         b = s.add(Dequantize(self.dtype, self.weight_axis), q, index["weight_scale"])
         nk = types["weight"].shape[::-1] if self.weight_kn else types["weight"].shape
         rank = len(types["x"].shape)
-        _linear_steps(s, a, b, rank, nk, self.weight_kn, index.get("bias"), index.get("residual"))
+        _linear_steps(s, a, b, rank, nk, self.weight_kn, index.get("bias"), index.get("residual"), self.gelu)
         return s.steps
 
 
@@ -480,6 +523,8 @@ class FloatLinear(Fused):
     biased: bool
     #: A last input, of the result's shape and dtype, added to the result (a residual connection).
     residual: bool = False
+    #: Whether the result goes through :class:`Gelu` (before the residual is added).
+    gelu: bool = False
 
     def infer(self, inputs: Sequence[Typed]) -> tuple[Shape, DataType]:
         x, weight = inputs[0].shape, inputs[1].shape
@@ -491,7 +536,7 @@ class FloatLinear(Fused):
         s = _Steps(len(inputs))
         nk = weight.shape[::-1] if self.weight_kn else weight.shape
         residual = len(inputs) - 1 if self.residual else None
-        _linear_steps(s, 0, 1, len(x.shape), nk, self.weight_kn, 2 if self.biased else None, residual)
+        _linear_steps(s, 0, 1, len(x.shape), nk, self.weight_kn, 2 if self.biased else None, residual, self.gelu)
         return s.steps
 
 
@@ -699,6 +744,7 @@ ALL_PRIMITIVES: tuple[type[Primitive], ...] = (
     UpdateSlice,
     Attention,
     LayerNorm,
+    Gelu,
     FusedElementwise,
     FusedReduce,
 )

@@ -19,6 +19,7 @@ from tripy.backend.cuda import storage
 from tripy.backend.cuda.attention import AttentionKernel
 from tripy.backend.cuda.float_linear import FloatLinearKernel
 from tripy.backend.cuda.fused_elementwise import FusedKernels
+from tripy.backend.cuda.gelu import gelu_kernel
 from tripy.backend.cuda.int8_linear import Int8LinearKernel
 from tripy.backend.cuda.kernels import KERNELS
 from tripy.backend.cuda.layer_norm import layer_norm_kernel
@@ -32,6 +33,7 @@ from tripy.trace.primitives import (
     Binary,
     BinaryOp,
     FloatLinear,
+    Gelu,
     Int8Linear,
     LayerNorm,
     Primitive,
@@ -62,6 +64,7 @@ class CudaBackend(Backend):
             self.kernels.setdefault(cls, steps)
         self.kernels[Attention] = AttentionKernel()  # the steps where it does not apply
         self.kernels[LayerNorm] = layer_norm_kernel(steps)
+        self.kernels[Gelu] = gelu_kernel(steps)
         #: The float Linear kernel (a GEMV for few rows), with its counters.
         self.float_linear = FloatLinearKernel(steps)
         self.kernels[FloatLinear] = self.float_linear
@@ -77,11 +80,19 @@ class CudaBackend(Backend):
         self._scalars: dict[tuple, Any] = {}
 
     def _int8_linear(self, prim: Int8Linear, *args: Any) -> Any:
-        """The int8 Linear; with a residual, the Linear then one add (as its steps do)."""
-        if not prim.residual:
+        """The int8 Linear; its GELU and residual in the W8A16 kernel's epilogue where it takes them, else
+        the Linear then the GELU kernel and one add (as its steps do)."""
+        if not (prim.residual or prim.gelu):
             return self.int8(prim, *args)
-        out = self.int8(dataclasses.replace(prim, residual=False), *args[:-1])
-        return KERNELS[Binary](Binary(BinaryOp.ADD), args[-1], out)
+        residual = args[-1] if prim.residual else None
+        linear_args = args[:-1] if prim.residual else args
+        out = self.int8.with_epilogue(prim, linear_args, residual)
+        if out is not None:
+            return out
+        out = self.int8(dataclasses.replace(prim, residual=False, gelu=False), *linear_args)
+        if prim.gelu:
+            out = self.kernels[Gelu](Gelu(), out)
+        return out if residual is None else KERNELS[Binary](Binary(BinaryOp.ADD), residual, out)
 
     def fuse_steps(self, steps: list[Step], keep: Sequence[Tensor] = ()) -> list[Step]:
         """The plan with its elementwise chains (and their reductions) as generated kernels, as ``fusion`` says."""

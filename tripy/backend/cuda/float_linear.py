@@ -1,8 +1,9 @@
 """:class:`~tripy.trace.primitives.FloatLinear` on the GPU.
 
 A few rows (decoding: one token per sequence) are one kernel (:mod:`.w8a16_gemv` with a 16-bit weight): it
-reads the weight ``(N, K)`` as ``tp.Linear`` stores it, once, and adds the bias in its epilogue. More rows,
-float32, or a ``(K, N)`` weight run the primitive's steps (a cuBLAS GEMM and a bias add).
+reads the weight ``(N, K)`` as ``tp.Linear`` stores it, once, with the bias, the GELU and the residual in its
+epilogue. More rows, float32, or a ``(K, N)`` weight run the primitive's steps (a cuBLAS GEMM, a bias add, the
+GELU kernel, a residual add).
 """
 
 from __future__ import annotations
@@ -37,13 +38,13 @@ class FloatLinearKernel:
         if name is not None and not prim.weight_kn and 1 <= rows <= w8a16_gemv.MAX_ROWS:
             x2 = cupy.ascontiguousarray(x.reshape(rows, x.shape[-1]))
             n = weight.shape[0]
-            if w8a16_gemv.supports(x2, name, weight, epilogue=residual is not None) and (
+            if w8a16_gemv.supports(x2, name, weight, epilogue=residual is not None or prim.gelu) and (
                 bias is None or bias.flags.c_contiguous
             ):
                 self.stats["gemv"] += 1
                 if residual is not None:
                     residual = cupy.ascontiguousarray(residual.reshape(rows, n))
-                out = w8a16_gemv.gemv(x2, name, weight, None, bias, n, residual=residual)
+                out = w8a16_gemv.gemv(x2, name, weight, None, bias, n, residual=residual, gelu=prim.gelu)
                 return out.reshape(*x.shape[:-1], n)
         self.stats["steps"] += 1
         return self.fallback(prim, x, weight, *rest)

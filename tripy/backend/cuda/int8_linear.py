@@ -168,6 +168,61 @@ class Int8LinearKernel:
 
         return drop
 
+    def _w8a16(
+        self,
+        x: cupy.ndarray,
+        out_dtype: dtypes.DataType,
+        entry: Any,
+        bias: cupy.ndarray | None,
+        n: int,
+        residual: cupy.ndarray | None = None,
+        gelu: bool = False,
+    ) -> cupy.ndarray | None:
+        """The W8A16 GEMV of ``x`` (rows, K) (None if it failed: the float GEMM from now on)."""
+        try:
+            out = w8a16_gemv.gemv(
+                x,
+                _FLOATS[out_dtype],
+                entry.int8,
+                entry.scale,
+                None if bias is None else cupy.ascontiguousarray(bias),
+                n,
+                residual=residual,
+                gelu=gelu,
+            )
+        except (RuntimeError, cupy.cuda.compiler.CompileException) as exc:  # stay on the float GEMM
+            self.w8a16_failed = True
+            warnings.warn(
+                f"tripy: the W8A16 kernel failed ({exc}); using a float GEMM from now on", RuntimeWarning, stacklevel=3
+            )
+            return None
+        self.stats["w8a16"] += 1
+        return out
+
+    def with_epilogue(self, p: Int8Linear, args: tuple[Any, ...], residual: Any) -> Any:
+        """A weight-only :class:`Int8Linear` with its GELU and ``residual`` (or None) in the W8A16 kernel's
+        epilogue, where that kernel takes them (few rows, float16/bfloat16); else None."""
+        x = args[0]
+        if p.input_scaled or not self.use_w8a16 or self.w8a16_failed or logical_dtype(x) is not p.dtype:
+            return None
+        k, rows = x.shape[-1], math.prod(x.shape[:-1])
+        if not (0 < rows <= w8a16_gemv.MAX_ROWS and k > 0):
+            return None
+        w_value, s_w = args[1], args[2]
+        bias = args[3] if p.biased else None
+        n = w_value.shape[1] if p.weight_kn else w_value.shape[0]
+        entry = self._weight(p, w_value, s_w, n)
+        x2 = cupy.ascontiguousarray(x.reshape(rows, k))
+        if not w8a16_gemv.supports(x2, _FLOATS[p.dtype], entry.int8, epilogue=True):
+            return None
+        if bias is not None and logical_dtype(bias) is not p.dtype:
+            bias = cast_array(bias, p.dtype)
+        if residual is not None:
+            residual = cupy.ascontiguousarray(residual.reshape(rows, n))
+        self.stats["weight_only"] += 1
+        out = self._w8a16(x2, p.dtype, entry, bias, n, residual, p.gelu)
+        return None if out is None else out.reshape(*x.shape[:-1], n)
+
     # -- the kernel ----------------------------------------------------------------------------------------
     def __call__(self, p: Int8Linear, *args: Any) -> Any:
         """``x @ W.T (+ bias)`` as :class:`Int8Linear` ``p`` defines it, on arrays ``args`` in its input order."""
@@ -188,24 +243,8 @@ class Int8LinearKernel:
             self.stats["weight_only"] += 1
             x = x if logical_dtype(x) is out_dtype else cast_array(x, out_dtype)
             if self.use_w8a16 and not self.w8a16_failed and 0 < rows <= w8a16_gemv.MAX_ROWS and k > 0:
-                try:
-                    out = w8a16_gemv.gemv(
-                        cupy.ascontiguousarray(x.reshape(rows, k)),
-                        _FLOATS[out_dtype],
-                        entry.int8,
-                        entry.scale,
-                        None if bias is None else cupy.ascontiguousarray(bias),
-                        n,
-                    )
-                except (RuntimeError, cupy.cuda.compiler.CompileException) as exc:  # stay on the float GEMM
-                    self.w8a16_failed = True
-                    warnings.warn(
-                        f"tripy: the W8A16 kernel failed ({exc}); using a float GEMM from now on",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-                else:
-                    self.stats["w8a16"] += 1
+                out = self._w8a16(cupy.ascontiguousarray(x.reshape(rows, k)), out_dtype, entry, bias, n)
+                if out is not None:
                     return out.reshape(out_shape)
             out = KERNELS[Matmul](Matmul(), x.reshape(rows, k), self._dequantized(entry, p, n, k))
             if bias is not None:

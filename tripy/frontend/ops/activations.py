@@ -5,10 +5,11 @@ from __future__ import annotations
 from tripy import dtypes
 from tripy.export import public
 from tripy.frontend.ops.cast import cast
-from tripy.frontend.ops.elementwise import GELU_SQRT_2_OVER_PI, exp, maximum, tanh
+from tripy.frontend.ops.elementwise import exp, maximum
 from tripy.frontend.ops.reduce import max, sum
 from tripy.frontend.utils import check_dtype, normalize_dim
 from tripy.tensor import Tensor
+from tripy.trace.primitives import Gelu
 
 
 def _in_float32(fn, input: Tensor) -> Tensor:
@@ -64,7 +65,7 @@ def gelu(input: Tensor) -> Tensor:
         assert abs(out.tolist()[1] - 0.8412) < 1e-3
     """
     check_dtype(input, "input", "gelu", float_only=True)
-    return _in_float32(lambda x: 0.5 * x * (1.0 + tanh(GELU_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))), input)
+    return Tensor.from_primitive(Gelu(), (input,))
 
 
 @public

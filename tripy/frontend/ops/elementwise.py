@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from tripy import dtypes
 from tripy.errors import raise_error
 from tripy.export import public
@@ -173,7 +171,3 @@ def masked_fill(input: Tensor, mask: Tensor, value: float) -> Tensor:
         assert out.tolist() == [0.0, -1.0]
     """
     return where(mask, as_tensor(value, "value", "masked_fill", like=input), input)
-
-
-# GELU's tanh approximation, as in GPT-2: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
-GELU_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
