@@ -176,8 +176,10 @@ def first_party_modules(root: Path) -> list[str]:
     root = Path(root).resolve()
     found = set()
     if _recorded():  # a guide's process: what the server had loaded, and what was imported since
-        for resolved in [*_AT_FORK["files"].split("\n"), *_imported_files()]:
-            relative = _first_party_path(resolved, str(root))
+        where = str(root)
+        loaded = [f for f in _AT_FORK["files"].split("\n") if f.startswith(where)]
+        for resolved in [*loaded, *_imported_files()]:
+            relative = _first_party_path(resolved, where)
             if relative is not None:
                 found.add(relative)
         return sorted(found)

@@ -33,6 +33,7 @@ import selectors
 import signal
 import socket
 import sys
+import tempfile
 import time
 import traceback
 from multiprocessing.connection import Connection
@@ -207,10 +208,14 @@ def main() -> None:
     config = json.loads(sys.stdin.readline())
     sys.path[:] = config["sys_path"]
     _preload(config["preload"])
-    from doc_runner import environment, worker  # noqa: F401 - imported once, here, for every guide
+    from doc_runner import environment, notebook, worker  # noqa: F401 - imported once, here, for every guide
     from doc_runner.bundles import Displays
 
     displays = Displays(config["figure_format"])
+    # What every guide's process would otherwise work out for itself: the folder of its output files, and
+    # the Python version and platform (the library packages' part waits for the fork: see _spare).
+    tempfile.gettempdir()
+    environment.describe(())
     environment.remember_loaded_files()  # forked guides inherit what is known: less to read per guide
     environment.snapshot_modules()
     gc.freeze()  # the imported objects are never collected: forked processes leave their pages shared
