@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import doc_runner.cache
+import doc_runner.environment
 from doc_runner.cache import GuideCache
 from doc_runner.execute import GuideRun
 from doc_runner.reader import read_guide
@@ -156,6 +157,43 @@ def test_a_new_package_version_runs_again(store, monkeypatch):
     monkeypatch.setattr(doc_runner.cache, "installed_version", lambda d: "0.0.1" if d == "numpy" else real(d))
     found = store.lookup(GUIDE)
     assert not found.hit and found.reason == f"the package numpy changed: {real('numpy')} -> 0.0.1"
+
+
+def _importlib_listing() -> dict:
+    versions: dict = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name and name not in versions:
+            versions[name] = dist.version
+    return {"distributions": dict(importlib.metadata.packages_distributions()), "versions": versions}
+
+
+def test_the_installed_list_is_what_importlib_metadata_gives(monkeypatch):
+    monkeypatch.setattr(doc_runner.environment, "_INSTALLED", {})
+    assert doc_runner.environment.installed_distributions() == _importlib_listing()
+
+
+def test_the_installed_list_reads_record_files_and_metadata_headers_as_importlib_does(tmp_path, monkeypatch):
+    def dist(folder: str, metadata: str, **files: str) -> None:
+        info = tmp_path / folder
+        info.mkdir()
+        (info / "METADATA").write_text(metadata, encoding="utf-8")
+        for name, text in files.items():
+            (info / name.replace("_txt", ".txt")).write_text(text, encoding="utf-8")
+
+    body = "\n\nName: not-this-one\nVersion: 9\n"  # the description may hold header-like lines
+    record = "fakepkg/__init__.py,sha256=x,1\nfakepkg/sub/m.py,,\nsolo.py,,\n../../bin/tool,,\nnotes.txt,,\n"
+    dist("fake_pkg-1.0.dist-info", "Metadata-Version: 2.1\nName: fake-pkg\nVersion: 1.0" + body, RECORD=record)
+    dist("declared-2.0.dist-info", "Name: Declared\nversion: 2.0\n", top_level_txt="alpha\nbeta\n")
+    dist("other-3.0.dist-info", "Name: other\nVersion: 3.0\n", RECORD="fakepkg/extra.py,,\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    monkeypatch.setattr(doc_runner.environment, "_INSTALLED", {})
+    listing = doc_runner.environment.installed_distributions()
+    assert listing == _importlib_listing()
+    assert (
+        sorted(listing["distributions"]["fakepkg"]) == ["fake-pkg", "other"] and "bin" not in listing["distributions"]
+    )
+    assert listing["versions"] == {"fake-pkg": "1.0", "Declared": "2.0", "other": "3.0"}
 
 
 def test_an_edited_first_party_module_runs_again(store, monkeypatch):
