@@ -128,6 +128,8 @@ _UNSTORED: list[Callable[[], list[str]]] = []
 _ENVIRONMENTS: dict[str, Future[dict[str, str]]] = {}
 #: What is installed (``doc_runner.environment.installed_distributions``), asked with the environment.
 _INSTALLED: dict[str, Future[dict[str, Any]]] = {}
+#: Set when the short-lived interpreter may read what is installed (see :func:`_release_installed`).
+_RELEASES: dict[str, threading.Event] = {}
 #: Per source folder: the builder's format and output folder (where notebooks are written).
 _OUTPUTS: dict[str, tuple[str, Path]] = {}
 _VALUE_ROLE = re.compile(r"(?<!`)\{doc-value\}`([^`\n]+)`")
@@ -166,18 +168,22 @@ def _environment_key(settings: Settings) -> str:
     return f"{execution_report.run_id()}:{settings.library_packages}"
 
 
-def _describe(settings: Settings) -> Future[dict[str, str]]:
+def _describe(settings: Settings, hold: bool = False) -> Future[dict[str, str]]:
     """Start asking, once per build, what environment guides run in and what is installed (a short-lived
-    interpreter, in the background); the environment's future, which is answered first."""
+    interpreter, in the background); the environment's future, which is answered first. With ``hold``, what
+    is installed is read only when :func:`_release_installed` says so."""
     key = _environment_key(settings)
     if key not in _ENVIRONMENTS:
         environment: Future[dict[str, str]] = Future()
         installed: Future[dict[str, Any]] = Future()
         _ENVIRONMENTS[key], _INSTALLED[key] = environment, installed
+        release = _RELEASES[key] = threading.Event()
+        if not hold:
+            release.set()
 
         def ask() -> None:
             try:
-                answers = describe_environment(tuple(settings.library_packages))
+                answers = describe_environment(tuple(settings.library_packages), release)
                 environment.set_result(next(answers))
                 installed.set_result(next(answers))
             except BaseException as exc:
@@ -202,10 +208,17 @@ def _environment(settings: Settings) -> dict[str, str]:
         return {}
 
 
+def _release_installed(settings: Settings) -> None:
+    """Let the short-lived interpreter read what is installed (a first build holds it while Sphinx reads:
+    the guides' processes need the cores then, and the list only when their results are stored)."""
+    _describe(settings)
+    _RELEASES[_environment_key(settings)].set()
+
+
 def _know_installed(settings: Settings) -> None:
     """Before results are stored (their packages' versions): take what the short-lived interpreter found
     installed (else this process reads it itself)."""
-    _describe(settings)
+    _release_installed(settings)
     try:
         remember_installed(_INSTALLED[_environment_key(settings)].result())
     except WorkerError:
@@ -691,7 +704,8 @@ def _merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildE
 
 def _config_inited(app: Sphinx, config: Config) -> None:
     """As soon as the settings are known (before Sphinx loads its environment and builder): start the build's
-    run, ask what environment guides run in, and on a first build start the worker server."""
+    run, ask what environment guides run in, and on a first build start the worker server (and hold the
+    list of what is installed until reading ends)."""
     configured = config.doc_runner_cache_dir
     directory = Path(app.confdir) / configured if configured else Path(app.doctreedir) / "doc_runner_cache"
     _CACHE_DIRECTORIES[str(app.srcdir)] = directory
@@ -706,9 +720,17 @@ def _config_inited(app: Sphinx, config: Config) -> None:
     _READ.clear()
     settings = settings_from_config(config)
     if settings.execution_mode != "off":
-        _describe(settings)
-        if not directory.is_dir() or not any(directory.iterdir()):  # a first build: guides will run
+        first = not directory.is_dir() or not any(directory.iterdir())  # a first build: guides will run
+        _describe(settings, hold=first)
+        if first:
             server_for(settings, settings.jobs or default_jobs())
+
+
+def _read_all(app: Sphinx, env: BuildEnvironment) -> None:
+    """``env-updated``: reading is over (and with it the guides run ahead): what is installed may be read."""
+    settings = settings_from_config(app.config)
+    if settings.execution_mode != "off":
+        _release_installed(settings)
 
 
 def _builder_inited(app: Sphinx) -> None:
@@ -817,5 +839,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
     app.connect("env-get-outdated", _outdated)
+    app.connect("env-updated", _read_all)
     app.connect("build-finished", _finished)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import platform
 import textwrap
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from doc_runner.execute import GuideRun
 from doc_runner.reader import read_guide
 from doc_runner.result import Status
 from doc_runner.settings import Settings
-from doc_runner.worker_client import server_for
+from doc_runner.worker_client import describe_environment, server_for
 
 #: A library whose environment hook notes the process it was called in (what a GPU library sets up there).
 WARMLIB = """
@@ -139,3 +141,21 @@ def test_a_queued_guide_may_wait_for_its_turn_longer_than_a_process_may_take_to_
     (first,) = slow.run_all()
     slow.finish()
     assert (waited.status, waited.output, first.output) == (Status.PASSED, "after\n", "slow\n"), waited.error
+
+
+def test_the_environment_is_described_first_and_what_is_installed_only_once_released():
+    order: list[str] = []
+
+    class Release:
+        def wait(self) -> bool:
+            order.append("released")
+            return True
+
+    answers = describe_environment((), Release())  # type: ignore[arg-type]
+    environment = next(answers)
+    order.append("environment")
+    installed = next(answers)
+    order.append("installed")
+    assert order == ["environment", "released", "installed"]
+    assert environment["python"] == platform.python_version()
+    assert installed["versions"]["numpy"] == importlib.metadata.version("numpy")
