@@ -5,10 +5,10 @@ import pytest
 
 import tripy as tp
 from tripy.trace.node import topological_order
-from tripy.trace.primitives import ALL_PRIMITIVES, Int8Linear, TensorType
+from tripy.trace.primitives import ALL_PRIMITIVES, FusedElementwise, FusedReduce, TensorType
 
-#: What the frontend may record: every primitive but the fused ones, which only rewrites make.
-FRONTEND_PRIMITIVES = tuple(p for p in ALL_PRIMITIVES if p is not Int8Linear)
+#: What the frontend may record: every primitive but the generated kernels' programs (the fusion pass's).
+FRONTEND_PRIMITIVES = tuple(p for p in ALL_PRIMITIVES if p not in (FusedElementwise, FusedReduce))
 
 
 def quantized_linear(x):

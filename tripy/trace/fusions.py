@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from tripy import dtypes
+from tripy.dtypes import DataType
 from tripy.trace.primitives import (
     Binary,
     BinaryOp,
@@ -72,36 +73,57 @@ _PRODUCT = Pattern(Matmul, (OneOf((_quantized("x"), Capture("x"))), _broadcast_v
 _WITH_BIAS = Pattern(Binary, (_PRODUCT, _broadcast_view(Capture("bias"))), _adds, "root")
 
 
+def int8_linear(
+    x: Tensor,
+    x_scale: Tensor | None,
+    weight: Tensor,
+    weight_scale: Tensor,
+    bias: Tensor | None,
+    axis: int | None,
+    dtype: DataType,
+    weight_kn: bool = False,
+) -> tuple[Int8Linear, tuple[Tensor, ...]] | None:
+    """The fused int8 Linear of ``x @ W.T (+ bias)`` (``x @ W`` with ``weight_kn``), both operands quantized
+    to int8 (``x`` only with an ``x_scale``), the weight per-tensor or per output channel (``axis``), the
+    result in ``dtype``; None where the int8 GEMM would not compute the same thing. ``tp.Linear`` makes it
+    directly; the rewrites make it from what it stands for."""
+    if dtype not in _FLOATS or weight.dtype not in _FLOATS or x.dtype not in _FLOATS:
+        return None
+    if len(x.shape) < 2 or len(weight.shape) != 2:
+        return None
+    if len(weight_scale.shape) != (0 if axis is None else 1):
+        return None  # block-wise scales
+    if axis is not None and axis != (1 if weight_kn else 0):
+        return None  # a scale along K does not factor out of the sum
+    if x_scale is not None and len(x_scale.shape) != 0:
+        return None
+    n = weight.shape[1] if weight_kn else weight.shape[0]
+    if bias is not None and (bias.shape != (n,) or bias.dtype != dtype):
+        return None
+    inputs = tuple(t for t in (x, x_scale, weight, weight_scale, bias) if t is not None)
+    return Int8Linear(x_scale is not None, weight_kn, axis, bias is not None, dtype), inputs
+
+
 def _build(found: Match) -> tuple[Primitive, tuple[Tensor, ...]] | None:
     """The fused primitive for a match, or None where the int8 GEMM would not compute the same thing."""
     product = found["product"]
     root = found.get("root")
     out = product if root is None else root
-    a, b = product.node.inputs  # type: ignore[union-attr]
-    weight, w_scale = found["weight"], found["weight_scale"]
     w_quantize = _prim(found["weight_quantize"], Quantize)
-    weight_kn = found.get("weight_permute") is None
-    axis = w_quantize.axis
-    if out.dtype not in _FLOATS or weight.dtype not in _FLOATS or len(a.shape) < 2 or len(weight.shape) != 2:
+    if w_quantize.dtype is not dtypes.int8 or w_quantize.axis != _prim(found["weight_dequantize"], Dequantize).axis:
         return None
-    if w_quantize.dtype is not dtypes.int8 or axis != _prim(found["weight_dequantize"], Dequantize).axis:
-        return None
-    if len(w_scale.shape) != (0 if axis is None else 1):
-        return None  # block-wise scales
-    if axis is not None and axis != (1 if weight_kn else 0):
-        return None  # a scale along K does not factor out of the sum
-    x, x_scale = found["x"], found.get("x_scale")
-    if x.dtype not in _FLOATS:
-        return None
+    x_scale = found.get("x_scale")
     if x_scale is not None:
         x_quantize = _prim(found["x_quantize"], Quantize)
-        if x_quantize.dtype is not dtypes.int8 or x_quantize.axis is not None or len(x_scale.shape) != 0:
+        if x_quantize.dtype is not dtypes.int8 or x_quantize.axis is not None:
             return None
     bias = found.get("bias")
-    if bias is not None and (len(bias.shape) != 1 or bias.shape != out.shape[-1:] or product.shape != out.shape):
+    if bias is not None and product.shape != out.shape:
         return None
-    inputs = tuple(t for t in (x, x_scale, weight, w_scale, bias) if t is not None)
-    return Int8Linear(x_scale is not None, weight_kn, axis, bias is not None, out.dtype), inputs
+    weight_kn = found.get("weight_permute") is None
+    return int8_linear(
+        found["x"], x_scale, found["weight"], found["weight_scale"], bias, w_quantize.axis, out.dtype, weight_kn
+    )
 
 
 def _prim(tensor: Tensor, kind: type[P]) -> P:
@@ -152,10 +174,44 @@ def _gelu(linear: PatternLike) -> Pattern:
     return Pattern(Gelu, (linear,), name="gelu")
 
 
-#: The int8 Linear added to a residual or followed by a GELU, with a bias add, and without.
+def _fused_linear(kind: type[Int8Linear | FloatLinear], arities: range, gelu_ok: bool) -> OneOf:
+    """A tensor made by a fused Linear (``tp.Linear`` makes them directly) of one of these arities, without
+    a residual (and without a GELU unless ``gelu_ok``): its epilogue can still take one."""
+
+    def open_epilogue(t: Tensor) -> bool:
+        prim = t.node.prim if t.node is not None else None
+        return isinstance(prim, (Int8Linear, FloatLinear)) and not prim.residual and (gelu_ok or not prim.gelu)
+
+    captures = [Capture(f"fused_input_{i}") for i in range(max(arities))]
+    return OneOf(tuple(Pattern(kind, tuple(captures[:n]), open_epilogue, "fused") for n in arities))
+
+
+def _fused_with_residual(found: Match) -> tuple[Primitive, tuple[Tensor, ...]] | None:
+    """``residual + fused Linear``: the residual in the Linear's epilogue, where it has the result's shape."""
+    fused, residual, outer = found["fused"], found["residual"], found["outer"]
+    if residual.shape != outer.shape or residual.dtype != outer.dtype or fused.shape != outer.shape:
+        return None
+    node = fused.node
+    assert node is not None and isinstance(node.prim, (Int8Linear, FloatLinear))
+    return dataclasses.replace(node.prim, residual=True), (*node.inputs, residual)
+
+
+def _fused_with_gelu(found: Match) -> tuple[Primitive, tuple[Tensor, ...]] | None:
+    """``gelu(fused Linear)``: the GELU in the Linear's epilogue."""
+    node = found["fused"].node
+    assert node is not None and isinstance(node.prim, (Int8Linear, FloatLinear))
+    return dataclasses.replace(node.prim, gelu=True), node.inputs
+
+
+_INT8_ARITIES, _FLOAT_ARITIES = range(3, 6), range(2, 4)
+
+#: The int8 Linear added to a residual or followed by a GELU, with a bias add, and without; and the epilogues
+#: of an int8 Linear made directly.
 INT8_LINEAR_REWRITES: tuple[Rewrite, ...] = (
     Rewrite("residual + int8 Linear", _residual(OneOf((_WITH_BIAS, _PRODUCT))), _with_residual(_build)),
+    Rewrite("residual + Int8Linear", _residual(_fused_linear(Int8Linear, _INT8_ARITIES, True)), _fused_with_residual),
     Rewrite("gelu(int8 Linear)", _gelu(OneOf((_WITH_BIAS, _PRODUCT))), _with_gelu(_build)),
+    Rewrite("gelu(Int8Linear)", _gelu(_fused_linear(Int8Linear, _INT8_ARITIES, False)), _fused_with_gelu),
     Rewrite("int8 Linear + bias", _WITH_BIAS, _build),
     Rewrite("int8 Linear", _PRODUCT, _build),
 )
@@ -166,21 +222,29 @@ _FLOAT_PRODUCT = Pattern(Matmul, (Capture("x"), _broadcast_view(_FLOAT_WEIGHT)),
 _FLOAT_WITH_BIAS = Pattern(Binary, (_FLOAT_PRODUCT, _broadcast_view(Capture("bias"))), _adds, "root")
 
 
+def float_linear(
+    x: Tensor, weight: Tensor, bias: Tensor | None, weight_kn: bool = False
+) -> tuple[FloatLinear, tuple[Tensor, ...]] | None:
+    """The fused float Linear of ``x @ W.T (+ bias)`` (``x @ W`` with ``weight_kn``), or None where it is not
+    one (a weight that is not 2-D, mixed dtypes, a bias that is not one value per output). ``tp.Linear``
+    makes it directly; the rewrites make it from what it stands for."""
+    if x.dtype not in _FLOATS or weight.dtype != x.dtype or len(weight.shape) != 2 or len(x.shape) < 2:
+        return None
+    n = weight.shape[1] if weight_kn else weight.shape[0]
+    if bias is not None and (bias.dtype != x.dtype or bias.shape != (n,)):
+        return None
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return FloatLinear(weight_kn, bias is not None), inputs
+
+
 def _build_float(found: Match) -> tuple[Primitive, tuple[Tensor, ...]] | None:
-    """The fused float Linear for a match, or None where it is not one (a weight that is not 2-D, mixed
-    dtypes, a bias that broadcasts the product)."""
+    """The fused float Linear for a match, or None where it is not one."""
     product = found["product"]
     root = found.get("root")
     out = product if root is None else root
-    x, weight, bias = found["x"], found["weight"], found.get("bias")
-    if out.dtype not in _FLOATS or x.dtype != out.dtype or weight.dtype != out.dtype:
+    if out.dtype != found["x"].dtype or (root is not None and product.shape != out.shape):
         return None
-    if len(weight.shape) != 2 or len(x.shape) < 2:
-        return None
-    if bias is not None and (bias.dtype != out.dtype or bias.shape != out.shape[-1:] or product.shape != out.shape):
-        return None
-    inputs = (x, weight) if bias is None else (x, weight, bias)
-    return FloatLinear(found.get("weight_permute") is None, bias is not None), inputs
+    return float_linear(found["x"], found["weight"], found.get("bias"), found.get("weight_permute") is None)
 
 
 #: The float Linear with a residual, a GELU or a bias add, and without (after the int8 ones: a quantized
@@ -189,7 +253,11 @@ FLOAT_LINEAR_REWRITES: tuple[Rewrite, ...] = (
     Rewrite(
         "residual + float Linear", _residual(OneOf((_FLOAT_WITH_BIAS, _FLOAT_PRODUCT))), _with_residual(_build_float)
     ),
+    Rewrite(
+        "residual + FloatLinear", _residual(_fused_linear(FloatLinear, _FLOAT_ARITIES, True)), _fused_with_residual
+    ),
     Rewrite("gelu(float Linear)", _gelu(OneOf((_FLOAT_WITH_BIAS, _FLOAT_PRODUCT))), _with_gelu(_build_float)),
+    Rewrite("gelu(FloatLinear)", _gelu(_fused_linear(FloatLinear, _FLOAT_ARITIES, False)), _fused_with_gelu),
     Rewrite("float Linear + bias", _FLOAT_WITH_BIAS, _build_float),
     Rewrite("float Linear", _FLOAT_PRODUCT, _build_float),
 )

@@ -463,12 +463,12 @@ def _linear_steps(
 class Int8Linear(Fused):
     """``x @ W.T (+ bias)`` with int8 quantize/dequantize of ``W`` (and of ``x`` with an input scale).
 
-    Made only by the rewrite in :mod:`tripy.trace.fusions`, from the unfused primitives it stands for (its
-    meaning). Inputs, in order: ``x`` (rank >= 2, last dimension K), the per-tensor input scale when
-    ``input_scaled``, the weight ((N, K), or (K, N) when ``weight_kn``), its scale (per-tensor, or per
-    output channel along ``weight_axis``), a bias of N elements when ``biased``, and with ``residual`` a
-    tensor of the result's shape added last (``residual + linear``). Everything is computed in ``dtype``,
-    the type of the result.
+    ``tp.Linear(quant_dtype=tp.int8)`` makes it directly, and the rewrites in :mod:`tripy.trace.fusions`
+    from the unfused primitives it stands for (its meaning). Inputs, in order: ``x`` (rank >= 2, last
+    dimension K), the per-tensor input scale when ``input_scaled``, the weight ((N, K), or (K, N) when
+    ``weight_kn``), its scale (per-tensor, or per output channel along ``weight_axis``), a bias of N
+    elements when ``biased``, and with ``residual`` a tensor of the result's shape added last
+    (``residual + linear``). Everything is computed in ``dtype``, the type of the result.
     """
 
     arity: ClassVar[int | None] = None
@@ -512,10 +512,11 @@ class Int8Linear(Fused):
 class FloatLinear(Fused):
     """``x @ W.T (+ bias)`` in floating point: what ``tp.Linear`` without quantization writes.
 
-    Made only by the rewrite in :mod:`tripy.trace.fusions`. Inputs: ``x`` (rank >= 2, last dimension K), the
-    weight ((N, K), or (K, N) when ``weight_kn``), a bias of N elements when ``biased``, and with
-    ``residual`` a tensor of the result's shape added last, all of ``x``'s dtype. On the GPU, a few rows
-    run as one kernel that reads the weight once, with the bias and the residual in its epilogue.
+    ``tp.Linear`` makes it directly, and the rewrites in :mod:`tripy.trace.fusions` from its steps.
+    Inputs: ``x`` (rank >= 2, last dimension K), the weight ((N, K), or (K, N) when ``weight_kn``), a bias
+    of N elements when ``biased``, and with ``residual`` a tensor of the result's shape added last, all of
+    ``x``'s dtype. On the GPU, a few rows run as one kernel that reads the weight once, with the bias, the
+    GELU and the residual in its epilogue.
     """
 
     arity: ClassVar[int | None] = None

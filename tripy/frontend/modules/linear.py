@@ -8,9 +8,11 @@ from tripy.errors import raise_error
 from tripy.export import public
 from tripy.frontend.modules.module import Module
 from tripy.frontend.modules.parameter import Parameter, placeholder
-from tripy.frontend.ops.quantize import QUANTIZED, dequantize, quantize
+from tripy.frontend.ops.quantize import QUANTIZED, check_scale, dequantize, quantize
 from tripy.frontend.ops.shape import transpose
 from tripy.tensor import Tensor
+from tripy.trace.fusions import float_linear, int8_linear
+from tripy.trace.primitives import Primitive
 
 
 @public
@@ -74,23 +76,55 @@ class Linear(Module):
                     "Linear: this quantized Linear has no `weight_scale`: set it before calling the module "
                     "(for example `linear.weight_scale = tp.Parameter(1.0)`)."
                 )
+            if self.input_scale is not None and self.input_scale.rank != 0:
+                raise_error(
+                    f"Linear: `input_scale` must be a scalar (per-tensor quantization of the input), but "
+                    f"it has shape {self.input_scale.shape}.",
+                    [("`input_scale` was created at", self.input_scale.where)],
+                )
+        fused = self._fused(x)
+        if fused is not None:
+            return fused
+        if self.quant_dtype is not None:
             if self.input_scale is not None:
-                if self.input_scale.rank != 0:
-                    raise_error(
-                        f"Linear: `input_scale` must be a scalar (per-tensor quantization of the input), but "
-                        f"it has shape {self.input_scale.shape}.",
-                        [("`input_scale` was created at", self.input_scale.where)],
-                    )
                 x = dequantize(quantize(x, self.input_scale, self.quant_dtype), self.input_scale, x.dtype)
+            assert self.weight_scale is not None  # checked above
             q = quantize(weight, self.weight_scale, self.quant_dtype, self.weight_quant_dim)
             weight = dequantize(q, self.weight_scale, self.dtype, self.weight_quant_dim)
+        self._check_input(x)
+        out = x @ transpose(weight, 0, 1)
+        if self.bias is not None:
+            out = out + self.bias
+        return out
+
+    def _check_input(self, x: Tensor) -> None:
         if x.shape[-1:] != (self.in_features,):
             raise_error(
                 f"Linear: the input's last dimension must be in_features={self.in_features}, but the input "
                 f"has shape {x.shape}.",
                 [("the input was created at", x.where)],
             )
-        out = x @ transpose(weight, 0, 1)
-        if self.bias is not None:
-            out = out + self.bias
-        return out
+
+    def _fused(self, x: Tensor) -> Tensor | None:
+        """The layer as one fused primitive (``FloatLinear``, or ``Int8Linear`` for int8), which stands for
+        exactly the primitives :meth:`forward` writes otherwise; None where it does not apply (the rewrites
+        of :mod:`tripy.trace.fusions` would not fuse those primitives either)."""
+        built: tuple[Primitive, tuple[Tensor, ...]] | None
+        if self.quant_dtype is None:
+            if x.dtype != self.dtype or x.rank < 2:
+                return None
+            self._check_input(x)
+            built = float_linear(x, self.weight, self.bias)
+        elif self.quant_dtype is dtypes.int8 and x.dtype == self.dtype and x.rank >= 2:
+            assert self.weight_scale is not None
+            self._check_input(x)
+            x_scale = None
+            if self.input_scale is not None:
+                x_scale, _ = check_scale(x, self.input_scale, None, self.quant_dtype, "quantize")
+            w_scale, axis = check_scale(
+                self.weight, self.weight_scale, self.weight_quant_dim, self.quant_dtype, "quantize"
+            )
+            built = int8_linear(x, x_scale, self.weight, w_scale, self.bias, axis, self.dtype)
+        else:
+            return None
+        return None if built is None else Tensor.from_primitive(*built)

@@ -21,8 +21,9 @@ from tripy.trace.primitives import Dequantize, Input, Quantize
 QUANTIZED = (dtypes.int8, dtypes.int4, dtypes.float8)
 
 
-def _check_scale(input: Tensor, scale, dim: int | None, dtype: DataType, op: str) -> tuple[Tensor, int | None]:
-    """Validate ``scale`` against ``input`` and ``dim``; returns the scale as a tensor and the normalised dim."""
+def check_scale(input: Tensor, scale, dim: int | None, dtype: DataType, op: str) -> tuple[Tensor, int | None]:
+    """Validate ``scale`` against ``input`` and ``dim`` as ``op`` (``quantize``) does; returns the scale as a
+    tensor and the normalised dim."""
     if not isinstance(scale, Tensor):
         scale = Tensor(scale, dtype=dtypes.float32)
     details = [("`scale` was created at", scale.where), ("`input` was created at", input.where)]
@@ -100,7 +101,7 @@ def quantize(input: Tensor, scale: Tensor | float, dtype: DataType, dim: int | N
             f"{getattr(input, 'dtype', type(input).__name__)}.",
             where,
         )
-    scale, dim = _check_scale(input, scale, dim, dtype, "quantize")
+    scale, dim = check_scale(input, scale, dim, dtype, "quantize")
     return Tensor.from_primitive(Quantize.of(dtype, dim), (input, scale))
 
 
@@ -124,5 +125,5 @@ def dequantize(input: Tensor, scale: Tensor | float, dtype: DataType, dim: int |
         )
     if not isinstance(dtype, DataType) or not dtype.is_float or dtype.is_quantized:
         raise_error(f"dequantize: `dtype` must be float32, float16 or bfloat16, but it is {dtype}.")
-    scale, dim = _check_scale(input, scale, dim, input.dtype, "dequantize")
+    scale, dim = check_scale(input, scale, dim, input.dtype, "dequantize")
     return Tensor.from_primitive(Dequantize.of(dtype, dim), (input, scale))
