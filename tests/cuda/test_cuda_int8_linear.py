@@ -189,16 +189,31 @@ def test_hand_written_pattern_and_shared_intermediates(on):
 
 
 def test_fusion_can_be_switched_off(on):
+    """With the backend's rewrites off, a Linear written with the primitives runs unfused (``tp.Linear`` makes
+    its fused primitive itself); fused, unfused and ``tp.Linear`` give the same values."""
     cb = cuda_backend()
     x = np.random.default_rng(7).uniform(-2, 2, size=(8, 64)).astype(np.float32)
-    fused = on("cuda", lambda: _linear(64, 16)(tp.Tensor(x)).numpy())
+
+    def written_out():
+        layer = _linear(64, 16)
+
+        def qdq(t, scale, dim=None):
+            return tp.dequantize(tp.quantize(t, scale, tp.int8, dim), scale, tp.float32, dim)
+
+        x_dq = qdq(tp.Tensor(x), layer.input_scale)
+        return (x_dq @ tp.transpose(qdq(layer.weight, layer.weight_scale, 0), 0, 1) + layer.bias).numpy()
+
+    before = _stats()["fused"]
+    module = on("cuda", lambda: _linear(64, 16)(tp.Tensor(x)).numpy())
+    fused = on("cuda", written_out)
+    assert _stats()["fused"] == before + 2
     rewrites, cb.rewrites = cb.rewrites, ()
     try:
-        before = _stats()["fused"]
-        plain = on("cuda", lambda: _linear(64, 16)(tp.Tensor(x)).numpy())
-        assert _stats()["fused"] == before
+        plain = on("cuda", written_out)
+        assert _stats()["fused"] == before + 2
     finally:
         cb.rewrites = rewrites
+    np.testing.assert_array_equal(module, fused)
     np.testing.assert_allclose(fused, plain, rtol=1e-5, atol=1e-5 * np.abs(plain).max())
     assert numpy_backend() is not cb
 

@@ -123,3 +123,26 @@ def test_a_gelu_of_a_linear_read_elsewhere_is_still_computed_once_per_reader():
     steps, value = _planned(out)
     assert any(getattr(s.prim, "gelu", False) for s in steps)
     assert np.array_equal(np.asarray(value), unfused.numpy())
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+@pytest.mark.parametrize("epilogue", ["residual", "gelu"])
+def test_written_out_linears_take_the_epilogues_too(quantized, epilogue):
+    """The same epilogues on a Linear written with the primitives (not made by ``tp.Linear``)."""
+    rng = np.random.default_rng(5)
+    w = tp.Tensor(rng.uniform(-1, 1, (16, 16)).astype(np.float32))
+    b = tp.Tensor(rng.uniform(-1, 1, (16,)).astype(np.float32))
+    x = tp.Tensor(rng.uniform(-2, 2, (3, 16)).astype(np.float32))
+    scale = tp.Tensor(np.full((16,), 0.01, np.float32))
+
+    def forward():
+        weight = tp.dequantize(tp.quantize(w, scale, tp.int8, 0), scale, tp.float32, 0) if quantized else w
+        linear = x @ tp.transpose(weight, 0, 1) + b
+        return x + linear if epilogue == "residual" else tp.gelu(linear)
+
+    unfused = forward()
+    evaluate([unfused], get_backend("numpy"))
+    steps, fused = _planned(forward())
+    (linear,) = [s.prim for s in steps if isinstance(s.prim, (FloatLinear, Int8Linear))]
+    assert isinstance(linear, Int8Linear if quantized else FloatLinear) and getattr(linear, epilogue)
+    assert np.array_equal(np.asarray(fused), unfused.numpy())

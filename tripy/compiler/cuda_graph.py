@@ -38,6 +38,7 @@ from tripy.trace.rewrite import Step, plan
 
 #: ``cudaMemcpyDeviceToDevice``.
 _DEVICE_TO_DEVICE = 3
+memcpy = cupy.cuda.runtime.memcpyAsync
 
 
 class CapturedGraph:
@@ -123,18 +124,21 @@ class CapturedGraph:
             stream.wait_event(self._last_stream.record())
             self._last_stream = stream
         for buffer, array in zip(self.inputs, arrays, strict=True):
-            if array.data.ptr != buffer.data.ptr:
+            if array.data.ptr == buffer.data.ptr:
+                continue
+            if array.flags.c_contiguous and array.dtype == buffer.dtype:
+                memcpy(buffer.data.ptr, array.data.ptr, buffer.nbytes, _DEVICE_TO_DEVICE, stream.ptr)
+            else:
                 buffer[...] = array
         self.graph.launch(stream)
         results = []
         for position, out in enumerate(self.outputs):
             if position in self.aliases:
                 results.append(out)
-                continue
-            if not out.flags.c_contiguous:
+            elif out.flags.c_contiguous:
+                copy = cupy.empty(out.shape, out.dtype)
+                memcpy(copy.data.ptr, out.data.ptr, out.nbytes, _DEVICE_TO_DEVICE, stream.ptr)
+                results.append(copy)
+            else:
                 results.append(out.copy())
-                continue
-            copy = cupy.empty(out.shape, out.dtype)
-            cupy.cuda.runtime.memcpyAsync(copy.data.ptr, out.data.ptr, out.nbytes, _DEVICE_TO_DEVICE, stream.ptr)
-            results.append(copy)
         return results

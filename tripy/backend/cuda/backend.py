@@ -75,7 +75,8 @@ class CudaBackend(Backend):
         #: chains: sums then add in another order than the unfused kernels), ``"elementwise"`` (chains only:
         #: results equal the unfused kernels'), or ``"none"``; ``$TRIPY_CUDA_FUSION`` sets it.
         self.fusion = os.environ.get("TRIPY_CUDA_FUSION", "elementwise")
-        #: Set to ``()`` to evaluate every trace unfused (for comparisons).
+        #: Set to ``()`` to leave every trace as written (for comparisons; ``tp.Linear`` makes its fused
+        #: primitive itself, so only Linears written with the primitives then run unfused).
         self.rewrites = INT8_LINEAR_REWRITES + FLOAT_LINEAR_REWRITES
         self._scalars: dict[tuple, Any] = {}
 
