@@ -15,6 +15,9 @@ __all__ = ["setup"]
 
 def setup(app: Any) -> dict[str, Any]:
     """Sphinx entry point; see :func:`doc_runner.sphinx.setup`."""
+    from doc_runner import sphinx_start
+
+    sphinx_start.start(app)  # before importing the rest: a first build's worker server starts meanwhile
     from doc_runner.sphinx import setup as sphinx_setup
 
     return sphinx_setup(app)

@@ -35,7 +35,7 @@ from sphinx.environment import BuildEnvironment
 from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
 
-from doc_runner import execution_report, notebook, render, report_link, sphinx_settings
+from doc_runner import execution_report, notebook, render, report_link, sphinx_settings, sphinx_start
 from doc_runner import outputs as out
 from doc_runner.cache import GuideCache, Lookup
 from doc_runner.directives import check_block_names, without_directives
@@ -706,21 +706,19 @@ def _config_inited(app: Sphinx, config: Config) -> None:
     """As soon as the settings are known (before Sphinx loads its environment and builder): start the build's
     run, ask what environment guides run in, and on a first build start the worker server (and hold the
     list of what is installed until reading ends)."""
-    configured = config.doc_runner_cache_dir
-    directory = Path(app.confdir) / configured if configured else Path(app.doctreedir) / "doc_runner_cache"
+    directory = sphinx_start.store_directory(app)
     _CACHE_DIRECTORIES[str(app.srcdir)] = directory
     execution_report.start_run()
     _AHEAD.clear()  # a parallel build's readers used their copies; the main process keeps its own
     _DOCSTRINGS.clear()
     _RESOLVED.clear()
     _STORES.clear()
-    WorkerServer.started = 0
     _LATER.clear()
     _UNSTORED.clear()
     _READ.clear()
     settings = settings_from_config(config)
     if settings.execution_mode != "off":
-        first = not directory.is_dir() or not any(directory.iterdir())  # a first build: guides will run
+        first = sphinx_start.first_build(directory)  # guides will run (the server may have started already)
         _describe(settings, hold=first)
         if first:
             server_for(settings, settings.jobs or default_jobs())
@@ -790,7 +788,7 @@ def _finished(app: Sphinx, exception: BaseException | None) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register settings, the guide transform, the docstring hook and the rendering nodes."""
     app.setup_extension("sphinx.ext.autodoc")
-    sphinx_settings.register(app)
+    sphinx_start.start(app)
     report_link.register(app)
     passthrough = (render.visit_passthrough, render.depart_passthrough)
     app.add_node(

@@ -509,3 +509,21 @@ def test_the_notebook_an_executed_guide_writes_equals_the_one_from_its_stored_re
     assert _report(second)["guides"][0]["cached"]
     for suffix, text in written.items():
         assert (second.outdir / f"index{suffix}").read_text(encoding="utf-8") == text
+
+
+def test_a_first_build_starts_one_worker_server_when_the_extension_is_set_up_and_a_later_one_none(tmp_path):
+    from doc_runner.worker_client import WorkerServer
+
+    src = project(tmp_path, "```py\nprint('hi')\n```\n")
+    (src / "probe_ext.py").write_text(  # set up after doc_runner, before Sphinx has read the configuration
+        "from doc_runner.worker_client import WorkerServer\nSEEN = []\n\n\n"
+        "def setup(app):\n    SEEN.append(WorkerServer.started)\n",
+        encoding="utf-8",
+    )
+    conf = f"import sys\nsys.path.insert(0, {str(src)!r})\nextensions.append('probe_ext')\n"
+    first = Build(src, conf)
+    probe = sys.modules.pop("probe_ext")
+    assert first.status == 0 and probe.SEEN == [1] and WorkerServer.started == 1
+    again = Build(src, conf, fresh=False)
+    probe = sys.modules.pop("probe_ext")
+    assert again.status == 0 and probe.SEEN == [0] and WorkerServer.started == 0
