@@ -136,18 +136,12 @@ class CausalSelfAttention(tp.Module):
         self, x: tp.Tensor, past: tuple[tp.Tensor, tp.Tensor] | None = None, use_cache: bool = False
     ) -> tuple[tp.Tensor, tuple[tp.Tensor, tp.Tensor] | None]:
         batch, seq, _ = x.shape
-        qkv = self.c_attn(x)
-        if use_cache:
-            qkv.eval()  # the cache must hold values, not traces that later steps would recompute
-        q, k, v = (self._heads(t) for t in tp.split(qkv, 3, dim=2))
+        q, k, v = (self._heads(t) for t in tp.split(self.c_attn(x), 3, dim=2))
         past_len = 0
         if past is not None:
             past_len = past[0].shape[2]
             k = tp.concatenate([past[0], k], dim=2)
             v = tp.concatenate([past[1], v], dim=2)
-        if use_cache:
-            k.eval()
-            v.eval()
         # Query i sits at position past_len + i and may attend to keys 0..past_len + i.
         y = tp.scaled_dot_product_attention(q, k, v, causal=True, start=past_len)
         y = tp.reshape(tp.transpose(y, 1, 2), (batch, seq, self.n_embd))

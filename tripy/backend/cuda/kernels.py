@@ -7,6 +7,7 @@ reference does. The fused int8 Linear runs as an int8 GEMM on tensor cores (:mod
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from tripy.trace.primitives import (
     Binary,
     BinaryOp,
     Cast,
+    Concat,
     Dequantize,
     Full,
     Input,
@@ -242,6 +244,34 @@ def _dequantize(p: Dequantize, q: Any, scale: Any) -> Any:
     return storage.dequantize(q, scale_for(scale, q.shape, p.axis), out)
 
 
+#: ``cudaMemcpyDeviceToDevice``.
+_DEVICE_TO_DEVICE = 3
+
+
+def _concat(p: Concat, *xs: Any) -> Any:
+    """The inputs joined along ``p.axis``: one 2-D copy per C-contiguous input (no kernel to launch: a KV
+    cache grown by one position costs little host time), else CuPy's ``concatenate``."""
+    first = xs[0]
+    if any(not x.flags.c_contiguous or x.dtype != first.dtype for x in xs):
+        return cupy.concatenate(xs, axis=p.axis)
+    shape = list(first.shape)
+    shape[p.axis] = sum(x.shape[p.axis] for x in xs)
+    out = cupy.empty(shape, first.dtype)
+    outer = math.prod(shape[: p.axis])
+    if out.size == 0:
+        return out
+    row, offset = out.nbytes // outer, 0
+    stream = cupy.cuda.get_current_stream().ptr
+    for x in xs:
+        width = x.nbytes // outer
+        if width:
+            cupy.cuda.runtime.memcpy2DAsync(
+                out.data.ptr + offset, row, x.data.ptr, width, width, outer, _DEVICE_TO_DEVICE, stream
+            )
+        offset += width
+    return out
+
+
 KERNELS: dict[type[Primitive], Kernel] = {
     Input: input_kernel,
     Iota: _iota,
@@ -256,4 +286,5 @@ KERNELS: dict[type[Primitive], Kernel] = {
     Quantize: _quantize,
     Dequantize: _dequantize,
     **movement_kernels(cupy),
+    Concat: _concat,
 }

@@ -623,6 +623,10 @@ def choose(m: int, n: int, k: int, dtype_name: str, float_weight: bool = False) 
     return Config("simt", 2 if m > 4 else 4, 4, 2)
 
 
+#: The configuration and kernel of each default launch (rows, N, K, types, epilogue), found once.
+_CHOSEN: dict[tuple, tuple[Config, Any]] = {}
+
+
 @cache
 def _module(name: str) -> cupy.RawModule:
     return cupy.RawModule(code=SOURCE, name_expressions=(name,))
@@ -718,12 +722,19 @@ def gemv(
     if residual is not None and (residual.shape != (m, n) or residual.dtype != x.dtype):
         raise ValueError(f"the residual must be ({m}, {n}) of x's type")
     epilogue = (1 if gelu else 0) | (2 if residual is not None else 0)
-    config = config or choose(m, n, k, dtype_name, float_weight)
-    if config.kind == "simt" and (float_weight or epilogue):
-        raise ValueError("a float weight or an epilogue needs float16/bfloat16 and compute capability 8.0")
     vectorized = k % 16 == 0 and x.data.ptr % 16 == 0 and (not float_weight or weight.data.ptr % 16 == 0)
-    name = kernel_name(config, m, dtype_name, vectorized, float_weight, epilogue)
-    fn = _module(name).get_function(name)
+    key = (m, n, k, dtype_name, float_weight, vectorized, epilogue)
+    default = config is None
+    chosen = _CHOSEN.get(key) if default else None
+    if chosen is None:
+        config = config or choose(m, n, k, dtype_name, float_weight)
+        if config.kind == "simt" and (float_weight or epilogue):
+            raise ValueError("a float weight or an epilogue needs float16/bfloat16 and compute capability 8.0")
+        name = kernel_name(config, m, dtype_name, vectorized, float_weight, epilogue)
+        chosen = (config, _module(name).get_function(name))
+        if default and len(_CHOSEN) < 4096:  # the shapes of a model's layers: few
+            _CHOSEN[key] = chosen
+    config, fn = chosen
     if out is None:
         out = cupy.empty((m, n), dtype=x.dtype)
     grid = (-(-n // config.rows),)
