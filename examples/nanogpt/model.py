@@ -338,8 +338,10 @@ def generate(
             logits, past = model(tp.Tensor(feed), past, use_cache=True)
         else:
             logits = model(tp.Tensor(tokens))
-        last = tp.cast(logits[:, -1, :], tp.float32).numpy()  # a host copy, whatever the backend
-        new = _pick(last, temperature, top_k, rng)
+        if temperature <= 0:  # greedy: the argmax on the backend's device, only the tokens copied to the host
+            new = tp.argmax(logits[:, -1, :], dim=-1).numpy().astype(np.int32)
+        else:
+            new = _pick(tp.cast(logits[:, -1, :], tp.float32).numpy(), temperature, top_k, rng)
         tokens = np.concatenate([tokens, new[:, None]], axis=1)
         if on_token is not None:
             on_token(step, new)

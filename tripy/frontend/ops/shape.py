@@ -13,7 +13,7 @@ from tripy.frontend import tensor_operators as operators
 from tripy.frontend.dimension_size import plain_size
 from tripy.frontend.utils import as_tensor, normalize_dim
 from tripy.tensor import Tensor
-from tripy.trace.primitives import Concat, Expand, Permute, Reshape
+from tripy.trace.primitives import Concat, Expand, Permute, Reshape, Slice
 
 
 def _where(t: Tensor, name: str = "input") -> list:
@@ -29,9 +29,10 @@ def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:
 
         assert tp.reshape(tp.iota((6,)), (2, -1)).shape == (2, 3)
     """
-    shape = plain_size(shape)
-    dims = (shape,) if isinstance(shape, numbers.Integral) else tuple(plain_size(d) for d in shape)
-    shape = tuple(int(d) if isinstance(d, numbers.Integral) else d for d in dims)  # NumPy ints too
+    if type(shape) is not tuple or not all(type(d) is int for d in shape):  # sizes, NumPy ints, one int
+        shape = plain_size(shape)
+        dims = (shape,) if isinstance(shape, numbers.Integral) else tuple(plain_size(d) for d in shape)
+        shape = tuple(int(d) if isinstance(d, numbers.Integral) else d for d in dims)
     numel = math.prod(input.shape)
     if shape.count(-1) > 1 or any(not isinstance(d, int) or d < -1 for d in shape):
         raise_error(f"reshape: `shape` {shape} may hold non-negative ints and at most one -1.", _where(input))
@@ -64,6 +65,11 @@ def permute(input: Tensor, perm: Sequence[int]) -> Tensor:
             f"permute: `perm` {perm} is not a permutation of the {input.rank} dimensions of {input.shape}.",
             _where(input),
         )
+    return _permuted(input, perm)
+
+
+def _permuted(input: Tensor, perm: tuple[int, ...]) -> Tensor:
+    """``input`` permuted by a checked ``perm``."""
     if perm == tuple(range(input.rank)):
         return input
     return Tensor.from_primitive(Permute.of(perm), (input,))
@@ -80,7 +86,7 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     perm = list(range(input.rank))
     d0, d1 = normalize_dim(dim0, input.rank, "transpose", "dim0"), normalize_dim(dim1, input.rank, "transpose", "dim1")
     perm[d0], perm[d1] = perm[d1], perm[d0]
-    return permute(input, perm)
+    return _permuted(input, tuple(perm))
 
 
 @public
@@ -245,10 +251,14 @@ def split(input: Tensor, num_split_or_sizes: int | Sequence[int], dim: int = 0) 
         if sum(sizes) != n or any(s < 0 for s in sizes):
             raise_error(f"split: sizes {sizes} do not add up to dimension {d} of size {n}.", _where(input))
     out, start = [], 0
+    steps = (1,) * input.rank
     for size in sizes:
-        index = [slice(None)] * input.rank
-        index[d] = slice(start, start + size)
-        out.append(input[tuple(index)])
+        if size == n:
+            out.append(input)
+            continue
+        starts = tuple(start if i == d and size else 0 for i in range(input.rank))
+        shape = tuple(size if i == d else s for i, s in enumerate(input.shape))
+        out.append(Tensor.from_primitive(Slice(starts, shape, steps), (input,)))
         start += size
     return out
 
