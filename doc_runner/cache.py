@@ -193,6 +193,8 @@ class GuideCache:
             stored = [BlockResult.from_dict(data) for data in entry["results"]]
             first_party = tuple(entry["first_party"])
             values = dict(entry["values"])
+        except OtherFormat as exc:  # an upgrade, not damage: no warning (a -W build must not fail for it)
+            return Lookup(None, f"the stored results were {exc}; running again")
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return Lookup(None, f"the stored results are damaged ({_problem(exc)}); running again", damaged=True)
         results = {
@@ -223,6 +225,8 @@ class GuideCache:
             return "no stored results"
         try:
             return self._stale_outside(_read(path), settings, environment)
+        except OtherFormat as exc:
+            return f"the stored results were {exc}"
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return f"the stored results are damaged ({_problem(exc)})"
 
@@ -336,6 +340,10 @@ _HEAD = f'{{"format": {FORMAT}, "sha256": "'
 _MIDDLE = '", "entry": '
 
 
+class OtherFormat(ValueError):
+    """A store entry written by another version of doc_runner (another :data:`FORMAT`): not damaged, stale."""
+
+
 def _read(path: Path) -> dict[str, Any]:
     """The entry in ``path``; ValueError (with what is wrong) when it is not a whole, valid entry."""
     try:
@@ -352,14 +360,16 @@ def _read(path: Path) -> dict[str, Any]:
         except json.JSONDecodeError as exc:
             raise ValueError(f"unreadable: {exc}") from exc
         if not isinstance(entry, dict):
-            raise ValueError("not a doc_runner cache entry of this version")
+            raise ValueError("not a doc_runner cache entry")
         return entry
     try:  # laid out otherwise (written by hand, or damaged): check it the long way
         wrapper = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"unreadable: {exc}") from exc
-    if not isinstance(wrapper, dict) or wrapper.get("format") != FORMAT or "entry" not in wrapper:
-        raise ValueError("not a doc_runner cache entry of this version")
+    if isinstance(wrapper, dict) and "entry" in wrapper and wrapper.get("format") != FORMAT:
+        raise OtherFormat(f"written by another version of doc_runner (format {wrapper.get('format')})")
+    if not isinstance(wrapper, dict) or "entry" not in wrapper:
+        raise ValueError("not a doc_runner cache entry")
     body = json.dumps(wrapper["entry"], sort_keys=True)
     if hashlib.sha256(body.encode()).hexdigest() != wrapper.get("sha256"):
         raise ValueError("checksum mismatch")

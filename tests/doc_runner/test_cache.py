@@ -249,3 +249,18 @@ def test_undoing_an_edit_finds_the_earlier_results_again(store):
     back = store.lookup(GUIDE)
     assert back.hit and [r.output for r in back.results.values()][-1] == "[0 2 4]\n"
     assert len(list((store.root / "cache").glob("*.json"))) == 2
+
+
+def test_entries_of_another_format_run_again_without_a_warning(store):
+    """An entry written by another version of doc_runner (an upgrade) is stale, not damaged: no warning, so
+    a ``-W`` build does not fail on its first run after the upgrade."""
+    store.run_and_store(GUIDE)
+    (entry,) = (store.root / "cache").glob("*.json")
+    data = json.loads(entry.read_text())
+    data["format"] = 2
+    entry.write_text(json.dumps(data, sort_keys=True))
+    found = store.lookup(GUIDE)
+    assert not found.hit and not found.damaged
+    assert found.reason == "the stored results were written by another version of doc_runner (format 2); running again"
+    store.run_and_store(GUIDE)
+    assert store.lookup(GUIDE).hit
