@@ -69,16 +69,21 @@ def test_products_that_are_not_linears_stay_unfused():
     assert sum(type(s.prim).__name__ == "Binary" for s in steps) == 1  # the add stays apart
 
 
+def _layer_and_input(k: int, n: int, dtype, quantized: bool, seed: int):
+    """A Linear (int8 per-channel when ``quantized``) with random parameters, and an input (2, 3, k)."""
+    rng = np.random.default_rng(seed)
+    layer = tp.Linear(k, n, dtype=dtype, quant_dtype=tp.int8 if quantized else None, weight_quant_dim=0)
+    layer.weight = tp.Parameter(rng.uniform(-1, 1, (n, k)).astype(np.float32), dtype=dtype)
+    layer.bias = tp.Parameter(rng.uniform(-1, 1, (n,)).astype(np.float32), dtype=dtype)
+    if quantized:
+        layer.weight_scale = tp.Parameter(np.full((n,), 0.01, np.float32))
+    return layer, tp.Tensor(rng.uniform(-2, 2, (2, 3, k)).astype(np.float32), dtype=dtype)
+
+
 @pytest.mark.parametrize("quantized", [False, True])
 @pytest.mark.parametrize("dtype", [tp.float32, tp.float16])
 def test_a_residual_add_joins_the_linear_bit_for_bit(quantized, dtype):
-    rng = np.random.default_rng(3)
-    layer = tp.Linear(24, 24, dtype=dtype, quant_dtype=tp.int8 if quantized else None, weight_quant_dim=0)
-    layer.weight = tp.Parameter(rng.uniform(-1, 1, (24, 24)).astype(np.float32), dtype=dtype)
-    layer.bias = tp.Parameter(rng.uniform(-1, 1, (24,)).astype(np.float32), dtype=dtype)
-    if quantized:
-        layer.weight_scale = tp.Parameter(np.full((24,), 0.01, np.float32))
-    x = tp.Tensor(rng.uniform(-2, 2, (2, 3, 24)).astype(np.float32), dtype=dtype)
+    layer, x = _layer_and_input(24, 24, dtype, quantized, 3)
     unfused = x + layer(x)
     evaluate([unfused], get_backend("numpy"))
     steps, fused = _planned(x + layer(x))
@@ -98,13 +103,7 @@ def test_a_broadcast_residual_stays_apart():
 @pytest.mark.parametrize("quantized", [False, True])
 @pytest.mark.parametrize("dtype", [tp.float32, tp.float16, tp.bfloat16])
 def test_a_gelu_after_the_linear_joins_it_bit_for_bit(quantized, dtype):
-    rng = np.random.default_rng(4)
-    layer = tp.Linear(24, 40, dtype=dtype, quant_dtype=tp.int8 if quantized else None, weight_quant_dim=0)
-    layer.weight = tp.Parameter(rng.uniform(-1, 1, (40, 24)).astype(np.float32), dtype=dtype)
-    layer.bias = tp.Parameter(rng.uniform(-1, 1, (40,)).astype(np.float32), dtype=dtype)
-    if quantized:
-        layer.weight_scale = tp.Parameter(np.full((40,), 0.01, np.float32))
-    x = tp.Tensor(rng.uniform(-2, 2, (2, 3, 24)).astype(np.float32), dtype=dtype)
+    layer, x = _layer_and_input(24, 40, dtype, quantized, 4)
     unfused = tp.gelu(layer(x))
     evaluate([unfused], get_backend("numpy"))
     steps, fused = _planned(tp.gelu(layer(x)))
