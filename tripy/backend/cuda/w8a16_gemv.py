@@ -224,6 +224,31 @@ __device__ __forceinline__ float w8_gelu_tanh(float x) {
     return __fmul_rn(__fmul_rn(0.5f, x), __fadd_rn(1.0f, tanhf(inner)));
 }
 
+/* The warps' partial sums of a block's (16 RT) x (8 NB) tile of mma accumulators, added in a fixed order
+   (the result does not depend on timing); epi(n, m, sum) stores each element inside N x M. */
+template <int RT, int NB, int WK, typename T, typename Epi>
+__device__ __forceinline__ void w8_tile_sums(const T (&acc)[RT][NB][4], int wk, int lane, long long n0, int N, int M,
+                                             Epi epi) {
+    __shared__ T red[WK][RT * NB * 4][32];
+#pragma unroll
+    for (int j = 0; j < RT; ++j)
+#pragma unroll
+        for (int b = 0; b < NB; ++b)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) red[wk][(j * NB + b) * 4 + i][lane] = acc[j][b][i];
+    __syncthreads();
+    const T* flat = &red[0][0][0];
+    for (int e = threadIdx.x; e < RT * NB * 4 * 32; e += WK * 32) {
+        T v = 0;
+#pragma unroll
+        for (int q = 0; q < WK; ++q) v += flat[q * (RT * NB * 4 * 32) + e];
+        const int ln = e & 31, idx = e >> 5, i = idx & 3, jb = idx >> 2, b = jb % NB, j = jb / NB;
+        const long long n = n0 + 16 * j + (ln >> 2) + 8 * (i >> 1);
+        const int m = 8 * b + 2 * (ln & 3) + (i & 1);
+        if (n < N && m < M) epi(n, m, v);
+    }
+}
+
 /* ---- tensor-core kernel: float16 / bfloat16 activations, M <= 8 * NB ----------------------------- */
 /* W16: the weight is 16-bit (the activations' type; scale may be null) rather than int8. EPI: 1 tanh GELU,
    2 a residual added last; each step rounds to the output type, as the unfused steps do. */
@@ -314,33 +339,15 @@ w8a16_mma(const void* __restrict__ wv_, const float* __restrict__ scale, const u
             }
         }
     }
-    /* The warps' partial sums, added in a fixed order (the result does not depend on timing). */
-    __shared__ float red[WK][RT * NB * 4][32];
-#pragma unroll
-    for (int j = 0; j < RT; ++j)
-#pragma unroll
-        for (int b = 0; b < NB; ++b)
-#pragma unroll
-            for (int i = 0; i < 4; ++i) red[wk][(j * NB + b) * 4 + i][lane] = acc[j][b][i];
-    __syncthreads();
-    const float* flat = &red[0][0][0];
-    for (int e = threadIdx.x; e < RT * NB * 4 * 32; e += WK * 32) {
-        float v = 0.0f;
-#pragma unroll
-        for (int q = 0; q < WK; ++q) v += flat[q * (RT * NB * 4 * 32) + e];
-        const int ln = e & 31, idx = e >> 5, i = idx & 3, jb = idx >> 2, b = jb % NB, j = jb / NB;
-        const long long n = n0 + 16 * j + (ln >> 2) + 8 * (i >> 1);
-        const int m = 8 * b + 2 * (ln & 3) + (i & 1);
-        if (n < N && m < M) {
-            typedef W8Io<BF16 ? 2 : 1> Io;
-            float r = scale != nullptr ? v * scale[n] : v;
-            if (bias != nullptr) r += Io::load(bias, n);
-            unsigned short bits = Io::store(r);
-            if (EPI & 1) bits = Io::store(w8_gelu_tanh(Io::load(&bits, 0)));
-            if (EPI & 2) bits = Io::store(Io::load(residual, (long long)m * N + n) + Io::load(&bits, 0));
-            out[(long long)m * N + n] = bits;
-        }
-    }
+    w8_tile_sums<RT, NB, WK>(acc, wk, lane, n0, N, M, [&](long long n, int m, float v) {
+        typedef W8Io<BF16 ? 2 : 1> Io;
+        float r = scale != nullptr ? v * scale[n] : v;
+        if (bias != nullptr) r += Io::load(bias, n);
+        unsigned short bits = Io::store(r);
+        if (EPI & 1) bits = Io::store(w8_gelu_tanh(Io::load(&bits, 0)));
+        if (EPI & 2) bits = Io::store(Io::load(residual, (long long)m * N + n) + Io::load(&bits, 0));
+        out[(long long)m * N + n] = bits;
+    });
 }
 
 /* ---- W8A8: the activations quantized in the kernel, int8 x int8 products summed exactly in int32 ---- */
@@ -448,29 +455,12 @@ w8a8_mma(const int4* __restrict__ w, const float* __restrict__ w_scale, const fl
             }
         }
     }
-    __shared__ int red[WK][RT * NB * 4][32];
-#pragma unroll
-    for (int j = 0; j < RT; ++j)
-#pragma unroll
-        for (int b = 0; b < NB; ++b)
-#pragma unroll
-            for (int i = 0; i < 4; ++i) red[wk][(j * NB + b) * 4 + i][lane] = acc[j][b][i];
-    __syncthreads();
-    const int* flat = &red[0][0][0];
-    for (int e = threadIdx.x; e < RT * NB * 4 * 32; e += WK * 32) {
-        int v = 0;
-#pragma unroll
-        for (int q = 0; q < WK; ++q) v += flat[q * (RT * NB * 4 * 32) + e];
-        const int ln = e & 31, idx = e >> 5, i = idx & 3, jb = idx >> 2, b = jb % NB, j = jb / NB;
-        const long long n = n0 + 16 * j + (ln >> 2) + 8 * (i >> 1);
-        const int m = 8 * b + 2 * (ln & 3) + (i & 1);
-        if (n < N && m < M) {
-            /* as the int8 GEMM's epilogue: acc * (sx * sw[n]) (+ bias) */
-            float o = (float)v * (s * w_scale[n]);
-            if (bias != nullptr) o += Io::load(bias, n);
-            out[(long long)m * N + n] = Io::store(o);
-        }
-    }
+    w8_tile_sums<RT, NB, WK>(acc, wk, lane, n0, N, M, [&](long long n, int m, int v) {
+        /* as the int8 GEMM's epilogue: acc * (sx * sw[n]) (+ bias) */
+        float o = (float)v * (s * w_scale[n]);
+        if (bias != nullptr) o += Io::load(bias, n);
+        out[(long long)m * N + n] = Io::store(o);
+    });
 }
 
 /* ---- CUDA-core kernel: any float type, M <= MM ---------------------------------------------------- */
