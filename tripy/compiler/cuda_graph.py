@@ -36,9 +36,8 @@ from tripy.trace.node import topological_order
 from tripy.trace.primitives import UpdateSlice
 from tripy.trace.rewrite import Step, plan
 
-#: ``cudaMemcpyDeviceToDevice``.
-_DEVICE_TO_DEVICE = 3
 memcpy = cupy.cuda.runtime.memcpyAsync
+_DEVICE_TO_DEVICE = cupy.cuda.runtime.memcpyDeviceToDevice
 
 
 class CapturedGraph:

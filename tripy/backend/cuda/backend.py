@@ -6,7 +6,6 @@ int8 GEMM on tensor cores (:mod:`.int8_linear`).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -30,8 +29,6 @@ from tripy.trace.fusions import FLOAT_LINEAR_REWRITES, INT8_LINEAR_REWRITES
 from tripy.trace.primitives import (
     ALL_PRIMITIVES,
     Attention,
-    Binary,
-    BinaryOp,
     FloatLinear,
     Gelu,
     Int8Linear,
@@ -52,19 +49,16 @@ class CudaBackend(Backend):
     device = "gpu:0"
 
     def __init__(self) -> None:
-        #: The int8 Linear kernel, with its weight cache and counters.
-        self.int8 = Int8LinearKernel()
-        self.kernels: dict[type[Primitive], Kernel] = {
-            **KERNELS,
-            Int8Linear: self._int8_linear,
-            UpdateSlice: update_slice,
-        }
+        self.kernels: dict[type[Primitive], Kernel] = {**KERNELS, UpdateSlice: update_slice}
         steps = fused_kernel(self.kernels, self.dtype_of)  # fused primitives without a kernel here
         for cls in fused_classes(ALL_PRIMITIVES):
             self.kernels.setdefault(cls, steps)
         self.kernels[Attention] = AttentionKernel()  # the steps where it does not apply
         self.kernels[LayerNorm] = layer_norm_kernel(steps)
         self.kernels[Gelu] = gelu_kernel(steps)
+        #: The int8 Linear kernel, with its weight cache and counters.
+        self.int8 = Int8LinearKernel(self.kernels[Gelu])
+        self.kernels[Int8Linear] = self.int8
         #: The float Linear kernel (a GEMV for few rows), with its counters.
         self.float_linear = FloatLinearKernel(steps)
         self.kernels[FloatLinear] = self.float_linear
@@ -79,21 +73,6 @@ class CudaBackend(Backend):
         #: primitive itself, so only Linears written with the primitives then run unfused).
         self.rewrites = INT8_LINEAR_REWRITES + FLOAT_LINEAR_REWRITES
         self._scalars: dict[tuple, Any] = {}
-
-    def _int8_linear(self, prim: Int8Linear, *args: Any) -> Any:
-        """The int8 Linear; its GELU and residual in the W8A16 kernel's epilogue where it takes them, else
-        the Linear then the GELU kernel and one add (as its steps do)."""
-        if not (prim.residual or prim.gelu):
-            return self.int8(prim, *args)
-        residual = args[-1] if prim.residual else None
-        linear_args = args[:-1] if prim.residual else args
-        out = self.int8.with_epilogue(prim, linear_args, residual)
-        if out is not None:
-            return out
-        out = self.int8(dataclasses.replace(prim, residual=False, gelu=False), *linear_args)
-        if prim.gelu:
-            out = self.kernels[Gelu](Gelu(), out)
-        return out if residual is None else KERNELS[Binary](Binary(BinaryOp.ADD), residual, out)
 
     def fuse_steps(self, steps: list[Step], keep: Sequence[Tensor] = ()) -> list[Step]:
         """The plan with its elementwise chains (and their reductions) as generated kernels, as ``fusion`` says."""

@@ -23,11 +23,12 @@ import cupy
 import numpy as np
 
 from tripy import dtypes
+from tripy.backend.base import Kernel
 from tripy.backend.cuda import fused_gemm, int8_kernels, w8a16_gemv
 from tripy.backend.cuda.int8_gemm import int8_gemm_padded, padded, round_up4
 from tripy.backend.cuda.kernels import KERNELS, cast_array, scale_for
 from tripy.backend.cuda.storage import logical_dtype, storage_dtype
-from tripy.trace.primitives import Binary, BinaryOp, Dequantize, Int8Linear, Matmul, Quantize
+from tripy.trace.primitives import Binary, BinaryOp, Dequantize, Gelu, Int8Linear, Matmul, Quantize
 
 _FLOATS = {dtypes.float32: "float32", dtypes.float16: "float16", dtypes.bfloat16: "bfloat16"}
 _F32 = np.dtype(np.float32)
@@ -53,7 +54,9 @@ class _CachedWeight:
 class Int8LinearKernel:
     """The kernel of :class:`Int8Linear` on the GPU: ``kernel(prim, *arrays)``, with its weight cache."""
 
-    def __init__(self) -> None:
+    def __init__(self, gelu: Kernel) -> None:
+        #: The :class:`~tripy.trace.primitives.Gelu` kernel, for a GELU that the W8A16 epilogue does not take.
+        self.gelu = gelu
         self.cache: dict[tuple, _CachedWeight] = {}
         self.use_fused_kernel = True  #: set False to keep the cuBLAS GEMM + epilogue kernel (for comparisons)
         #: set False to keep few-row Linears on the float GEMM (weight-only) or quantize + int8 GEMM path
@@ -199,24 +202,17 @@ class Int8LinearKernel:
         self.stats["w8a16"] += 1
         return out
 
-    def with_epilogue(self, p: Int8Linear, args: tuple[Any, ...], residual: Any) -> Any:
-        """A weight-only :class:`Int8Linear` with its GELU and ``residual`` (or None) in the W8A16 kernel's
-        epilogue, where that kernel takes them (few rows, float16/bfloat16); else None."""
-        x = args[0]
+    def _with_epilogue(self, p: Int8Linear, x: Any, entry: Any, bias: Any, n: int, residual: Any) -> Any:
+        """A weight-only Linear with its GELU and ``residual`` (or None) in the W8A16 kernel's epilogue, where
+        that kernel takes them (few rows, float16/bfloat16); else None."""
         if p.input_scaled or not self.use_w8a16 or self.w8a16_failed or logical_dtype(x) is not p.dtype:
             return None
         k, rows = x.shape[-1], math.prod(x.shape[:-1])
         if not (0 < rows <= w8a16_gemv.MAX_ROWS and k > 0):
             return None
-        w_value, s_w = args[1], args[2]
-        bias = args[3] if p.biased else None
-        n = w_value.shape[1] if p.weight_kn else w_value.shape[0]
-        entry = self._weight(p, w_value, s_w, n)
         x2 = cupy.ascontiguousarray(x.reshape(rows, k))
         if not w8a16_gemv.supports(x2, _FLOATS[p.dtype], entry.int8, epilogue=True):
             return None
-        if bias is not None and logical_dtype(bias) is not p.dtype:
-            bias = cast_array(bias, p.dtype)
         if residual is not None:
             residual = cupy.ascontiguousarray(residual.reshape(rows, n))
         self.stats["weight_only"] += 1
@@ -225,20 +221,34 @@ class Int8LinearKernel:
 
     # -- the kernel ----------------------------------------------------------------------------------------
     def __call__(self, p: Int8Linear, *args: Any) -> Any:
-        """``x @ W.T (+ bias)`` as :class:`Int8Linear` ``p`` defines it, on arrays ``args`` in its input order."""
+        """``x @ W.T (+ bias)`` as :class:`Int8Linear` ``p`` defines it, on arrays ``args`` in its input order;
+        with ``p.gelu`` the GELU and with ``p.residual`` the last argument added, in the W8A16 kernel's
+        epilogue where it takes them, else by the GELU kernel and one add after the product."""
         values = iter(args)
         x = next(values)
         s_x = next(values) if p.input_scaled else None
         w_value, s_w = next(values), next(values)
         bias = next(values) if p.biased else None
+        residual = next(values) if p.residual else None
         n = w_value.shape[1] if p.weight_kn else w_value.shape[0]
-        out_shape = (*x.shape[:-1], n)
         entry = self._weight(p, w_value, s_w, n)
+        if bias is not None and logical_dtype(bias) is not p.dtype:
+            bias = cast_array(bias, p.dtype)
+        if p.gelu or residual is not None:
+            out = self._with_epilogue(p, x, entry, bias, n, residual)
+            if out is not None:
+                return out
+        out = self._linear(p, x, s_x, entry, bias, n)
+        if p.gelu:
+            out = self.gelu(Gelu(), out)
+        return out if residual is None else KERNELS[Binary](_ADD, residual, out)
+
+    def _linear(self, p: Int8Linear, x: Any, s_x: Any, entry: Any, bias: Any, n: int) -> Any:
+        """The product and the bias (``bias`` already of the result's type)."""
+        out_shape = (*x.shape[:-1], n)
         k = x.shape[-1]
         rows = math.prod(x.shape[:-1])
         out_dtype = p.dtype
-        if bias is not None and logical_dtype(bias) is not out_dtype:
-            bias = cast_array(bias, out_dtype)
         if s_x is None:  # weight-only: int8 weight x float activations
             self.stats["weight_only"] += 1
             x = x if logical_dtype(x) is out_dtype else cast_array(x, out_dtype)

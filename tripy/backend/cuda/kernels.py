@@ -244,10 +244,6 @@ def _dequantize(p: Dequantize, q: Any, scale: Any) -> Any:
     return storage.dequantize(q, scale_for(scale, q.shape, p.axis), out)
 
 
-#: ``cudaMemcpyDeviceToDevice``.
-_DEVICE_TO_DEVICE = 3
-
-
 def _concat(p: Concat, *xs: Any) -> Any:
     """The inputs joined along ``p.axis``: one 2-D copy per C-contiguous input (no kernel to launch: a KV
     cache grown by one position costs little host time), else CuPy's ``concatenate``."""
@@ -261,12 +257,12 @@ def _concat(p: Concat, *xs: Any) -> Any:
     if out.size == 0:
         return out
     row, offset = out.nbytes // outer, 0
-    stream = cupy.cuda.get_current_stream().ptr
+    runtime, stream = cupy.cuda.runtime, cupy.cuda.get_current_stream().ptr
     for x in xs:
         width = x.nbytes // outer
         if width:
-            cupy.cuda.runtime.memcpy2DAsync(
-                out.data.ptr + offset, row, x.data.ptr, width, width, outer, _DEVICE_TO_DEVICE, stream
+            runtime.memcpy2DAsync(
+                out.data.ptr + offset, row, x.data.ptr, width, width, outer, runtime.memcpyDeviceToDevice, stream
             )
         offset += width
     return out
