@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import numpy as np
 
@@ -21,9 +21,31 @@ from tripy.trace.rewrite import Rewrite, Step
 
 if TYPE_CHECKING:
     from tripy.tensor import Tensor
+    from tripy.trace.signature import Signature
 
 #: ``kernel(prim, *arrays) -> array``
 Kernel = Callable[..., Any]
+
+
+class TraceGraphs(Protocol):
+    """Runs traces that a backend has met before in one go (:mod:`tripy.backend.cuda.eager_graphs`)."""
+
+    enabled: bool
+
+    def run(
+        self,
+        sig: Signature,
+        leaf_values: Sequence[Any],
+        order: list[Tensor],
+        outputs: Sequence[Tensor],
+        backend: Backend,
+    ) -> list[tuple[int, Any]] | None:
+        """The values of ``sig.kept`` by position in ``order``, or None to evaluate the trace as usual."""
+        ...
+
+    def clear(self) -> None:
+        """Forget every trace met so far."""
+        ...
 
 
 class Backend(ABC):
@@ -36,6 +58,8 @@ class Backend(ABC):
     kernels: Mapping[type[Primitive], Kernel]
     #: Fusions this backend runs as one kernel (their fused primitives are in ``kernels``).
     rewrites: tuple[Rewrite, ...] = ()
+    #: Repeated evaluations run as one captured graph (None: every evaluation is planned and run).
+    eager_graphs: TraceGraphs | None = None
 
     def device_description(self) -> str:
         """The device in words, for provenance lines (``cpu``; a GPU backend names the card)."""

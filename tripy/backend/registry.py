@@ -36,6 +36,11 @@ def get_backend(name: str) -> Backend:
     return backend
 
 
+def created_backends() -> tuple[Backend, ...]:
+    """The backends made so far (none is made by asking)."""
+    return tuple(_instances.values())
+
+
 def cuda_usable() -> bool:
     """Whether the ``cuda`` backend can run here: CuPy imports, sees a GPU and loads cuBLAS."""
     return unusable_reason() is None

@@ -3,8 +3,10 @@
 It walks the graph (inputs first), lets the backend's rewrites fuse what they match, moves values made
 on another backend, runs each primitive under one error wrapper that names the user's line, and keeps
 every computed value on its tensor (so a later evaluation, the next layer of a model run step by step,
-starts from it). Besides :mod:`tripy.tensor`, this is the only module that reads or writes a tensor's
-value and node.
+starts from it). A backend with ``eager_graphs`` may instead run a trace it has met before as one CUDA
+graph: then only the tensors still wanted (:mod:`tripy.trace.signature`) get values, and the others keep
+their trace. Besides :mod:`tripy.tensor`, this is the only module that reads or writes a tensor's value
+and node.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from tripy.errors import SourceLocation, TripyException
 from tripy.trace.node import topological_order
 from tripy.trace.primitives import Primitive
 from tripy.trace.rewrite import Step, fuse_at, plan
+from tripy.trace.signature import traced
 
 if TYPE_CHECKING:
     from tripy.tensor import Tensor
@@ -70,22 +73,37 @@ def evaluate(outputs: Sequence[Tensor], backend: Backend) -> None:
     pending = [t for t in outputs if t._node is not None]
     if not pending:
         return
-    steps = plan(topological_order(pending), pending, backend.rewrites)
+    graphs = backend.eager_graphs
+    if graphs is None or not graphs.enabled:
+        order = topological_order(pending)
+    else:
+        order, sig = traced(pending)
+        if sig is not None and all(leaf._backend is backend for leaf in sig.leaves):
+            kept = graphs.run(sig, [leaf._value for leaf in sig.leaves], order, pending, backend)
+            if kept is not None:
+                for n, value in kept:
+                    _keep(order[n], value, backend)
+                return
+    steps = plan(order, pending, backend.rewrites)
     values = run_steps(steps, backend)
     for step in steps:
         _keep(step.tensor, values[id(step.tensor)], backend)
 
 
 def run_steps(
-    steps: Sequence[Step], backend: Backend, overrides: Mapping[int, Callable[[list[Any]], Any]] | None = None
+    steps: Sequence[Step],
+    backend: Backend,
+    overrides: Mapping[int, Callable[[list[Any]], Any]] | None = None,
+    given: Mapping[int, Any] | None = None,
 ) -> dict[int, Any]:
     """Run planned ``steps`` (inputs first) on ``backend``: each step's value by the id of its tensor.
 
-    The tensors are left as they are (``tp.compile``'s CUDA graphs run a plan without keeping its values).
-    ``overrides`` replaces the kernel of some steps (by the id of their tensor) with a function of the
-    arguments: a compiled plan writing a donated buffer in place.
+    The tensors are left as they are (CUDA graphs run a plan without keeping its values). ``overrides``
+    replaces the kernel of some steps (by the id of their tensor) with a function of the arguments: a
+    compiled plan writing a donated buffer in place. ``given`` are values to read instead of some evaluated
+    inputs' own (by the id of the tensor): a graph's copies of them.
     """
-    values: dict[int, Any] = {}
+    values: dict[int, Any] = dict(given) if given else {}
     for step in steps:
         args = [values[id(i)] if id(i) in values else adopt(i, backend) for i in step.inputs]
         override = overrides.get(id(step.tensor)) if overrides else None

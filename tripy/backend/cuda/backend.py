@@ -16,6 +16,7 @@ import numpy as np
 from tripy.backend.base import Backend, Kernel, fused_classes, fused_kernel
 from tripy.backend.cuda import storage
 from tripy.backend.cuda.attention import AttentionKernel
+from tripy.backend.cuda.eager_graphs import EagerGraphs
 from tripy.backend.cuda.float_linear import FloatLinearKernel
 from tripy.backend.cuda.fused_elementwise import FusedKernels
 from tripy.backend.cuda.gelu import gelu_kernel
@@ -73,6 +74,8 @@ class CudaBackend(Backend):
         #: primitive itself, so only Linears written with the primitives then run unfused).
         self.rewrites = INT8_LINEAR_REWRITES + FLOAT_LINEAR_REWRITES
         self._scalars: dict[tuple, Any] = {}
+        #: Eager evaluations met again, replayed as CUDA graphs (``$TRIPY_EAGER_GRAPHS=0`` turns it off).
+        self.eager_graphs = EagerGraphs()
 
     def fuse_steps(self, steps: list[Step], keep: Sequence[Tensor] = ()) -> list[Step]:
         """The plan with its elementwise chains (and their reductions) as generated kernels, as ``fusion`` says."""
