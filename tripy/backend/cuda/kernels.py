@@ -211,9 +211,10 @@ def _argmax(p: Argmax, x: Any) -> Any:
 
 
 def _float_matmul(a: Any, b: Any) -> Any:
-    """float16/float32 products: CuPy's matmul, or, while a CUDA graph is being captured (CuPy's cuBLAS
-    binding refuses to run then), the same product through tripy's own cuBLAS handle."""
-    if cupy.cuda.get_current_stream().is_capturing() and float_gemm.supports(a, b):
+    """float16/float32 products through tripy's own cuBLAS handle (CuPy's binding refuses to run while a
+    CUDA graph is captured), so that eager runs and captured graphs compute them with the same call;
+    CuPy's matmul for the shapes that one does not take."""
+    if float_gemm.supports(a, b):
         return float_gemm.gemm(a, b)
     return cupy.matmul(a, b)
 
