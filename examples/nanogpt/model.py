@@ -330,6 +330,8 @@ def generate(
             f"generate: {tokens.shape[1]} prompt tokens + {max_new_tokens} new tokens exceed "
             f"block_size={model.config.block_size}."
         )
+    if use_cache and temperature <= 0:
+        return _greedy_with_static_cache(model, tokens, max_new_tokens, on_token)
     rng = np.random.default_rng(seed)
     past: KVCache | None = None
     for step in range(max_new_tokens):
@@ -346,6 +348,27 @@ def generate(
         if on_token is not None:
             on_token(step, new)
     return tokens
+
+
+def _greedy_with_static_cache(
+    model: GPT, tokens: np.ndarray, max_new_tokens: int, on_token: Callable[[int, np.ndarray], None] | None
+) -> np.ndarray:
+    """Greedy decoding by :meth:`GPT.step`, eagerly, over a static cache of ``prompt + max_new_tokens``
+    positions: after the prompt, every step evaluates the same trace (the position is a tensor), which the
+    GPU backend replays as one CUDA graph."""
+    config = model.config
+    batch, prompt_len = tokens.shape
+    shape = (batch, config.n_head, prompt_len + max_new_tokens, config.n_embd // config.n_head)
+    caches = [tp.zeros(shape, dtype=config.dtype) for _ in range(2 * config.n_layer)]
+    token, position = tp.Tensor(tokens), tp.Tensor(np.zeros(1, np.int32))
+    new: list[tp.Tensor] = []
+    for step in range(max_new_tokens):
+        token, position, *caches = model.step(token, position, *caches)
+        token.eval()  # the caches and the position get values too: they are referenced
+        new.append(token)
+        if on_token is not None:  # else the tokens stay on the device until the end (no wait per step)
+            on_token(step, token.numpy().reshape(batch))
+    return np.concatenate([tokens, tp.concatenate(new, dim=1).numpy()], axis=1)
 
 
 def _pick(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator) -> np.ndarray:

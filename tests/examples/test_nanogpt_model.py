@@ -12,6 +12,7 @@ from model import GPT, StaticDecoder, generate
 from weight_loader import config_from_hf, load_weights_from_hf
 
 import tripy as tp
+from tripy.backend.registry import get_backend
 from tripy.compiler import TensorRTFallbackWarning
 
 
@@ -75,6 +76,22 @@ def test_greedy_generation_matches_transformers(hf_model, token_ids, use_cache):
     tokens = generate(tripy_gpt(hf_model), prompt.numpy(), 12, use_cache=use_cache)
     assert tokens.tolist() == expected.tolist()
     assert len(set(tokens[0, 5:].tolist())) > 3  # a real sequence, not one token repeated
+
+
+def test_eager_greedy_decoding_matches_transformers_and_replays_its_steps_on_the_gpu(hf_model, token_ids, backend):
+    """Greedy ``generate`` runs the static-cache step eagerly: on the GPU, every decoding step after the
+    first two is one CUDA graph (the same trace each time), with the tokens of the usual evaluation."""
+    prompt = token_ids[:, :5]
+    expected = hf_model.generate(
+        prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=12, min_new_tokens=12, do_sample=False
+    ).numpy()
+    model = tripy_gpt(hf_model)
+    assert generate(model, prompt.numpy(), 12).tolist() == expected.tolist()
+    if backend == "cuda":
+        graphs = get_backend("cuda").eager_graphs
+        before = graphs.stats["replayed"]
+        assert generate(model, prompt.numpy(), 12).tolist() == expected.tolist()
+        assert graphs.stats["replayed"] - before >= 11  # every decoding step of the second call
 
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
