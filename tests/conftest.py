@@ -17,6 +17,7 @@ from tripy.backend.registry import created_backends
 # its output wherever CI=true is set, as on CI machines.
 os.environ["NO_COLOR"] = "1"
 
+
 @pytest.fixture(autouse=True)
 def no_eager_history():
     """Each test starts with no evaluations met before: what the cuda backend replays as CUDA graphs (the
