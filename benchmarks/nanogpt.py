@@ -13,9 +13,10 @@ memory bandwidth. Everything runs in one process::
 Variants: ``hf-generate`` (``model.generate``), ``hf-eager-loop`` (a loop over ``past_key_values``),
 ``torch-cuda-graph`` (a static-KV decoder, one decode step captured as a CUDA graph:
 ``gpt2_static_decoder.py``), ``tripy-fp16``, ``tripy-int8-weight-only`` and ``tripy-int8`` (input and
-weight scales), eager with a growing cache, and ``tripy-compiled-*``: the same models through
-``StaticDecoder`` (``examples/nanogpt/model.py``: a static cache, the prompt and each decode step
-compiled with ``tp.compile``, which on the GPU replays one CUDA graph per step).
+weight scales), eager: ``generate`` runs the static-cache step eagerly, whose repeated trace the cuda
+backend replays as one CUDA graph per token (``tripy/backend/cuda/eager_graphs.py``); and
+``tripy-compiled-*``: the same models through ``StaticDecoder`` (``examples/nanogpt/model.py``: the
+prompt and each decode step compiled with ``tp.compile``, one CUDA graph per step, the caches donated).
 """
 
 from __future__ import annotations
