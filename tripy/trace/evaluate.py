@@ -19,7 +19,7 @@ from tripy.errors import SourceLocation, TripyException
 from tripy.trace.node import topological_order
 from tripy.trace.primitives import Primitive
 from tripy.trace.rewrite import Step, fuse_at, plan
-from tripy.trace.signature import traced
+from tripy.trace.signature import signature
 
 if TYPE_CHECKING:
     from tripy.tensor import Tensor
@@ -73,11 +73,10 @@ def evaluate(outputs: Sequence[Tensor], backend: Backend) -> None:
     pending = [t for t in outputs if t._node is not None]
     if not pending:
         return
+    order = topological_order(pending)
     graphs = backend.eager_graphs
-    if graphs is None or not graphs.enabled:
-        order = topological_order(pending)
-    else:
-        order, sig = traced(pending)
+    if graphs is not None and graphs.enabled:
+        sig = signature(order, pending)
         if sig is not None and all(leaf._backend is backend for leaf in sig.leaves):
             kept = graphs.run(sig, [leaf._value for leaf in sig.leaves], order, pending, backend)
             if kept is not None:

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tripy.tensor import Tensor
-    from tripy.trace.node import Node
 
 
 @dataclass(frozen=True)
@@ -45,57 +44,41 @@ def _references(items: list[Tensor], n: int) -> int:
 _HELD_BY_LIST_ONLY = _references([object()], 0)  # type: ignore[list-item]
 
 
-def traced(outputs: Sequence[Tensor]) -> tuple[list[Tensor], Signature | None]:
-    """The unevaluated tensors that ``outputs`` depend on, each after its inputs (``topological_order``'s
-    order), and the signature of evaluating them (None when a primitive cannot be hashed): one walk."""
-    if not outputs:
-        return [], None
-    order, slots, uses, leaves, parts = _walk(outputs)  # its frame, and its references, are gone now
+def signature(order: list[Tensor], outputs: Sequence[Tensor]) -> Signature | None:
+    """The signature of evaluating ``outputs``, whose unevaluated tensors are ``order`` (inputs first, as
+    ``topological_order`` gives them); None when a primitive cannot be hashed."""
+    slots, uses, leaves, parts = _wiring(order)  # its frame, and its loop's references, are gone now
     leaf_types = tuple((t.shape, t.dtype, t.backend) for t in leaves)
+    out_slots = [slots[id(t)] for t in outputs]
     try:
-        key = TraceKey((tuple(parts), leaf_types, tuple(slots[id(t)] for t in outputs)))
+        key = TraceKey((tuple(parts), leaf_types, tuple(out_slots)))
     except TypeError:
-        return order, None
-    return order, Signature(key, tuple(leaves), _wanted(order, uses, [slots[id(t)] for t in outputs]))
+        return None
+    return Signature(key, tuple(leaves), _wanted(order, uses, out_slots))
 
 
-def _walk(
-    outputs: Sequence[Tensor],
-) -> tuple[list[Tensor], dict[int, int], dict[int, int], list[Tensor], list[tuple]]:
-    """The order; each tensor's slot by id (``~n`` for the n-th leaf); how often each is an input of the
-    order's nodes; the leaves; and each node as its primitive and its inputs' slots."""
-    order: list[Tensor] = []
+def _wiring(order: list[Tensor]) -> tuple[dict[int, int], dict[int, int], list[Tensor], list[tuple]]:
+    """Each tensor's slot by id (its position in ``order``, ``~n`` for the n-th leaf); how often each is an
+    input of the order's nodes; the leaves; and each node as its primitive and its inputs' slots."""
     slots: dict[int, int] = {}
     uses: dict[int, int] = {}
     leaves: list[Tensor] = []
     parts: list[tuple] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, Node | None]] = [(t, None) for t in reversed(outputs)]
-    while stack:
-        tensor, node = stack.pop()
-        if node is not None:  # its inputs are done
-            refs: list[object] = [node.prim]
-            for i in node.inputs:
-                ident = id(i)
-                slot = slots.get(ident)
-                if slot is None:  # the unevaluated inputs came before: an input not seen yet has a value
-                    slot = slots[ident] = ~len(leaves)
-                    leaves.append(i)
-                refs.append(slot)
-                uses[ident] = uses.get(ident, 0) + 1
-            slots[id(tensor)] = len(order)
-            order.append(tensor)
-            parts.append(tuple(refs))
-            continue
-        node = tensor.node
-        if node is None or id(tensor) in seen:
-            continue
-        seen.add(id(tensor))
-        stack.append((tensor, node))
-        for inp in reversed(node.inputs):
-            if id(inp) not in seen and inp.node is not None:
-                stack.append((inp, None))
-    return order, slots, uses, leaves, parts
+    for n in range(len(order)):
+        node = order[n].node
+        assert node is not None
+        refs: list[object] = [node.prim]
+        for i in node.inputs:
+            ident = id(i)
+            slot = slots.get(ident)
+            if slot is None:  # inputs come first in the order: an input not seen yet has a value
+                slot = slots[ident] = ~len(leaves)
+                leaves.append(i)
+            refs.append(slot)
+            uses[ident] = uses.get(ident, 0) + 1
+        slots[id(order[n])] = n
+        parts.append(tuple(refs))
+    return slots, uses, leaves, parts
 
 
 def _wanted(order: list[Tensor], uses: dict[int, int], outputs: list[int]) -> tuple[int, ...]:
