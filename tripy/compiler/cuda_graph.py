@@ -27,6 +27,7 @@ from typing import Any
 import cupy
 
 from tripy.backend.base import Backend
+from tripy.backend.cuda.device_copy import copy_into, fresh_copy
 from tripy.backend.cuda.storage import storage_dtype
 from tripy.backend.cuda.update_slice import update_slice_into
 from tripy.compiler.graph import Graph
@@ -35,9 +36,6 @@ from tripy.trace.evaluate import run_steps
 from tripy.trace.node import topological_order
 from tripy.trace.primitives import UpdateSlice
 from tripy.trace.rewrite import Step, plan
-
-memcpy = cupy.cuda.runtime.memcpyAsync
-_DEVICE_TO_DEVICE = cupy.cuda.runtime.memcpyDeviceToDevice
 
 
 class CapturedGraph:
@@ -123,21 +121,6 @@ class CapturedGraph:
             stream.wait_event(self._last_stream.record())
             self._last_stream = stream
         for buffer, array in zip(self.inputs, arrays, strict=True):
-            if array.data.ptr == buffer.data.ptr:
-                continue
-            if array.flags.c_contiguous and array.dtype == buffer.dtype:
-                memcpy(buffer.data.ptr, array.data.ptr, buffer.nbytes, _DEVICE_TO_DEVICE, stream.ptr)
-            else:
-                buffer[...] = array
+            copy_into(buffer, array, stream)
         self.graph.launch(stream)
-        results = []
-        for position, out in enumerate(self.outputs):
-            if position in self.aliases:
-                results.append(out)
-            elif out.flags.c_contiguous:
-                copy = cupy.empty(out.shape, out.dtype)
-                memcpy(copy.data.ptr, out.data.ptr, out.nbytes, _DEVICE_TO_DEVICE, stream.ptr)
-                results.append(copy)
-            else:
-                results.append(out.copy())
-        return results
+        return [out if p in self.aliases else fresh_copy(out, stream) for p, out in enumerate(self.outputs)]

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import cupy
 
+from tripy.backend.cuda.device_copy import copy_into, fresh_copy
 from tripy.trace.evaluate import run_steps
 from tripy.trace.rewrite import plan
 from tripy.trace.signature import Signature, TraceKey
@@ -43,17 +44,6 @@ RECENT = 8
 CAPACITY = 8
 #: Traces of fewer steps run as usual (their kernels' launches cost about what a graph's copies do).
 MIN_STEPS = 3
-
-_memcpy = cupy.cuda.runtime.memcpyAsync
-_DEVICE_TO_DEVICE = cupy.cuda.runtime.memcpyDeviceToDevice
-
-
-def _fresh_copy(buffer: Any, stream: Any) -> Any:
-    if not buffer.flags.c_contiguous:
-        return buffer.copy()
-    copy = cupy.empty(buffer.shape, buffer.dtype)
-    _memcpy(copy.data.ptr, buffer.data.ptr, buffer.nbytes, _DEVICE_TO_DEVICE, stream.ptr)
-    return copy
 
 
 class _Captured:
@@ -93,16 +83,10 @@ class _Captured:
             stream.wait_event(self.last_stream.record())
             self.last_stream = stream
         for i, buffer in self.copied:
-            value = leaf_values[i]
-            if value.data.ptr != buffer.data.ptr:
-                _memcpy(buffer.data.ptr, value.data.ptr, buffer.nbytes, _DEVICE_TO_DEVICE, stream.ptr)
+            copy_into(buffer, leaf_values[i], stream)
         self.graph.launch(stream)
-        out = []
-        for n in kept:
-            buffer = self.buffers[n]
-            if buffer is not None:
-                out.append((n, _fresh_copy(buffer, stream)))
-        return out
+        buffers = self.buffers
+        return [(n, fresh_copy(buffers[n], stream)) for n in kept if buffers[n] is not None]
 
 
 class EagerGraphs:
@@ -131,9 +115,8 @@ class EagerGraphs:
         outputs: Sequence[Tensor],
         backend: Backend,
     ) -> list[tuple[int, Any]] | None:
-        """The values of ``sig.kept`` by position, from a graph of this trace; None to evaluate as usual."""
-        if not self.enabled:
-            return None
+        """The values of ``sig.kept`` by position, from a graph of this trace; None to evaluate as usual
+        (the evaluator asks only while ``enabled``)."""
         key = sig.key
         captured = self._graphs.get(key)
         if captured is not None:
