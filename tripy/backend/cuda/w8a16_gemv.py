@@ -589,28 +589,48 @@ def _multiprocessors() -> int:
 
 
 def choose(m: int, n: int, k: int, dtype_name: str, float_weight: bool = False) -> Config:
-    """The configuration used for ``m`` activation rows of ``dtype_name`` and an (n, k) weight (int8, or
-    with ``float_weight`` 16-bit): enough blocks to fill the GPU, and enough loads in flight per thread to
-    cover the memory latency. Chosen from measurements on an H200 (``benchmarks/int8_linear.py
-    --variants``): at M = 1, K = N = 8192, 16 rows per block with 8 warps and 4 loads in flight per row
-    reached 71% of the memory bandwidth, against 59% for 32 rows (70% with the evict-first hint); at
-    M = 16, 16 rows with 2 loads in flight: 65% (32 rows: 59%, 64 rows: 46%), the L2 prefetch hint best
-    for the largest weights and evict-first for K = N = 4096."""
+    """The configuration used for ``m`` activation rows of ``dtype_name`` and an (n, k) weight: int8, or
+    with ``float_weight`` 16-bit (the float16 Linear's GEMV). Chosen from measurements on an H200
+    (``benchmarks/int8_linear.py --variants``, weights read cold from memory).
+
+    For int8 weights the number of blocks decides (16 weight rows each). Up to two per multiprocessor
+    (N <= 4096 on an H200), 16 warps share each block's K: at K = N = 4096 that gave 6.5 us at M = 1 and 7.1 us
+    at M = 16, against 8.0 and 9.1 us for 8 warps with several loads in flight per row; where the blocks do
+    not even fill the GPU (GPT-2's N = 768 to 3072) each warp issues all its loads at once (K = 768: 2.7 us
+    against 3.5). Past two blocks per multiprocessor (K = N = 8192), 8 warps keep the most loads in flight
+    per row (71% of the memory bandwidth at M = 1)."""
+    if dtype_name == "float32" or _compute_capability() < 80:
+        return Config("simt", 2 if m > 4 else 4, 4, 2)
+    if float_weight:
+        return choose_w8a8(m, n, k, float_weight=True)
+    chunks, blocks, sms = -(-k // 64), -(-n // 16), _multiprocessors()
+    if blocks > 2 * sms:
+        return Config("mma", 16, 8, max(1, min(4 if m <= 8 else 1, chunks // 8)), 1)
+    warps = 16 if chunks >= 8 else 4
+    if blocks < sms:  # every warp's loads in one step (at most 4 per row)
+        return Config("mma", 16, warps, max(1, min(4, -(-chunks // warps))), 1)
+    return Config("mma", 16, warps, 1, 1)
+
+
+def choose_w8a8(m: int, n: int, k: int, float_weight: bool = False) -> Config:
+    """The configuration of the W8A8 kernel (activations quantized in it), and of the float16-weight GEMV
+    (``float_weight``): 8 warps and enough loads in flight per thread to cover the memory latency. On an
+    H200 at M = 1, K = N = 8192, 16 rows per block with 8 warps and 4 loads in flight per row reached 71% of
+    the memory bandwidth, against 59% for 32 rows; at M = 16, 16 rows with 2 loads in flight: 65% (32 rows:
+    59%, 64 rows: 46%), the L2 prefetch hint best for the largest weights and evict-first for K = N = 4096."""
     sms = _multiprocessors()
-    if dtype_name != "float32" and _compute_capability() >= 80:
-        chunks = -(-k // 64)
-        warps = 8 if chunks >= 32 else 4
-        if m <= 8:
-            rows, unroll, load = 16, 4, 1
-        else:  # twice the activation registers: fewer loads in flight
-            rows, unroll, load = 16, 2, (1 if n * k >= 1 << 25 else 2)
-        if -(-n // rows) < sms and chunks >= 48:
-            warps = 16  # few blocks (small N, large K): more warps split K
-        unroll = max(1, min(unroll, chunks // warps))
-        if float_weight:
-            unroll = max(1, unroll // 2)  # twice the bytes per load step
-        return Config("mma", rows, warps, unroll, load)
-    return Config("simt", 2 if m > 4 else 4, 4, 2)
+    chunks = -(-k // 64)
+    warps = 8 if chunks >= 32 else 4
+    if m <= 8:
+        rows, unroll, load = 16, 4, 1
+    else:  # twice the activation registers: fewer loads in flight
+        rows, unroll, load = 16, 2, (1 if n * k >= 1 << 25 else 2)
+    if -(-n // rows) < sms and chunks >= 48:
+        warps = 16  # few blocks (small N, large K): more warps split K
+    unroll = max(1, min(unroll, chunks // warps))
+    if float_weight:
+        unroll = max(1, unroll // 2)  # twice the bytes per load step
+    return Config("mma", rows, warps, unroll, load)
 
 
 #: The configuration and kernel of each default launch (rows, N, K, types, epilogue), found once.
@@ -773,7 +793,7 @@ def w8a8_gemv(
         raise ValueError(f"w8a8 takes 1 to {MAX_ROWS} rows, not {m}")
     if weight.dtype != np.int8 or weight.shape[0] < n or weight.shape[1] < k or weight.shape[1] % PAD:
         raise ValueError(f"weight {weight.shape} {weight.dtype} is not a prepared weight for K={k}")
-    config = config or choose(m, n, k, "float16")
+    config = config or choose_w8a8(m, n, k)
     vectorized = k % 16 == 0 and x.data.ptr % 16 == 0
     name = w8a8_kernel_name(config, m, dtype_name, vectorized)
     fn = _module(name).get_function(name)
