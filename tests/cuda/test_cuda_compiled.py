@@ -98,6 +98,64 @@ def test_outputs_are_not_overwritten_by_later_calls():
     assert first.tolist() == [2.0, 3.0, 4.0, 5.0]
 
 
+def _lent_pointer(compiled) -> int:
+    (graph,) = compiled.cuda_graphs.values()
+    return graph.lent_buffers[0].data.ptr if graph.lent_buffers else -1
+
+
+def test_an_output_dropped_before_the_next_call_is_lent_again_without_a_copy():
+    compiled = _compile(lambda x: x * 3.0, tp.InputInfo((4,), tp.float32))
+    for i in range(3):
+        out = compiled(tp.Tensor([1.0, 2.0, 3.0, float(i)]))
+        assert out.tolist() == [3.0, 6.0, 9.0, 3.0 * i]
+        assert out.value.data.ptr == _lent_pointer(compiled)  # the graph's own buffer, no copy
+        del out
+
+
+def test_an_output_kept_by_its_tensor_alone_is_given_a_copy_before_the_next_replay():
+    compiled = _compile(lambda x: x * 3.0, tp.InputInfo((4,), tp.float32))
+    kept = [compiled(tp.Tensor([float(i)] * 4)) for i in range(4)]
+    assert [t.tolist() for t in kept] == [[3.0 * i] * 4 for i in range(4)]
+    assert sum(t.value.data.ptr == _lent_pointer(compiled) for t in kept) == 1  # the last one only
+    assert _lent_pointer(compiled) != -1  # still lending
+
+
+def test_an_output_held_elsewhere_is_never_overwritten():
+    """A view of a lent output, a tensor made from its value, or a DLPack export hold its memory: the
+    graph is captured again with outputs copied out, and the held values stay as they were."""
+    import cupy
+
+    compiled = _compile(lambda x: x + 1.0, tp.InputInfo((4,), tp.float32))
+    first = compiled(tp.Tensor([1.0, 2.0, 3.0, 4.0]))
+    view = first.value[1:]
+    alias = tp.Tensor(first)
+    exported = cupy.from_dlpack(first)
+    compiled(tp.Tensor([10.0, 20.0, 30.0, 40.0]))
+    assert view.tolist() == [3.0, 4.0, 5.0] and alias.tolist() == [2.0, 3.0, 4.0, 5.0]
+    assert exported.tolist() == [2.0, 3.0, 4.0, 5.0] and first.tolist() == [2.0, 3.0, 4.0, 5.0]
+    assert _lent_pointer(compiled) == -1  # captured again, not lending
+    assert compiled(tp.Tensor([0.0, 0.0, 0.0, 1.0])).tolist() == [1.0, 1.0, 1.0, 2.0]
+
+
+def test_a_lent_output_fed_back_as_the_next_input():
+    compiled = _compile(lambda x: x * 2.0 + 1.0, tp.InputInfo((3,), tp.float32))
+    y = tp.Tensor([0.0, 1.0, 2.0])
+    expected = np.array([0.0, 1.0, 2.0], np.float32)
+    history = []
+    for _ in range(5):
+        y = compiled(y)
+        expected = expected * 2 + 1
+        history.append((y, expected.copy()))
+    for tensor, values in history:
+        np.testing.assert_array_equal(tensor.numpy(), values)
+
+
+def test_a_lent_output_read_later_by_a_lazy_op_reads_its_own_values():
+    compiled = _compile(lambda x: x - 1.0, tp.InputInfo((2,), tp.float32))
+    pending = [compiled(tp.Tensor([float(i), 10.0])) * 2.0 + 1.0 for i in range(6)]  # not evaluated yet
+    assert [p.tolist() for p in pending] == [[2.0 * (i - 1) + 1.0, 19.0] for i in range(6)]
+
+
 def test_shapes_outside_the_ranges_are_a_clear_error():
     compiled = _compile(lambda x: x * 2.0, tp.InputInfo(((1, 2, 4), 8), tp.float32))
     with pytest.raises(tp.TripyException, match="compiled for shapes"):

@@ -290,24 +290,32 @@ class Executable:
         if backend.name not in self._constants:  # moved to the backend once, not at every call
             self._constants[backend.name] = self._graph.constant_tensors()
         if backend.name == "cuda" and cuda_graphs_enabled():
-            captured = self._captured_for(tuple(v.shape for v in values), backend)
+            shapes = tuple(v.shape for v in values)
+            captured = self._captured_for(shapes, backend)
             if captured is not None:
-                arrays = captured([v.value_on(backend) for v in values])
-                return [
-                    Tensor.from_value(backend, array, dtype, shape)
-                    for array, (dtype, shape) in zip(arrays, captured.output_types, strict=True)
-                ]
+                outputs = captured(values)
+                if outputs is not None:
+                    return outputs
+                # An output it lent is still held (a view of it, say): captured again, copying outputs out.
+                del self._captured[shapes]
+                captured = self._captured_for(shapes, backend, lend=False)
+                if captured is not None:
+                    outputs = captured(values)
+                    assert outputs is not None  # nothing is lent
+                    return outputs
         outputs = self._graph.to_tensors(values, self._constants[backend.name])
         evaluate(outputs, backend)  # keeps each output's value on it
         return outputs
 
-    def _captured_for(self, shapes: tuple, backend: Any) -> Any:
-        """The CUDA graph of this bucket of input shapes, captured on first use (None where it cannot be)."""
+    def _captured_for(self, shapes: tuple, backend: Any, lend: bool = True) -> Any:
+        """The CUDA graph of this bucket of input shapes, captured on first use (None where it cannot be);
+        ``lend``: its outputs are lent (see :mod:`tripy.compiler.cuda_graph`)."""
         if shapes not in self._captured:
             from tripy.compiler.cuda_graph import CapturedGraph
 
             try:
-                self._captured[shapes] = CapturedGraph(self._graph, self._constants[backend.name], shapes, backend)
+                graph = CapturedGraph(self._graph, self._constants[backend.name], shapes, backend, lend)
+                self._captured[shapes] = graph
             except Exception as exc:  # a kernel that cannot be captured: this bucket runs eagerly
                 self._captured[shapes] = None
                 warnings.warn(

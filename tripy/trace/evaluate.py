@@ -75,7 +75,7 @@ def evaluate(outputs: Sequence[Tensor], backend: Backend) -> None:
         return
     order = topological_order(pending)
     graphs = backend.eager_graphs
-    if graphs is not None and graphs.enabled:
+    if graphs is not None and graphs.enabled and len(order) >= graphs.min_nodes:
         sig = signature(order, pending)
         if sig is not None and all(leaf._backend is backend for leaf in sig.leaves):
             kept = graphs.run(sig, [leaf._value for leaf in sig.leaves], order, pending, backend)
@@ -111,6 +111,13 @@ def run_steps(
         else:
             values[id(step.tensor)] = run(backend, step.prim, args, step.tensor._where)
     return values
+
+
+def replace_value(tensor: Tensor, value: Any) -> None:
+    """Give an evaluated ``tensor`` another array holding the same values on the same backend (a compiled
+    graph moving a result out of a buffer it is about to overwrite)."""
+    assert tensor._node is None and tensor._backend is not None
+    tensor._value = value
 
 
 def _keep(tensor: Tensor, value: Any, backend: Backend) -> None:
