@@ -131,12 +131,14 @@ class Tensor(TensorOperators):
         return t
 
     @staticmethod
-    def from_data(data: Any, dtype: DataType | None = None) -> Tensor:
-        """``tp.Tensor(data, dtype)``, without copying a scalar's way through the general constructor."""
+    def from_data(data: Any, dtype: DataType | None = None, rank: int = 0) -> Tensor:
+        """``tp.Tensor(data, dtype)``, without copying a scalar's way through the general constructor; a
+        scalar given a ``dtype`` gets ``rank`` dimensions of size 1."""
         if dtype is not None and isinstance(data, _SCALARS):
             backend = current_backend()
-            array = np.asarray(data, dtype=dtype.numpy)
-            return Tensor.from_value(backend, backend.from_numpy(array, dtype), dtype, ())
+            shape = (1,) * rank
+            array = np.asarray(data, dtype=dtype.numpy).reshape(shape)
+            return Tensor.from_value(backend, backend.from_numpy(array, dtype), dtype, shape)
         return Tensor(data, dtype)
 
     @staticmethod

@@ -31,6 +31,9 @@ class TraceGraphs(Protocol):
     """Runs traces that a backend has met before in one go (:mod:`tripy.backend.cuda.eager_graphs`)."""
 
     enabled: bool
+    #: Traces of fewer nodes are evaluated as usual without being looked up (launching their few kernels
+    #: costs less than a graph's copies).
+    min_nodes: int
 
     def run(
         self,

@@ -71,8 +71,9 @@ class TensorOperators:
 
     @staticmethod
     @abstractmethod
-    def from_data(data: Any, dtype: DataType | None = None) -> Tensor:
-        """A tensor holding ``data`` (as ``tp.Tensor(data, dtype)`` does)."""
+    def from_data(data: Any, dtype: DataType | None = None, rank: int = 0) -> Tensor:
+        """A tensor holding ``data`` (as ``tp.Tensor(data, dtype)`` does); a scalar given a ``dtype`` can be
+        given a ``rank`` too (that many dimensions of size 1)."""
 
     @property
     def rank(self) -> int:
@@ -183,9 +184,12 @@ def _created_at(*named: tuple[str, TensorOperators]) -> list[tuple[str, SourceLo
     return [(f"`{name}` was created at", t.where) for name, t in named]
 
 
-def scalar_operand(value: Any, name: str, op: str, like: TensorOperators) -> Tensor:
+def scalar_operand(value: Any, name: str, op: str, like: TensorOperators, rank: int = 0) -> Tensor:
     """A Python or NumPy scalar (or array) as a tensor for an op whose other operand is ``like``: a scalar
-    takes ``like``'s dtype, and must fit it."""
+    takes ``like``'s dtype, and must fit it; with ``rank``, it has that many dimensions of size 1 (so that
+    it broadcasts without a reshape in the trace)."""
+    if (type(value) is float or type(value) is int) and like.dtype.is_float:  # the common case, no checks
+        return like.from_data(value, like.dtype, rank)
     if isinstance(value, numbers.Real) and not isinstance(value, bool | numbers.Integral):
         if not like.dtype.is_float and not float(value).is_integer():
             raise_error(
@@ -206,7 +210,7 @@ def scalar_operand(value: Any, name: str, op: str, like: TensorOperators) -> Ten
             return like.from_data(value)
         except Exception:
             raise_error(f"{op}: `{name}` must be a tp.Tensor, not {type(value).__name__}.")
-    return like.from_data(value, like.dtype)
+    return like.from_data(value, like.dtype, rank)
 
 
 def with_rank(t: TensorOperators, rank: int) -> Tensor:
@@ -223,7 +227,7 @@ def binary(op: BinaryOp, a: Any, b: Any, name: str | None = None) -> Tensor:
         return _binary_with_scalar(op, a, b, name)
     if a.dtype is not b.dtype or (op not in _ANY_DTYPE and (op in _LOGICAL) != (a.dtype is dtypes.bool)):
         _reject_operands(op, a, b, name)
-    if a.shape == b.shape:
+    if a.shape == b.shape or _ones_like_rank(b.shape, a.shape) or _ones_like_rank(a.shape, b.shape):
         return a.from_primitive(_BINARY[op], (a, b))  # type: ignore[arg-type]
     shape = broadcast_shapes(a.shape, b.shape)
     if shape is None:
@@ -231,6 +235,14 @@ def binary(op: BinaryOp, a: Any, b: Any, name: str | None = None) -> Tensor:
         raise AssertionError  # unreachable
     rank = len(shape)
     return a.from_primitive(_BINARY[op], (with_rank(a, rank), with_rank(b, rank)))
+
+
+_ONES = tuple((1,) * rank for rank in range(9))
+
+
+def _ones_like_rank(shape: tuple[int, ...], other: tuple[int, ...]) -> bool:
+    """Whether ``shape`` is all 1s of ``other``'s rank (a scalar operand: it broadcasts as it is)."""
+    return len(shape) == len(other) < 9 and shape == _ONES[len(shape)]
 
 
 def _opname(op: BinaryOp, name: str | None) -> str:
@@ -246,9 +258,9 @@ def _binary_with_scalar(op: BinaryOp, a: Any, b: Any, name: str | None) -> Tenso
             f"{type(b).__name__}."
         )
     if not isinstance(a, TensorOperators):
-        a = scalar_operand(a, "input", opname, b)
+        a = scalar_operand(a, "input", opname, b, b.rank)
     if not isinstance(b, TensorOperators):
-        b = scalar_operand(b, "other", opname, a)
+        b = scalar_operand(b, "other", opname, a, a.rank)
     return binary(op, a, b, name)
 
 

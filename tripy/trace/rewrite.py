@@ -123,14 +123,42 @@ def fuse_at(tensor: Tensor, rewrites: Sequence[Rewrite]) -> tuple[Primitive, tup
     node = tensor.node
     if node is None:
         return None
-    for rewrite in rewrites:
+    by_root = _BY_ROOT.get(id(rewrites))
+    if by_root is None or by_root[0] is not rewrites:
+        if len(_BY_ROOT) > 64:
+            _BY_ROOT.clear()
+        by_root = _BY_ROOT[id(rewrites)] = (rewrites, _group_by_root(rewrites))
+    candidates = by_root[1].get(type(node.prim))
+    if candidates is None:
+        return None
+    on_values = True  # eager code: inputs that are all values match only patterns of captures
+    for i in node.inputs:
+        if i.node is not None:
+            on_values = False
+            break
+    for rewrite in candidates[1] if on_values else candidates[0]:
         pattern = rewrite.pattern
-        if type(node.prim) is pattern.prim and not _cannot_match(pattern, node.inputs):
+        if not _cannot_match(pattern, node.inputs):
             found = match(pattern, tensor)
             built = rewrite.build(found) if found is not None else None
             if built is not None:
                 return built
     return None
+
+
+#: For each sequence of rewrites seen (by id, kept alive with it): by root class, its rewrites, and those
+#: of them whose inputs may all be values.
+_BY_ROOT: dict[int, tuple[Sequence[Rewrite], dict[type[Primitive], tuple[list[Rewrite], list[Rewrite]]]]] = {}
+
+
+def _group_by_root(rewrites: Sequence[Rewrite]) -> dict[type[Primitive], tuple[list[Rewrite], list[Rewrite]]]:
+    grouped: dict[type[Primitive], tuple[list[Rewrite], list[Rewrite]]] = {}
+    for rewrite in rewrites:
+        every, on_values = grouped.setdefault(rewrite.pattern.prim, ([], []))
+        every.append(rewrite)
+        if all(_roots(p) is None for p in rewrite.pattern.inputs):
+            on_values.append(rewrite)
+    return grouped
 
 
 def _roots(pattern: PatternLike) -> frozenset[type[Primitive]] | None:

@@ -90,25 +90,24 @@ class CudaBackend(Backend):
 
     def from_numpy(self, array: np.ndarray, dtype: DataType) -> Any:
         host = storage.host_to_storage(np.asarray(array, dtype=dtype.numpy), dtype)
-        if host.ndim == 0:
-            # Scalars (the Python numbers of ``x * 2 + 1``) are kept on the device and shared: tripy never
-            # writes into a value, so a cached one saves a kernel launch (or a synchronous copy) per use.
-            key = (host.dtype.str, host.tobytes())
+        if host.size == 1 and host.ndim <= 8:
+            # Scalars (the Python numbers of ``x * 2 + 1``, shaped (1, ..., 1) to broadcast) are kept on the
+            # device and shared: tripy never writes into a value, so a cached one saves a kernel launch (or
+            # a synchronous copy) per use.
+            key = (host.dtype.str, host.tobytes(), host.ndim)
             value = self._scalars.get(key)
             if value is None:
                 if len(self._scalars) >= 4096:
                     self._scalars.clear()
-                value = self._scalars[key] = cupy.full((), host[()], dtype=host.dtype)
+                value = self._scalars[key] = cupy.full(host.shape, host.reshape(-1)[0], dtype=host.dtype)
             return value
-        if host.size == 1:  # a fill kernel is queued; a copy from pageable memory would wait for it
-            return cupy.full(host.shape, host.reshape(-1)[0], dtype=host.dtype)
         # One copy on the current stream (cupy.asarray stages small arrays through pinned memory, slower).
         out = cupy.empty(host.shape, dtype=host.dtype)
         out.set(np.ascontiguousarray(host), stream=cupy.cuda.get_current_stream())
         return out
 
     def to_numpy(self, value: Any, dtype: DataType) -> np.ndarray:
-        return storage.storage_to_host(cupy.asnumpy(value), dtype)
+        return storage.storage_to_host(value.get(), dtype)  # a CuPy array: its own copy, as cupy.asnumpy does
 
     def from_dlpack(self, obj: Any) -> Any:
         """A CuPy view of a device DLPack producer; PyTorch's bfloat16 and float8 come in as containers."""

@@ -94,6 +94,7 @@ class EagerGraphs:
 
     def __init__(self) -> None:
         self.enabled = os.environ.get("TRIPY_EAGER_GRAPHS", "1") != "0"
+        self.min_nodes = MIN_STEPS  # fewer nodes cannot plan to MIN_STEPS steps
         self._graphs: OrderedDict[TraceKey, _Captured] = OrderedDict()
         #: The last evaluations' keys, each with the identities of its leaves' values.
         self._recent: OrderedDict[TraceKey, tuple[int, ...]] = OrderedDict()
