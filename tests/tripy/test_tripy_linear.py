@@ -119,3 +119,32 @@ def test_low_precision_linear(backend, dtype):
     wd = w.astype(dtype.numpy)
     expected = ref_linear(x, wd, 0.0, tp.int8, np.full(3, 0.02, np.float32), 0)
     assert_close(out, expected.astype(dtype.numpy), dtype, ulps=8, atol=0.02)
+
+
+def test_a_layer_called_again_after_its_parameters_change_checks_and_uses_the_new_ones():
+    """A Linear remembers the last call's checks while the input's shape and its parameters stay the same;
+    a replaced parameter is checked and used, and the old one is not kept alive."""
+    import gc
+    import weakref
+
+    layer = tp.Linear(4, 3, dtype=tp.float16, quant_dtype=tp.int8, weight_quant_dim=0)
+    layer.weight = tp.Parameter(np.arange(12, dtype=np.float32).reshape(3, 4), dtype=tp.float16)
+    layer.bias = tp.Parameter(np.zeros(3, np.float32), dtype=tp.float16)
+    layer.weight_scale = tp.Parameter(np.ones(3, np.float32))
+    x = tp.Tensor(np.ones((2, 4), np.float32), dtype=tp.float16)
+    assert layer(x).tolist() == layer(x).tolist() == [[6.0, 22.0, 38.0]] * 2
+    old = weakref.ref(layer.weight)
+    layer.weight = tp.Parameter(np.ones((3, 4), np.float32), dtype=tp.float16)
+    gc.collect()
+    assert old() is None  # not held by the layer's memory of its last call
+    assert layer(x).tolist() == [[4.0, 4.0, 4.0]] * 2
+    layer.weight_scale = tp.Parameter(np.ones(4, np.float32))  # one per output channel is 3
+    with pytest.raises(tp.TripyException, match="per-channel `scale`"):
+        layer(x)
+    layer.weight_scale = tp.Parameter(np.full(3, 2.0, np.float32))  # weights 1 quantize to 0 with scale 2
+    layer.input_scale = tp.Parameter(np.ones((2,), np.float32))
+    with pytest.raises(tp.TripyException, match="input_scale"):
+        layer(x)
+    layer.input_scale = None
+    assert layer(x).tolist() == [[0.0, 0.0, 0.0]] * 2
+    assert layer(tp.Tensor(np.ones((1, 4), np.float32), dtype=tp.float16)).shape == (1, 3)

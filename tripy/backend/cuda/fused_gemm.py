@@ -66,7 +66,7 @@ class FusedInt8Linear:
         itemsize = 4 if out_dtype_name == "float32" else 2
         return out_dtype_name in OUT_KINDS and k % 16 == 0 and (n * itemsize) % 16 == 0 and n > 0 and k > 0
 
-    def _workspace(self, kind: int, m: int, n: int, k: int) -> tuple[int, int]:
+    def _workspace(self, kind: int, m: int, n: int, k: int, stream_ptr: int) -> tuple[int, int]:
         key = (kind, m > _SMALL_ROWS, n, k)
         size = self._workspace_bytes.get(key)
         if size is None:
@@ -79,7 +79,7 @@ class FusedInt8Linear:
         import cupy
 
         # One workspace per thread and stream: kernels of one stream run in order, so each may reuse it.
-        where = (threading.get_ident(), cupy.cuda.get_current_stream().ptr)
+        where = (threading.get_ident(), stream_ptr)
         buf = self._workspaces.get(where)
         if buf is None or buf.nbytes < size:
             buf = self._workspaces[where] = cupy.empty(size, dtype=np.uint8)
@@ -94,14 +94,18 @@ class FusedInt8Linear:
         bias: cupy.ndarray | None,
         out: cupy.ndarray,
         out_dtype_name: str,
+        stream_ptr: int | None = None,
     ) -> None:
         """``out = alpha * (a[:rows] @ w.T) + bias`` for C-contiguous int8 ``a`` (>= rows, K) and ``w`` (N, K),
-        float32 ``alpha`` (N,), ``bias`` (N,) of the output type or None, and a C-contiguous ``out`` (rows, N)."""
+        float32 ``alpha`` (N,), ``bias`` (N,) of the output type or None, and a C-contiguous ``out`` (rows, N),
+        queued on the stream ``stream_ptr`` (by default the current one)."""
         import cupy
 
+        if stream_ptr is None:
+            stream_ptr = cupy.cuda.get_current_stream().ptr
         kind = OUT_KINDS[out_dtype_name]
         n, k = w.shape
-        ws_ptr, ws_bytes = self._workspace(kind, rows, n, k)
+        ws_ptr, ws_bytes = self._workspace(kind, rows, n, k, stream_ptr)
         status = self._lib.tripy_int8_linear(
             kind,
             a.data.ptr,
@@ -115,7 +119,7 @@ class FusedInt8Linear:
             ws_ptr,
             ws_bytes,
             self._sm_count,
-            cupy.cuda.get_current_stream().ptr,
+            stream_ptr,
         )
         if status:
             raise RuntimeError(f"fused int8 kernel failed with code {status} for M={rows} N={n} K={k}")

@@ -76,17 +76,19 @@ class Int8LinearKernel:
         }
         self._scratches: dict[tuple, cupy.ndarray] = {}
 
-    def _scratch(self, shape: tuple[int, int], dtype) -> cupy.ndarray:
-        """A temporary of ``shape``: small ones are reused, which is safe because the kernels of one thread's
-        stream run in order and each temporary dies within the call that fills it."""
-        if shape[0] * shape[1] * np.dtype(dtype).itemsize > _SCRATCH_MAX_BYTES:
-            return cupy.empty(shape, dtype=dtype)
-        key = (threading.get_ident(), cupy.cuda.get_current_stream().ptr, shape, dtype)
+    def _scratch(self, shape: tuple[int, ...], dtype, stream_ptr: int) -> cupy.ndarray:
+        """A temporary of ``shape`` for work queued on the stream ``stream_ptr``: small ones are reused, which
+        is safe because the kernels of one thread's stream run in order and each temporary dies within the
+        call that fills it."""
+        key = (threading.get_ident(), stream_ptr, shape, dtype)
         buf = self._scratches.get(key)
         if buf is None:
+            buf = cupy.empty(shape, dtype=dtype)
+            if buf.nbytes > _SCRATCH_MAX_BYTES:
+                return buf
             if len(self._scratches) >= 32:
                 self._scratches.clear()
-            buf = self._scratches[key] = cupy.empty(shape, dtype=dtype)
+            self._scratches[key] = buf
         return buf
 
     # -- weights -------------------------------------------------------------------------------------
@@ -269,23 +271,24 @@ class Int8LinearKernel:
                 return out.reshape(out_shape)
         w_q = entry.int8
         x_name = _FLOATS[logical_dtype(x)]
-        x2 = _aligned(x.reshape(rows, k))
+        x2 = _aligned(x if x.ndim == 2 else x.reshape(rows, k))
         padded_rows = round_up4(rows)
         if bias is not None:
             bias = _aligned(bias)
         out_name = _FLOATS[out_dtype]
         fused = fused_gemm.kernel() if self.use_fused_kernel and not self.fused_failed else None
-        x_q_buffer = self._scratch((padded_rows, w_q.shape[1]), np.int8)
+        stream_ptr = cupy.cuda.get_current_stream().ptr
+        x_q_buffer = self._scratch((padded_rows, w_q.shape[1]), np.int8, stream_ptr)
         if fused is not None and w_q.shape == (n, k) and fused.supports(n, k, out_name):
             out = cupy.empty((rows, n), dtype=storage_dtype(out_dtype))
             # The kernel's sx * sw[n], written by the quantize kernel on this call's stream (sx may be a
             # shared buffer that changes between calls, so it is formed every time).
-            alpha = self._scratch((1, n), np.float32).reshape(n)
+            alpha = self._scratch((n,), np.float32, stream_ptr)
             x_q = int8_kernels.quantize_rows(
                 x2, x_name, s_x, padded_rows, k, out=x_q_buffer, alpha=(entry.scale, alpha)
             )
             try:
-                fused(x_q, rows, w_q, alpha, bias, out, out_name)
+                fused(x_q, rows, w_q, alpha, bias, out, out_name, stream_ptr)
             except RuntimeError as exc:  # e.g. a driver older than the library's CUDA runtime: stay on cuBLAS
                 self.fused_failed = True
                 warnings.warn(
@@ -295,9 +298,9 @@ class Int8LinearKernel:
                 )
             else:
                 self.stats["fused_kernel"] += 1
-                return out.reshape(out_shape)
+                return out if len(out_shape) == 2 else out.reshape(out_shape)
         x_q = int8_kernels.quantize_rows(x2, x_name, s_x, padded_rows, w_q.shape[1], out=x_q_buffer)
-        acc = int8_gemm_padded(x_q, w_q, out=self._scratch((padded_rows, w_q.shape[0]), np.int32))
+        acc = int8_gemm_padded(x_q, w_q, out=self._scratch((padded_rows, w_q.shape[0]), np.int32, stream_ptr))
         out = int8_kernels.epilogue(acc, rows, n, s_x, entry.scale, bias, storage_dtype(out_dtype), out_name)
         return out.reshape(out_shape)
 
