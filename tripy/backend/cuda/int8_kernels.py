@@ -116,9 +116,10 @@ __device__ __forceinline__ uint2 tp_quantize8(const float* v, float s, float r, 
     unsigned int word[2] = {0u, 0u};
     #pragma unroll
     for (int j = 0; j < 8; ++j) {
-        float q = rintf(tp_divide(v[j], s, r, fast));
-        q = q != q ? 0.0f : fminf(fmaxf(q, -128.0f), 127.0f);  // NaN quantizes to 0
-        word[j >> 2] |= ((unsigned int)(unsigned char)(signed char)(int)q) << (8 * (j & 3));
+        /* one instruction: round half to even, saturate to [-128, 127], NaN to 0 (PTX cvt to integer) */
+        int q;
+        asm("cvt.rni.sat.s8.f32 %0, %1;" : "=r"(q) : "f"(tp_divide(v[j], s, r, fast)));
+        word[j >> 2] |= ((unsigned int)q & 0xffu) << (8 * (j & 3));
     }
     return make_uint2(word[0], word[1]);
 }
