@@ -14,6 +14,7 @@ import ctypes
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,6 +60,7 @@ class FusedInt8Linear:
         lib.tripy_int8_linear_workspace.argtypes = [*[ctypes.c_int] * 5, ctypes.POINTER(ctypes.c_size_t)]
         self._workspace_bytes: dict[tuple, int] = {}
         self._workspaces: dict[tuple[int, int], cupy.ndarray] = {}
+        self._launchers: dict[tuple, Callable[..., None]] = {}
 
     @staticmethod
     def supports(n: int, k: int, out_dtype_name: str) -> bool:
@@ -103,26 +105,30 @@ class FusedInt8Linear:
 
         if stream_ptr is None:
             stream_ptr = cupy.cuda.get_current_stream().ptr
-        kind = OUT_KINDS[out_dtype_name]
         n, k = w.shape
-        ws_ptr, ws_bytes = self._workspace(kind, rows, n, k, stream_ptr)
-        status = self._lib.tripy_int8_linear(
-            kind,
-            a.data.ptr,
-            w.data.ptr,
-            out.data.ptr,
-            alpha.data.ptr,
-            bias.data.ptr if bias is not None else None,
-            rows,
-            n,
-            k,
-            ws_ptr,
-            ws_bytes,
-            self._sm_count,
-            stream_ptr,
-        )
-        if status:
-            raise RuntimeError(f"fused int8 kernel failed with code {status} for M={rows} N={n} K={k}")
+        launch = self.launcher(rows, n, k, out_dtype_name, stream_ptr)
+        launch(a.data.ptr, w.data.ptr, out.data.ptr, alpha.data.ptr, bias.data.ptr if bias is not None else None)
+
+    def launcher(self, rows: int, n: int, k: int, out_dtype_name: str, stream_ptr: int) -> Callable[..., None]:
+        """:meth:`__call__` for one shape and stream, given the pointers ``(a, w, out, alpha, bias or None)``
+        (kept for the calling thread when the product needs no workspace: a workspace may be reallocated)."""
+        key = (rows, n, k, out_dtype_name, stream_ptr, threading.get_ident())
+        launch = self._launchers.get(key)
+        if launch is None:
+            kind = OUT_KINDS[out_dtype_name]
+            ws_ptr, ws_bytes = self._workspace(kind, rows, n, k, stream_ptr)
+            fn, sms = self._lib.tripy_int8_linear, self._sm_count
+
+            def launch(a: int, w: int, out: int, alpha: int, bias: int | None) -> None:
+                status = fn(kind, a, w, out, alpha, bias, rows, n, k, ws_ptr, ws_bytes, sms, stream_ptr)
+                if status:
+                    raise RuntimeError(f"fused int8 kernel failed with code {status} for M={rows} N={n} K={k}")
+
+            if ws_bytes == 0:
+                if len(self._launchers) >= 256:
+                    self._launchers.clear()
+                self._launchers[key] = launch
+        return launch
 
 
 @cache

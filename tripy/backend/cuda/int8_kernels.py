@@ -7,7 +7,8 @@ float16 is handled as bits with the PTX conversion instructions, so no CUDA head
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
+from typing import Any
 
 import cupy
 import numpy as np
@@ -234,6 +235,28 @@ def epilogue_vec_kernel(dtype_name: str) -> cupy.RawKernel:
 _BLOCK = 256
 
 
+class QuantizeLaunch:
+    """The vectorised quantize kernel for one shape (rows of a multiple of 8 values, unpadded columns), its
+    launch arguments worked out once: ``launch(x, scale, q, w_scale, alpha)`` as :func:`quantize_rows`."""
+
+    def __init__(self, rows: int, cols: int, dtype_name: str, n_alpha: int) -> None:
+        groups = rows * cols // 8
+        half = (groups + 1) // 2
+        self.kernel = quantize_rows_vec_kernel(dtype_name)
+        self.grid, self.block = ((half + _BLOCK - 1) // _BLOCK,), (_BLOCK,)
+        self.sizes = (np.int64(groups), np.int64(half))
+        self.n_alpha = np.int64(n_alpha)
+
+    def __call__(self, x: cupy.ndarray, scale: cupy.ndarray, q: cupy.ndarray, w_scale: Any, alpha: Any) -> None:
+        self.kernel(self.grid, self.block, (x, scale, q, *self.sizes, w_scale, alpha, self.n_alpha))
+
+
+@lru_cache(maxsize=256)
+def quantize_launch(rows: int, cols: int, dtype_name: str, n_alpha: int) -> QuantizeLaunch:
+    """The (cached) :class:`QuantizeLaunch` of a shape: ``cols % 8 == 0`` and ``rows > 0``."""
+    return QuantizeLaunch(rows, cols, dtype_name, n_alpha)
+
+
 def quantize_rows(
     x: cupy.ndarray,
     dtype_name: str,
@@ -251,23 +274,8 @@ def quantize_rows(
     rows, cols = x.shape
     q = cupy.empty((padded_rows, padded_cols), dtype=np.int8) if out is None else out
     if cols % 8 == 0 and cols == padded_cols and rows > 0:
-        groups = rows * cols // 8
-        half = (groups + 1) // 2
         w_scale, into = alpha if alpha is not None else (scale, q)
-        quantize_rows_vec_kernel(dtype_name)(
-            ((half + _BLOCK - 1) // _BLOCK,),
-            (_BLOCK,),
-            (
-                x,
-                scale,
-                q,
-                np.int64(groups),
-                np.int64(half),
-                w_scale,
-                into,
-                np.int64(into.size if alpha is not None else 0),
-            ),
-        )
+        quantize_launch(rows, cols, dtype_name, into.size if alpha is not None else 0)(x, scale, q, w_scale, into)
         if padded_rows > rows and alpha is None:
             q[rows:] = 0
         return q

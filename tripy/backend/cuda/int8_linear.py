@@ -75,12 +75,14 @@ class Int8LinearKernel:
             "cache_misses": 0,
         }
         self._scratches: dict[tuple, cupy.ndarray] = {}
+        self._hoppers: dict[tuple, tuple | None] = {}
 
-    def _scratch(self, shape: tuple[int, ...], dtype, stream_ptr: int) -> cupy.ndarray:
-        """A temporary of ``shape`` for work queued on the stream ``stream_ptr``: small ones are reused, which
-        is safe because the kernels of one thread's stream run in order and each temporary dies within the
-        call that fills it."""
-        key = (threading.get_ident(), stream_ptr, shape, dtype)
+    def _scratch(self, shape: tuple[int, ...], dtype, stream: Any) -> cupy.ndarray:
+        """A temporary of ``shape`` for work queued on ``stream``: small ones are reused, which is safe because
+        the kernels of one thread's stream run in order and each temporary dies within the call that fills
+        it. They are kept by the stream object, not its handle: a handle is reused once its stream is gone,
+        and the temporaries of a graph's stream come from that graph's memory pool."""
+        key = (threading.get_ident(), stream, shape, dtype)
         buf = self._scratches.get(key)
         if buf is None:
             buf = cupy.empty(shape, dtype=dtype)
@@ -245,6 +247,32 @@ class Int8LinearKernel:
             out = self.gelu(Gelu(), out)
         return out if residual is None else KERNELS[Binary](_ADD, residual, out)
 
+    def _hopper(self, rows: int, n: int, k: int, x_name: str, out_name: str, stream: Any) -> tuple | None:
+        """For the Hopper kernel, on this stream: the quantize launch, the GEMM launch, and the int8 input
+        (None for a large one) and ``sx * sw`` buffers they share (reused: the stream runs them in order), or
+        None where that kernel does not take these shapes. Worked out once per shape."""
+        fused = fused_gemm.kernel()
+        if fused is None:
+            return None
+        key = (id(fused), rows, n, k, x_name, out_name, stream, threading.get_ident())
+        found = self._hoppers.get(key)
+        if found is not None:
+            return found
+        if not fused.supports(n, k, out_name) or rows == 0:
+            return None
+        padded_rows = round_up4(rows)
+        held = padded_rows * k <= _SCRATCH_MAX_BYTES  # a large input's int8 copy is made by each call
+        found = (
+            int8_kernels.quantize_launch(rows, k, x_name, n),
+            fused.launcher(rows, n, k, out_name, stream.ptr),
+            self._scratch((padded_rows, k), np.int8, stream) if held else None,
+            self._scratch((n,), np.float32, stream),
+        )
+        if len(self._hoppers) >= 64:
+            self._hoppers.clear()
+        self._hoppers[key] = found
+        return found
+
     def _linear(self, p: Int8Linear, x: Any, s_x: Any, entry: Any, bias: Any, n: int) -> Any:
         """The product and the bias (``bias`` already of the result's type)."""
         out_shape = (*x.shape[:-1], n)
@@ -276,19 +304,19 @@ class Int8LinearKernel:
         if bias is not None:
             bias = _aligned(bias)
         out_name = _FLOATS[out_dtype]
-        fused = fused_gemm.kernel() if self.use_fused_kernel and not self.fused_failed else None
-        stream_ptr = cupy.cuda.get_current_stream().ptr
-        x_q_buffer = self._scratch((padded_rows, w_q.shape[1]), np.int8, stream_ptr)
-        if fused is not None and w_q.shape == (n, k) and fused.supports(n, k, out_name):
+        stream = cupy.cuda.get_current_stream()
+        fused = self.use_fused_kernel and not self.fused_failed and w_q.shape == (n, k)
+        hopper = self._hopper(rows, n, k, x_name, out_name, stream) if fused else None
+        if hopper is not None:
+            quantize, gemm, x_q, alpha = hopper
+            if x_q is None:
+                x_q = cupy.empty((padded_rows, k), dtype=np.int8)
             out = cupy.empty((rows, n), dtype=storage_dtype(out_dtype))
             # The kernel's sx * sw[n], written by the quantize kernel on this call's stream (sx may be a
             # shared buffer that changes between calls, so it is formed every time).
-            alpha = self._scratch((n,), np.float32, stream_ptr)
-            x_q = int8_kernels.quantize_rows(
-                x2, x_name, s_x, padded_rows, k, out=x_q_buffer, alpha=(entry.scale, alpha)
-            )
+            quantize(x2, s_x, x_q, entry.scale, alpha)
             try:
-                fused(x_q, rows, w_q, alpha, bias, out, out_name, stream_ptr)
+                gemm(x_q.data.ptr, w_q.data.ptr, out.data.ptr, alpha.data.ptr, None if bias is None else bias.data.ptr)
             except RuntimeError as exc:  # e.g. a driver older than the library's CUDA runtime: stay on cuBLAS
                 self.fused_failed = True
                 warnings.warn(
@@ -299,8 +327,9 @@ class Int8LinearKernel:
             else:
                 self.stats["fused_kernel"] += 1
                 return out if len(out_shape) == 2 else out.reshape(out_shape)
+        x_q_buffer = self._scratch((padded_rows, w_q.shape[1]), np.int8, stream)
         x_q = int8_kernels.quantize_rows(x2, x_name, s_x, padded_rows, w_q.shape[1], out=x_q_buffer)
-        acc = int8_gemm_padded(x_q, w_q, out=self._scratch((padded_rows, w_q.shape[0]), np.int32, stream_ptr))
+        acc = int8_gemm_padded(x_q, w_q, out=self._scratch((padded_rows, w_q.shape[0]), np.int32, stream))
         out = int8_kernels.epilogue(acc, rows, n, s_x, entry.scale, bias, storage_dtype(out_dtype), out_name)
         return out.reshape(out_shape)
 
