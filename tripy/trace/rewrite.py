@@ -18,6 +18,7 @@ from tripy.trace.primitives import Primitive
 
 if TYPE_CHECKING:
     from tripy.tensor import Tensor
+    from tripy.trace.node import Node
 
 
 @dataclass(frozen=True)
@@ -123,20 +124,7 @@ def fuse_at(tensor: Tensor, rewrites: Sequence[Rewrite]) -> tuple[Primitive, tup
     node = tensor.node
     if node is None:
         return None
-    by_root = _BY_ROOT.get(id(rewrites))
-    if by_root is None or by_root[0] is not rewrites:
-        if len(_BY_ROOT) > 64:
-            _BY_ROOT.clear()
-        by_root = _BY_ROOT[id(rewrites)] = (rewrites, _group_by_root(rewrites))
-    candidates = by_root[1].get(type(node.prim))
-    if candidates is None:
-        return None
-    on_values = True  # eager code: inputs that are all values match only patterns of captures
-    for i in node.inputs:
-        if i.node is not None:
-            on_values = False
-            break
-    for rewrite in candidates[1] if on_values else candidates[0]:
+    for rewrite in _candidates(rewrites, node):
         pattern = rewrite.pattern
         if not _cannot_match(pattern, node.inputs):
             found = match(pattern, tensor)
@@ -149,6 +137,26 @@ def fuse_at(tensor: Tensor, rewrites: Sequence[Rewrite]) -> tuple[Primitive, tup
 #: For each sequence of rewrites seen (by id, kept alive with it): by root class, its rewrites, and those
 #: of them whose inputs may all be values.
 _BY_ROOT: dict[int, tuple[Sequence[Rewrite], dict[type[Primitive], tuple[list[Rewrite], list[Rewrite]]]]] = {}
+
+
+def _candidates(rewrites: Sequence[Rewrite], node: Node) -> list[Rewrite]:
+    """The rewrites that may match at a tensor made by ``node``: those rooted at its primitive's class, and
+    only those whose inputs may all be values when all of the node's are (eager code)."""
+    by_root = _BY_ROOT.get(id(rewrites))
+    if by_root is None or by_root[0] is not rewrites:
+        if len(_BY_ROOT) > 64:
+            _BY_ROOT.clear()
+        by_root = _BY_ROOT[id(rewrites)] = (rewrites, _group_by_root(rewrites))
+    candidates = by_root[1].get(type(node.prim))
+    if candidates is None:
+        return _NO_REWRITES
+    for i in node.inputs:
+        if i.node is not None:
+            return candidates[0]
+    return candidates[1]
+
+
+_NO_REWRITES: list[Rewrite] = []
 
 
 def _group_by_root(rewrites: Sequence[Rewrite]) -> dict[type[Primitive], tuple[list[Rewrite], list[Rewrite]]]:
@@ -210,14 +218,11 @@ def plan(order: Sequence[Tensor], outputs: Sequence[Tensor], rewrites: Sequence[
     """
     if not rewrites:
         return [Step(t, t.node.prim, t.node.inputs) for t in order]  # type: ignore[union-attr]
-    by_root: dict[type[Primitive], list[Rewrite]] = {}
-    for rewrite in rewrites:
-        by_root.setdefault(rewrite.pattern.prim, []).append(rewrite)
     fused: dict[int, tuple[Primitive, tuple[Tensor, ...]]] = {}
     covered: set[int] = set()
     for tensor in reversed(order):
         node = tensor.node
-        candidates = by_root.get(type(node.prim)) if node is not None else None
+        candidates = _candidates(rewrites, node) if node is not None else _NO_REWRITES
         if not candidates or id(tensor) in covered:
             continue
         for rewrite in candidates:
