@@ -11,7 +11,10 @@ For each shape (M rows, K in, N out) it prints the time per call and TOPS (2*M*N
 - ``torch._int_mm`` and a torch float16 matmul
 
 Times are CUDA-event times over back-to-back calls, so they include tripy's Python work where that, not
-the GPU, is the bottleneck (small shapes). For those shapes a breakdown says where the time goes.
+the GPU, is the bottleneck (small shapes). Every case is warmed, then the cases are timed in turn, five
+rounds over, and each row is the median of its rounds: the lent machines' hosts speed up and slow down
+within a run, and this way every case sees the same host. For small shapes a breakdown says where the
+time goes.
 
 Then the decode table (``--decode`` for it alone): weight-only int8 (W8A16) against float16 ``tp.Linear``
 at few rows, where reading the weight is the cost. There times are GPU times: each Linear's planned
@@ -134,6 +137,19 @@ def make_linear(
     return layer
 
 
+def interleaved_ms(cases: Sequence[tuple[str, Callable[[], Any]]], iters: int, rounds: int = 5) -> dict[str, float]:
+    """Milliseconds per call of each case: every case warmed first, then :func:`gpu_ms` of each in turn,
+    ``rounds`` times over, and the median of its rounds (so a host that speeds up or slows down during the
+    run affects every case alike)."""
+    for _, fn in cases:
+        gpu_ms(fn, max(1, iters // 4), warmup=10)
+    times: dict[str, list[float]] = {name: [] for name, _ in cases}
+    for _ in range(rounds):
+        for name, fn in cases:
+            times[name].append(gpu_ms(fn, iters, warmup=2))
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
 def bench_shape(m: int, k: int, n: int, iters: int, torch) -> list[tuple[str, float, str]]:
     cb = get_backend("cuda")
     rng = cupy.random.default_rng(0)
@@ -147,63 +163,67 @@ def bench_shape(m: int, k: int, n: int, iters: int, torch) -> list[tuple[str, fl
     int8_layer = make_linear(w, w_scale, bias, x_scale)
     wo_layer = make_linear(w, w_scale, bias, None)
     f16_layer = make_linear(w, None, bias, None)
-    rows = []
     stats0 = dict(cb.int8.stats)
-    fused0, few0 = cb.int8.stats["fused_kernel"], cb.int8.stats["w8a8"]
-    ms = gpu_ms(lambda: int8_layer(xt).eval(), iters)
-    if cb.int8.stats["w8a8"] > few0:
+    int8_layer(xt).eval()  # which path runs, from the counters
+    if cb.int8.stats["w8a8"] > stats0["w8a8"]:
         note = "one kernel for few rows (input quantized in it)"
-    elif cb.int8.stats["fused_kernel"] > fused0:
+    elif cb.int8.stats["fused_kernel"] > stats0["fused_kernel"]:
         note = "Hopper kernel, scales in its epilogue"
     else:
         note = "cuBLAS path"
-    rows.append(("tripy int8 Linear (x+w scales)", ms, note))
-    if cb.int8.stats["fused_kernel"] > fused0:
+    hopper = cb.int8.stats["fused_kernel"] > stats0["fused_kernel"]
+
+    def cublas_path() -> None:  # the path other GPUs take (the flag's two writes are part of the time)
         cb.int8.use_fused_kernel = False
         try:
-            rows.append(
-                (
-                    "tripy int8 Linear, cuBLAS + epilogue",
-                    gpu_ms(lambda: int8_layer(xt).eval(), iters),
-                    "the path for other GPUs",
-                )
-            )
+            int8_layer(xt).eval()
         finally:
             cb.int8.use_fused_kernel = True
-    rows.append(("tripy int8 Linear (weight-only)", gpu_ms(lambda: wo_layer(xt).eval(), iters), ""))
+
     # The same layers compiled: one CUDA graph replayed per call (tp.compile on the cuda backend).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TensorRT cannot run on this GPU: the CUDA-graph path is what is timed
         info = [tp.InputInfo((m, k), tp.float16)]
         compiled = {
-            name: tp.compile(layer, args=info) for name, layer in (("int8", int8_layer), ("float16", f16_layer))
+            name: tp.compile(layer, args=info)
+            for name, layer in (("int8", int8_layer), ("float16", f16_layer), ("int8 weight-only", wo_layer))
         }
-        compiled["int8 weight-only"] = tp.compile(wo_layer, args=info)
-    for name, exe in compiled.items():
-        rows.append((f"tripy {name} Linear, compiled", gpu_ms(lambda exe=exe: exe(xt), iters), exe.backend))
-    rows.append(("tripy float16 Linear", gpu_ms(lambda: f16_layer(xt).eval(), iters), ""))
-    assert cb.int8.stats["fused"] > stats0["fused"] and cb.int8.stats["weight_only"] > stats0["weight_only"]
-
     kp, mp = (k + 3) // 4 * 4, (m + 3) // 4 * 4
     xs = cupy.asarray(np.float32(x_scale))
     x_q = kernels.quantize_rows(x, "float16", xs, mp, kp)
     w_q = cb.kernels[Quantize](Quantize(tp.int8, 0), w, cupy.asarray(w_scale))
-    rows.append(("raw cuBLAS int8 GEMM (int32 out)", gpu_ms(lambda: int8_gemm_padded(x_q, w_q), iters), ""))
+    cases: list[tuple[str, Callable[[], Any]]] = [("tripy int8 Linear (x+w scales)", lambda: int8_layer(xt).eval())]
+    if hopper:
+        cases.append(("tripy int8 Linear, cuBLAS + epilogue", cublas_path))
+    cases.append(("tripy int8 Linear (weight-only)", lambda: wo_layer(xt).eval()))
+    for name, exe in compiled.items():
+        cases.append((f"tripy {name} Linear, compiled", lambda exe=exe: exe(xt)))
+    cases.append(("tripy float16 Linear", lambda: f16_layer(xt).eval()))
+    cases.append(("raw cuBLAS int8 GEMM (int32 out)", lambda: int8_gemm_padded(x_q, w_q)))
+    int_mm_error = None
+    if torch is not None:
+        tx, tw = torch.from_dlpack(x_q[:m]), torch.from_dlpack(w_q)
+        twt = tw.t()
+        try:
+            torch._int_mm(tx, twt)
+            cases.append(("torch._int_mm", lambda: torch._int_mm(tx, twt)))
+        except RuntimeError as exc:
+            int_mm_error = str(exc).splitlines()[0][:60]
+        hx, hw = torch.from_dlpack(x), torch.from_dlpack(w)
+        cases.append(("torch float16 matmul (x @ w.T)", lambda: hx @ hw.t()))
+    times = interleaved_ms(cases, iters)
+    notes = {"tripy int8 Linear (x+w scales)": note, "tripy int8 Linear, cuBLAS + epilogue": "the path for other GPUs"}
+    for name, exe in compiled.items():
+        notes[f"tripy {name} Linear, compiled"] = exe.backend
+    rows = [(name, times[name], notes.get(name, "")) for name, _ in cases]
+    if int_mm_error is not None:
+        rows.insert(len(rows) - 1, ("torch._int_mm", float("nan"), int_mm_error))
+    assert cb.int8.stats["fused"] > stats0["fused"] and cb.int8.stats["weight_only"] > stats0["weight_only"]
 
     # Exactness of the GEMM on this shape, checked on a slice against int64 on the host.
     acc = cupy.asnumpy(int8_gemm_padded(x_q, w_q)[:8, :64])
     ref = cupy.asnumpy(x_q[:8]).astype(np.int64) @ cupy.asnumpy(w_q[:64]).astype(np.int64).T
     assert np.array_equal(acc, ref), "int8 GEMM is not exact"
-
-    if torch is not None:
-        tx, tw = torch.from_dlpack(x_q[:m]), torch.from_dlpack(w_q)
-        twt = tw.t()
-        try:
-            rows.append(("torch._int_mm", gpu_ms(lambda: torch._int_mm(tx, twt), iters), ""))
-        except RuntimeError as exc:
-            rows.append(("torch._int_mm", float("nan"), str(exc).splitlines()[0][:60]))
-        hx, hw = torch.from_dlpack(x), torch.from_dlpack(w)
-        rows.append(("torch float16 matmul (x @ w.T)", gpu_ms(lambda: hx @ hw.t(), iters), ""))
 
     # Where the time of one tripy int8 call goes: its kernels alone, back to back.
     out_ms = gpu_ms(lambda: kernels.quantize_rows(x, "float16", xs, mp, kp), iters)
@@ -446,7 +466,7 @@ def main() -> None:
         return
     summary = {}
     for m, k, n in SHAPES[1:] if args.quick else SHAPES:
-        iters = 20 if m * n * k >= 2**36 else 200
+        iters = 100 if m * n * k >= 2**36 else 200
         print(f"\nM={m} K={k} N={n}  ({iters} calls each)")
         print(f"  {'case':<40} {'ms/call':>10} {'TOPS':>9}")
         rows = bench_shape(m, k, n, iters, torch)
