@@ -1,7 +1,11 @@
 """Eager latency of a tiny op on the GPU: build the trace, evaluate it on the ``cuda`` backend, read back.
 
 Run on a GPU machine: ``PYTHONPATH=. python benchmarks/eager_gpu_latency.py``. Prints the median
-microseconds per round trip of each case, and CuPy alone doing the same work. Goal: under 50 µs.
+microseconds per round trip of each case, CuPy alone doing the same work, and each case against CuPy's.
+Goal: ``(a + b).tolist()`` within 35 µs where CuPy takes 29 µs (1.21x CuPy's time).
+
+Measured on lent NVIDIA H200s (the host's speed differs between machines, so the CuPy row matters):
+``(a + b).tolist()`` 27.6 µs against CuPy's 21.8 (1.27x) on one, 41.0 against 29.5 (1.39x) on another.
 """
 
 from __future__ import annotations
@@ -42,9 +46,11 @@ def main() -> None:
     ]
     props = cupy.cuda.runtime.getDeviceProperties(0)
     print(f"device: {props['name'].decode()}, CuPy {cupy.__version__}")
-    print(f"{'case':<62} {'median µs':>10}")
-    for name, fn in cases:
-        print(f"{name:<62} {median_us(fn):10.1f}")
+    times = {name: median_us(fn) for name, fn in cases}
+    cupy_us = times[cases[-1][0]]
+    print(f"{'case':<62} {'median µs':>10} {'x CuPy':>7}")
+    for name, us in times.items():
+        print(f"{name:<62} {us:10.1f} {us / cupy_us:7.2f}")
 
 
 if __name__ == "__main__":

@@ -24,26 +24,24 @@ one CUDA graph, the graph replayed 10 times per measure, the median of 5 measure
 bandwidth counts the bytes a call must move (weight, scales, bias, input, output) and is given as a
 fraction of the card's memory bandwidth. ``--variants`` adds the W8A16 kernel's configurations alone.
 
-Measured on an NVIDIA H200 (4.8 TB/s nominal; GPU us per call; W8A16 = int8 weight-only tp.Linear, float16
-activations; ratios from one run; the M=16, K=N=8192 W8A16 time is for 32 rows per block, the default
-then, 16 rows measured 21.76 us = 2.20x and is the default now)::
+Measured on a lent NVIDIA H200 (4.8 TB/s nominal; GPU us per call; W8A16 = int8 weight-only tp.Linear,
+float16 activations; 2026-12-01, ratios within one run. The K = N = 8192 and 4096 rows are from a run
+earlier that day with the same kernels; the last run gave the same ratios, 1.98x, 2.00x, 1.72x and 1.91x)::
 
     M     K     N   float16 tp.Linear   W8A16 tp.Linear   speed-up   W8A16 bandwidth
-    1  8192  8192        36.06 (*)         19.72 (*)        1.99x (*)   71% (3.41 TB/s)
-   16  8192  8192        47.93             23.83            2.01x       59% (2.84 TB/s)
-    1  4096  4096        11.11              8.06            1.38x       43% (2.09 TB/s)
-   16  4096  4096        13.95              9.11            1.53x       39% (1.87 TB/s)
-    1   768  2304         4.27              3.46            1.23x       11%
-   16   768  2304         4.72              3.82            1.24x       10%
-    1   768   768         4.11              3.25            1.27x        4%
-   16   768   768         4.48              3.46            1.29x        4%
-    1   768  3072         4.44              3.58            1.24x       14%
-   16   768  3072         4.85              3.97            1.22x       13%
-    1  3072   768         4.65              3.52            1.32x       14%
-   16  3072   768         5.86              4.50            1.30x       12%
+    1  8192  8192        38.72             19.45            1.99x       72% (3.46 TB/s)
+   16  8192  8192        41.40             20.47            2.02x       69% (3.31 TB/s)
+    1  4096  4096        11.20              6.51            1.72x       54% (2.59 TB/s)
+   16  4096  4096        13.90              7.26            1.91x       49% (2.35 TB/s)
+    1   768  2304         4.28              2.72            1.57x       14%
+   16   768  2304         4.73              3.36            1.41x       12%
+    1   768   768         4.09              2.30            1.78x        5%
+   16   768   768         4.47              2.63            1.70x        5%
+    1   768  3072         4.43              2.82            1.57x       18%
+   16   768  3072         4.85              3.43            1.41x       15%
+    1  3072   768         4.66              3.54            1.32x       14%
+   16  3072   768         5.88              4.01            1.47x       13%
 
-(*) The final run's rows for this shape were cut from its log, only its ratio (1.99x) remains; the times
-are from the run before (the same kernel configuration alone: 19.72 us; float16 tp.Linear 36.06 us, 1.83x).
 At the GPT-2 shapes both are a few microseconds of launch and latency, not bandwidth.
 """
 
@@ -76,7 +74,7 @@ SHAPES = [(8192, 8192, 8192), (4096, 4096, 4096), (512, 768, 2304), (16, 768, 23
 DECODE_SHAPES = [(m, k, n) for k, n in [(8192, 8192), (4096, 4096)] for m in (1, 16)]
 GPT2_SHAPES = [(m, k, n) for k, n in [(768, 2304), (768, 768), (768, 3072), (3072, 768)] for m in (1, 16)]
 #: W8A16 kernel configurations compared with ``--variants`` (kind/rows/warps/unroll[/load hints]).
-VARIANTS = ["mma/16/8/2/1", "mma/32/8/2/0", "mma/64/8/2/2"]
+VARIANTS = ["mma/16/8/4/1", "mma/16/8/1/1", "mma/16/16/1/1", "mma/16/16/2/1"]
 #: Configurations compared at the GPT-2 shapes (small N or K: fewer rows per block, more warps on K).
 GPT2_VARIANTS: list[str] = []
 #: Nominal memory bandwidth (bytes/s) of cards whose device properties understate it.
