@@ -117,7 +117,8 @@ class Graph:
         constants = self.constant_tensors() if constants is None else constants
         for const, tensor in zip(self.constants, constants):
             if const.sym is not None:
-                tensor = Tensor(np.full((), const.sym.evaluate(dims), const.dtype.numpy), dtype=const.dtype)
+                value = np.full(const.array.shape, const.sym.evaluate(dims), const.dtype.numpy)
+                tensor = Tensor(value, dtype=const.dtype)
             values.append(tensor)
         for op in self.ops:
             args = tuple(values[i] for i in op.inputs)
@@ -312,12 +313,14 @@ def _structure_error(what: str, op: Op | None = None) -> None:
 
 
 def _fit_scalar(const: Constant, others: list[Constant], sizes, check_sizes: list[int]) -> SymInt:
-    """A scalar constant whose value follows the dynamic dimensions (a count of elements): as a SymInt."""
+    """A scalar constant (shape () or all 1s) whose value follows the dynamic dimensions (a count of
+    elements): as a SymInt."""
     what = "a constant tensor (made from a Python value or NumPy array)"
     values = [c.array for c in [const, *others]]
-    if any(c.dtype != const.dtype or c.array.shape != () for c in others) or const.array.shape != ():
+    shape = const.array.shape  # () or (1, ..., 1): a scalar shaped to broadcast
+    if any(c.dtype != const.dtype or c.array.shape != shape for c in others) or const.array.size != 1:
         _structure_error(what)
-    numbers = [float(v) for v in values]
+    numbers = [float(v.reshape(-1)[0]) for v in values]
     if not all(n.is_integer() for n in numbers):
         _structure_error(what)
     fitted = fit_int(int(numbers[0]), [int(n) for n in numbers[1:-1]], *sizes)

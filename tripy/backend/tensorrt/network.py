@@ -189,7 +189,7 @@ class NetworkLowering:
             if const.sym is None:
                 values.append(const.array)
             else:  # a scalar computed from the runtime shapes, e.g. the element count of a mean
-                count = self._reshape(self._sym(const.sym), ())
+                count = self._reshape(self._sym(const.sym), tuple(const.array.shape))
                 values.append(self._cast(count, const.dtype))
             shapes.append(tuple(const.array.shape))
         for index, op in enumerate(graph.ops):
