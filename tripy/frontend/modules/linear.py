@@ -138,7 +138,7 @@ class Linear(Module):
             return None
         # The parameters are held weakly (a replaced weight is not kept alive); the inputs after x are some of
         # them, by position.
-        held = tuple(_NONE if p is None else weakref.ref(p) for p in parameters)
+        held = tuple(_unset if p is None else weakref.ref(p) for p in parameters)
         positions = [[i for i, p in enumerate(parameters) if p is t] for t in built[1][1:]]
         if all(positions):
             cached = (x.shape, x.dtype, held, built[0], tuple(found[0] for found in positions))
@@ -146,11 +146,9 @@ class Linear(Module):
         return Tensor.from_primitive(*built)
 
 
-def _none() -> None:
+def _unset() -> None:
+    """Stands for an unset parameter among the weak references: called like one, it gives None."""
     return None
-
-
-_NONE = _none  # stands for an unset parameter among the weak references: called, it gives None
 
 
 def _same(held: tuple, parameters: tuple) -> bool:
