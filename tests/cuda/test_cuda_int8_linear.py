@@ -279,6 +279,36 @@ def test_hopper_kernel_accumulates_exactly_in_int32(on):
     np.testing.assert_array_equal(got, exact.astype(np.float32))
 
 
+def _rows_for_each_configuration(kernel, n):
+    """Row counts (not multiples of the tile) for which the library picks each of its configurations."""
+    found = {}
+    for tiles_m in (1, 2, 4, 8, 13, 17, 33, 66, 132, 149, 300):
+        m = 128 * tiles_m - 37
+        found.setdefault(kernel.config(m, n), m)
+    return found
+
+
+def test_every_tile_configuration_is_exact_after_the_quantize_kernel(on):
+    # Integer inputs and weights with unit scales: every output is an exact integer, whichever configuration
+    # (tile shape, cluster, schedule) the library picks, and whether or not its launch overlaps the quantize
+    # kernel before it (programmatic dependent launch).
+    from tripy.backend.cuda import fused_gemm
+
+    kernel = _hopper_kernel()
+    k, n = 64, 1024
+    rows = _rows_for_each_configuration(kernel, n)
+    assert sorted(rows) == sorted(fused_gemm.CONFIGS), rows
+    layer = on("cuda", lambda: _linear(k, n, axis=0, bias=False, unit_scales=True, seed=11))
+    weight = layer.weight.numpy().astype(np.float64)
+    for config, m in rows.items():
+        x = np.random.default_rng(m).integers(-127, 128, size=(m, k)).astype(np.float32)
+        before = _stats()["fused_kernel"]
+        got = on("cuda", lambda x=x: layer(tp.Tensor(x)).numpy())
+        assert _stats()["fused_kernel"] == before + 1, config
+        exact = (x.astype(np.float64) @ weight.T).astype(np.float32)  # |sums| <= 127 * 127 * 64: exact
+        np.testing.assert_array_equal(got, exact, err_msg=f"{config}, M={m}")
+
+
 @pytest.mark.parametrize("k, n", [(24, 80), (256, 20), (30, 10)])
 def test_unaligned_shapes_keep_the_cublas_path(on, large_rows_path, k, n):
     # The kernel needs K % 16 == 0 and rows of N outputs in whole 16 bytes; other shapes use cuBLAS.

@@ -29,8 +29,13 @@ SOURCE = _DIR / "csrc" / "int8_linear_sm90.cu"
 LIBRARY = _DIR / "lib" / "libtripy_int8_linear_sm90.so"
 #: Output types the kernels store, by the name the raw kernels use.
 OUT_KINDS = {"float16": 0, "bfloat16": 1, "float32": 2}
-#: Rows from which the large-tile kernel is used (the library's kSmallRows + 1).
-_SMALL_ROWS = 64
+#: The library's tile configurations, by the number it gives them (see ``choose`` in the source).
+CONFIGS = (
+    "64x128 ping-pong",
+    "128x128 ping-pong",
+    "128x128 ping-pong, 2x1 clusters",
+    "128x256 cooperative, 2x1 clusters",
+)
 #: The CUDA runtime linked into the library (13.0): the driver must support at least this version.
 _CUDA_RUNTIME = 13000
 
@@ -56,11 +61,17 @@ class FusedInt8Linear:
             ctypes.c_int,
             ctypes.c_void_p,
         ]
+        lib.tripy_int8_linear_config.restype = ctypes.c_int
+        lib.tripy_int8_linear_config.argtypes = [ctypes.c_int] * 3
         lib.tripy_int8_linear_workspace.restype = ctypes.c_int
         lib.tripy_int8_linear_workspace.argtypes = [*[ctypes.c_int] * 5, ctypes.POINTER(ctypes.c_size_t)]
         self._workspace_bytes: dict[tuple, int] = {}
         self._workspaces: dict[tuple[int, int], cupy.ndarray] = {}
         self._launchers: dict[tuple, Callable[..., None]] = {}
+
+    def config(self, rows: int, n: int) -> str:
+        """The name of the tile configuration the library picks for ``rows`` x ``n`` outputs on this GPU."""
+        return CONFIGS[self._lib.tripy_int8_linear_config(rows, n, self._sm_count)]
 
     @staticmethod
     def supports(n: int, k: int, out_dtype_name: str) -> bool:
@@ -69,12 +80,14 @@ class FusedInt8Linear:
         return out_dtype_name in OUT_KINDS and k % 16 == 0 and (n * itemsize) % 16 == 0 and n > 0 and k > 0
 
     def _workspace(self, kind: int, m: int, n: int, k: int, stream_ptr: int) -> tuple[int, int]:
-        key = (kind, m > _SMALL_ROWS, n, k)
+        key = (kind, m, n, k)
         size = self._workspace_bytes.get(key)
         if size is None:
             out = ctypes.c_size_t(0)
             if self._lib.tripy_int8_linear_workspace(kind, m, n, k, self._sm_count, ctypes.byref(out)):
                 raise RuntimeError("fused int8 kernel: no workspace size")
+            if len(self._workspace_bytes) >= 1024:
+                self._workspace_bytes.clear()
             size = self._workspace_bytes[key] = out.value
         if size == 0:
             return 0, 0

@@ -113,6 +113,12 @@ __device__ __forceinline__ float tp_divide(float x, float s, float r, bool fast)
     }
     return tp_div_rn(x, s);
 }
+__device__ __forceinline__ uint4 tp_load_once(const void* p) {
+    /* x is read once: a streaming load (evict first), so the int8 result stays in L2 for the GEMM */
+    uint4 v;
+    asm volatile("ld.global.cs.v4.u32 {%0, %1, %2, %3}, [%4];" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+}
 __device__ __forceinline__ uint2 tp_quantize8(const float* v, float s, float r, bool fast) {
     unsigned int word[2] = {0u, 0u};
     #pragma unroll
@@ -131,6 +137,11 @@ extern "C" __global__ void tripy_quantize_rows_vec(const ELEM* __restrict__ x, c
     /* Groups t and t + half of eight values per thread (each load coalesced across the warp), both loads
        in flight before the first is used. With n_alpha > 0 the threads also write the fused GEMM's
        per-channel factors alpha[n] = w_scale[n] * scale (one launch fewer per call). */
+#if __CUDA_ARCH__ >= 900
+    /* The GEMM that reads q may be launched now (programmatic dependent launch): it sets itself up while
+       these blocks finish, and waits for this grid to complete before reading anything. */
+    asm volatile("griddepcontrol.launch_dependents;");
+#endif
     long long t0 = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     for (long long i = t0; i < n_alpha; i += (long long)gridDim.x * blockDim.x)
         alpha[i] = tp_mul_rn(w_scale[i], scale[0]);
@@ -171,14 +182,14 @@ extern "C" __global__ void tripy_int8_epilogue_vec(const int4* acc, const float*
 
 _VEC_IO = {
     "float32": dict(
-        UNPACK8="float4 lo = ((const float4*)x)[2 * t], hi = ((const float4*)x)[2 * t + 1];\n"
-        "    v[0] = lo.x; v[1] = lo.y; v[2] = lo.z; v[3] = lo.w; v[4] = hi.x; v[5] = hi.y; v[6] = hi.z; "
-        "v[7] = hi.w;",
+        UNPACK8="uint4 lo = tp_load_once((const float4*)x + 2 * t), hi = tp_load_once((const float4*)x + 2 * t + 1);\n"
+        "    unsigned int w8[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};\n"
+        "    #pragma unroll\n    for (int j = 0; j < 8; ++j) v[j] = __int_as_float(w8[j]);",
         BIAS4="float4 bb = ((const float4*)bias)[c4]; b[0] = bb.x; b[1] = bb.y; b[2] = bb.z; b[3] = bb.w;",
         PACK4="((float4*)out)[g] = make_float4(v[0], v[1], v[2], v[3]);",
     ),
     "float16": dict(
-        UNPACK8="uint4 raw = ((const uint4*)x)[t];\n"
+        UNPACK8="uint4 raw = tp_load_once((const uint4*)x + t);\n"
         "    unsigned int w4[4] = {raw.x, raw.y, raw.z, raw.w};\n"
         "    #pragma unroll\n    for (int j = 0; j < 8; ++j) {\n"
         "        unsigned short h = (unsigned short)(w4[j >> 1] >> (16 * (j & 1)));\n"
@@ -190,7 +201,7 @@ _VEC_IO = {
         PACK4="((uint2*)out)[g] = make_uint2(tp_pack_half2(v[0], v[1]), tp_pack_half2(v[2], v[3]));",
     ),
     "bfloat16": dict(
-        UNPACK8="uint4 raw = ((const uint4*)x)[t];\n"
+        UNPACK8="uint4 raw = tp_load_once((const uint4*)x + t);\n"
         "    unsigned int w4[4] = {raw.x, raw.y, raw.z, raw.w};\n"
         "    #pragma unroll\n    for (int j = 0; j < 8; ++j)\n"
         "        v[j] = tp_bf16_to_f32((unsigned short)(w4[j >> 1] >> (16 * (j & 1))));",

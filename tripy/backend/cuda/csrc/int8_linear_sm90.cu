@@ -9,6 +9,13 @@
 //
 // Requirements checked by the caller (and again by can_implement): K a multiple of 16 and N a multiple of
 // 16 / sizeof(D), pointers 16-byte aligned; alpha holds N floats; bias is N elements of D's type, or null.
+//
+// Every product is launched as a programmatic dependent launch: its blocks may start while the kernel before
+// it on the stream (tripy's quantize kernel, which allows it at once) finishes, and they wait for that kernel
+// to complete before they read or write device memory (CUTLASS's grid-dependency control, enabled below).
+
+// Before any CUTLASS header: the kernels wait on the grid they depend on (griddepcontrol.wait).
+#define CUTLASS_ENABLE_GDC_FOR_SM90 1
 
 #include <cstdint>
 
@@ -86,6 +93,7 @@ struct Int8Linear {
 
   static int run(const int8_t* a, const int8_t* b, void* d, const float* alpha, const void* bias, int m, int n, int k,
                  void* workspace, size_t workspace_bytes, int sm_count, cudaStream_t stream) {
+    constexpr bool kLaunchWithPdl = true;
     auto args = arguments(a, b, d, alpha, bias, m, n, k, sm_count);
     Gemm gemm;
     if (Gemm::get_workspace_size(args) > workspace_bytes) return 1000;
@@ -102,21 +110,32 @@ struct Int8Linear {
       if (status == cutlass::Status::kSuccess) status = gemm.update(args, workspace);
     }
     if (status != cutlass::Status::kSuccess) return 3000 + static_cast<int>(status);
-    status = gemm.run(stream);
+    status = gemm.run(stream, nullptr, kLaunchWithPdl);
     if (status != cutlass::Status::kSuccess) return 4000 + static_cast<int>(status);
     return 0;
   }
 };
 
-// Large problems: 128x256 tiles shared by two consumer warpgroups, clusters of two along M.
+// The configurations, by the number of 128x128 output tiles the problem has (measured on an H200 with
+// benchmarks/int8_linear.py and a sweep of tile shapes and clusters):
+// Few rows (M <= 64, as in token-by-token decoding) or at most half a wave of 128x128 tiles: 64x128 tiles,
+// so more of them cover the GPU.
+template <class D>
+using Small = Int8Linear<D, Shape<_64, _128, _128>, Shape<_1, _1, _1>, cutlass::gemm::KernelTmaWarpSpecializedPingpong,
+                         cutlass::epilogue::TmaWarpSpecialized>;
+// Up to one wave: 128x128 tiles, two consumer warpgroups taking turns (ping-pong), no cluster.
+template <class D>
+using OneWave = Int8Linear<D, Shape<_128, _128, _128>, Shape<_1, _1, _1>,
+                           cutlass::gemm::KernelTmaWarpSpecializedPingpong, cutlass::epilogue::TmaWarpSpecialized>;
+// Up to eight waves (4096^3): the same tiles in clusters of two along M, which share their B tiles.
+template <class D>
+using FewWaves = Int8Linear<D, Shape<_128, _128, _128>, Shape<_2, _1, _1>,
+                            cutlass::gemm::KernelTmaWarpSpecializedPingpong, cutlass::epilogue::TmaWarpSpecialized>;
+// Larger problems (8192^3): 128x256 tiles shared by two consumer warpgroups, clusters of two along M.
 template <class D>
 using Large = Int8Linear<D, Shape<_128, _256, _128>, Shape<_2, _1, _1>,
                          cutlass::gemm::KernelTmaWarpSpecializedCooperative,
                          cutlass::epilogue::TmaWarpSpecializedCooperative>;
-// Few rows (M <= 64, as in token-by-token decoding): 64x128 tiles, so more of them cover N.
-template <class D>
-using Small = Int8Linear<D, Shape<_64, _128, _128>, Shape<_1, _1, _1>, cutlass::gemm::KernelTmaWarpSpecializedPingpong,
-                         cutlass::epilogue::TmaWarpSpecialized>;
 
 template <template <class> class Config>
 int dispatch_run(int out_kind, const int8_t* a, const int8_t* b, void* d, const float* alpha, const void* bias, int m,
@@ -141,6 +160,16 @@ int dispatch_workspace(int out_kind, int m, int n, int k, int sms, size_t* bytes
 
 constexpr int kSmallRows = 64;
 
+enum class Tiles { kSmall, kOneWave, kFewWaves, kLarge };
+
+Tiles choose(int m, int n, int sm_count) {
+  long long tiles = (static_cast<long long>(m) + 127) / 128 * ((static_cast<long long>(n) + 127) / 128);
+  if (m <= kSmallRows || 2 * tiles <= sm_count) return Tiles::kSmall;
+  if (tiles <= sm_count) return Tiles::kOneWave;
+  if (tiles <= 8LL * sm_count) return Tiles::kFewWaves;
+  return Tiles::kLarge;
+}
+
 }  // namespace
 
 extern "C" {
@@ -148,10 +177,18 @@ extern "C" {
 // Which source this library was built from (the build script passes the source's SHA-256).
 const char* tripy_int8_linear_source() { return TRIPY_SOURCE_SHA256; }
 
+// Which configuration a product of these sizes uses: 0 small tiles, 1 one wave, 2 few waves, 3 large.
+int tripy_int8_linear_config(int m, int n, int sm_count) { return static_cast<int>(choose(m, n, sm_count)); }
+
 // Workspace bytes the product needs. out_kind: 0 float16, 1 bfloat16, 2 float32. Returns 0 on success.
 int tripy_int8_linear_workspace(int out_kind, int m, int n, int k, int sm_count, size_t* bytes) {
-  return m <= kSmallRows ? dispatch_workspace<Small>(out_kind, m, n, k, sm_count, bytes)
-                         : dispatch_workspace<Large>(out_kind, m, n, k, sm_count, bytes);
+  switch (choose(m, n, sm_count)) {
+    case Tiles::kSmall: return dispatch_workspace<Small>(out_kind, m, n, k, sm_count, bytes);
+    case Tiles::kOneWave: return dispatch_workspace<OneWave>(out_kind, m, n, k, sm_count, bytes);
+    case Tiles::kFewWaves: return dispatch_workspace<FewWaves>(out_kind, m, n, k, sm_count, bytes);
+    case Tiles::kLarge: return dispatch_workspace<Large>(out_kind, m, n, k, sm_count, bytes);
+  }
+  return 900;
 }
 
 // Enqueues the product on `stream`. Returns 0 on success, else a code naming the failing step
@@ -159,10 +196,17 @@ int tripy_int8_linear_workspace(int out_kind, int m, int n, int k, int sm_count,
 int tripy_int8_linear(int out_kind, const int8_t* a, const int8_t* b, void* d, const float* alpha, const void* bias,
                       int m, int n, int k, void* workspace, size_t workspace_bytes, int sm_count, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
-  return m <= kSmallRows ? dispatch_run<Small>(out_kind, a, b, d, alpha, bias, m, n, k, workspace, workspace_bytes,
-                                               sm_count, s)
-                         : dispatch_run<Large>(out_kind, a, b, d, alpha, bias, m, n, k, workspace, workspace_bytes,
-                                               sm_count, s);
+  switch (choose(m, n, sm_count)) {
+    case Tiles::kSmall:
+      return dispatch_run<Small>(out_kind, a, b, d, alpha, bias, m, n, k, workspace, workspace_bytes, sm_count, s);
+    case Tiles::kOneWave:
+      return dispatch_run<OneWave>(out_kind, a, b, d, alpha, bias, m, n, k, workspace, workspace_bytes, sm_count, s);
+    case Tiles::kFewWaves:
+      return dispatch_run<FewWaves>(out_kind, a, b, d, alpha, bias, m, n, k, workspace, workspace_bytes, sm_count, s);
+    case Tiles::kLarge:
+      return dispatch_run<Large>(out_kind, a, b, d, alpha, bias, m, n, k, workspace, workspace_bytes, sm_count, s);
+  }
+  return 900;
 }
 
 }  // extern "C"
