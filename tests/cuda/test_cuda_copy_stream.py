@@ -45,3 +45,34 @@ def test_streams_wrap_cupy_streams():
         assert tp.default_stream().ptr == cupy.cuda.Stream.null.ptr and tp.default_stream() != stream
     finally:
         tp.config.backend = previous
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int8, np.int64, np.bool_, np.uint16])
+def test_small_reads_through_the_pinned_buffer_are_copies(dtype):
+    import cupy
+
+    from tripy.backend.cuda import device_copy
+
+    rng = np.random.default_rng(0)
+    host = (rng.standard_normal((5, 7)) * 50).astype(dtype)
+    value = cupy.asarray(host)
+    first = device_copy.to_host(value)
+    second = device_copy.to_host(value[:, ::2] + 1)  # non-contiguous, read into the same staging buffer
+    assert first.dtype == host.dtype and first.shape == host.shape and first.flags.owndata
+    np.testing.assert_array_equal(first, host)  # not overwritten by the second read
+    np.testing.assert_array_equal(second, cupy.asnumpy(value[:, ::2] + 1))
+    np.testing.assert_array_equal(device_copy.to_host(value[2, 3]), host[2, 3])  # rank 0
+    assert device_copy.to_host(value[:0]).shape == (0, 7)
+
+
+def test_reads_past_the_staging_size_and_on_another_stream():
+    import cupy
+
+    from tripy.backend.cuda import device_copy
+
+    big = cupy.arange(device_copy.STAGING_BYTES // 4 + 3, dtype=cupy.float32)
+    np.testing.assert_array_equal(device_copy.to_host(big), np.arange(big.size, dtype=np.float32))
+    stream = cupy.cuda.Stream(non_blocking=True)
+    with stream:
+        made = cupy.full((64,), 3.0, dtype=cupy.float32) * 2  # made and read on the same stream, not synchronized
+        np.testing.assert_array_equal(device_copy.to_host(made), np.full(64, 6.0, np.float32))

@@ -14,7 +14,7 @@ import cupy
 import numpy as np
 
 from tripy.backend.base import Backend, Kernel, fused_classes, fused_kernel
-from tripy.backend.cuda import storage
+from tripy.backend.cuda import device_copy, storage
 from tripy.backend.cuda.attention import AttentionKernel
 from tripy.backend.cuda.eager_graphs import EagerGraphs
 from tripy.backend.cuda.float_linear import FloatLinearKernel
@@ -107,7 +107,7 @@ class CudaBackend(Backend):
         return out
 
     def to_numpy(self, value: Any, dtype: DataType) -> np.ndarray:
-        return storage.storage_to_host(value.get(), dtype)  # a CuPy array: its own copy, as cupy.asnumpy does
+        return storage.storage_to_host(device_copy.to_host(value), dtype)  # a host copy of its own
 
     def from_dlpack(self, obj: Any) -> Any:
         """A CuPy view of a device DLPack producer; PyTorch's bfloat16 and float8 come in as containers."""
