@@ -28,6 +28,8 @@ class SourceLocation(NamedTuple):
         return f"{text}\n    {code}" if code else text
 
 
+_new_location = tuple.__new__
+
 #: Whether each code object seen is tripy's own (memoized: this runs for every tensor made).
 _internal_code: dict[object, bool] = {}
 
@@ -44,7 +46,8 @@ def user_location(skip: int = 1) -> SourceLocation | None:
                 internal.clear()
             inside = internal[code] = code.co_filename.startswith(_INTERNAL)
         if not inside:
-            return SourceLocation(code.co_filename, frame.f_lineno, code.co_name)
+            # tuple.__new__ skips the NamedTuple's Python-level constructor (this runs for every tensor made)
+            return _new_location(SourceLocation, (code.co_filename, frame.f_lineno, code.co_name))
         frame = frame.f_back
     return None
 

@@ -20,6 +20,8 @@ from tripy.trace.node import Node
 from tripy.trace.primitives import Primitive
 
 _SCALARS = (bool, int, float, np.generic)
+#: The tensors of scalar operands made so far, by value, type, dtype, rank and backend (see ``from_data``).
+_SCALAR_TENSORS: dict[tuple, Tensor] = {}
 _new_tensor = object.__new__
 
 
@@ -136,9 +138,22 @@ class Tensor(TensorOperators):
         scalar given a ``dtype`` gets ``rank`` dimensions of size 1."""
         if dtype is not None and isinstance(data, _SCALARS):
             backend = current_backend()
+            # Tensors are immutable, so one tensor serves every use of a scalar (the 2 of every `x * 2`).
+            # Zeros (whose sign == does not see) and NaNs (unequal to themselves) are made each time.
+            key = (type(data), data, dtype, rank, backend)
+            cacheable = data == data and data != 0
+            if cacheable:
+                found = _SCALAR_TENSORS.get(key)
+                if found is not None:
+                    return found
             shape = (1,) * rank
             array = np.asarray(data, dtype=dtype.numpy).reshape(shape)
-            return Tensor.from_value(backend, backend.from_numpy(array, dtype), dtype, shape)
+            made = Tensor.from_value(backend, backend.from_numpy(array, dtype), dtype, shape)
+            if cacheable:
+                if len(_SCALAR_TENSORS) >= 4096:
+                    _SCALAR_TENSORS.clear()
+                _SCALAR_TENSORS[key] = made
+            return made
         return Tensor(data, dtype)
 
     @staticmethod

@@ -220,6 +220,21 @@ def test_numpy_scalars_act_like_python_scalars(backend):
     assert (np.float32(1.0) - floats).tolist() == [0.0, -1.0]
 
 
+def test_scalar_operands_are_shared_but_keep_their_sign_and_type(backend):
+    x, h = tp.Tensor([1.0, -2.0]), tp.Tensor([1.0, -2.0], dtype=tp.float16)
+    # One tensor serves every use of a scalar of one type, dtype and rank...
+    assert (x * 2).node.inputs[1] is (x + 2).node.inputs[1]
+    assert (x * 2).node.inputs[1] is not (h * 2).node.inputs[1]  # another dtype
+    assert (x * 2).node.inputs[1] is not (x * 2.0).node.inputs[1]  # another Python type
+    assert (x * 2).node.inputs[1] is not (tp.Tensor([[1.0]]) * 2).node.inputs[1]  # another rank
+    assert (x * 2).tolist() == (x * 2.0).tolist() == [2.0, -4.0]
+    # ...except zeros, whose sign == cannot tell apart, and NaNs, unequal to themselves.
+    assert np.signbit((x * 0.0).numpy()).tolist() == [False, True]
+    assert np.signbit((x * -0.0).numpy()).tolist() == [True, False]
+    assert np.isnan((x + float("nan")).numpy()).all()
+    assert (x * 0.0).node.inputs[1] is not (x * 0.0).node.inputs[1]
+
+
 def test_python_int_at_the_edge_of_the_dtype_range(backend):
     x = tp.Tensor([0, 1], dtype=tp.int8)
     assert (x + 127).tolist() == [127, -128]  # in range: the int8 sum wraps, as NumPy's does

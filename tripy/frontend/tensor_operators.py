@@ -251,17 +251,23 @@ def _opname(op: BinaryOp, name: str | None) -> str:
 
 def _binary_with_scalar(op: BinaryOp, a: Any, b: Any, name: str | None) -> Tensor:
     """:func:`binary` where one operand is a Python scalar (or another non-tensor value)."""
-    opname = _opname(op, name)
     if not isinstance(a, TensorOperators) and not isinstance(b, TensorOperators):
         raise_error(
-            f"{opname}: at least one operand must be a tp.Tensor, but they are {type(a).__name__} and "
+            f"{_opname(op, name)}: at least one operand must be a tp.Tensor, but they are {type(a).__name__} and "
             f"{type(b).__name__}."
         )
     if not isinstance(a, TensorOperators):
-        a = scalar_operand(a, "input", opname, b, b.rank)
+        a = _operand(op, name, a, "input", b)
     if not isinstance(b, TensorOperators):
-        b = scalar_operand(b, "other", opname, a, a.rank)
+        b = _operand(op, name, b, "other", a)
     return binary(op, a, b, name)
+
+
+def _operand(op: BinaryOp, name: str | None, value: Any, role: str, like: TensorOperators) -> Tensor:
+    """:func:`scalar_operand` of ``value`` for ``op``, the op's name worked out only where it is needed."""
+    if (type(value) is float or type(value) is int) and like.dtype.is_float:  # as scalar_operand's first case
+        return like.from_data(value, like.dtype, like.rank)
+    return scalar_operand(value, role, _opname(op, name), like, like.rank)
 
 
 def _reject_operands(op: BinaryOp, a: TensorOperators, b: TensorOperators, name: str | None) -> None:
