@@ -4,8 +4,11 @@ Run on a GPU machine: ``PYTHONPATH=. python benchmarks/eager_gpu_latency.py``. P
 microseconds per round trip of each case, CuPy alone doing the same work, and each case against CuPy's.
 Goal: ``(a + b).tolist()`` within 35 µs where CuPy takes 29 µs (1.21x CuPy's time).
 
-Measured on lent NVIDIA H200s (the host's speed differs between machines, so the CuPy row matters):
-``(a + b).tolist()`` 27.6 µs against CuPy's 21.8 (1.27x) on one, 41.0 against 29.5 (1.39x) on another.
+Measured on lent NVIDIA H200s (the host's speed differs between machines, so the CuPy row matters),
+2026-12-01: ``(a + b).tolist()`` 27.5 µs against CuPy's 22.8 (1.21x), read back through a pinned buffer;
+on a slower host, before the cases were interleaved, 42.6 against 32.5 (1.31x). Before the pinned read-back
+it was 27.6 against 21.8 (1.27x) and 41.0 against 29.5 (1.39x). ``(a * 2 + 1).tolist()`` is two kernels and
+an evaluation of a two-node trace: 85.1 µs (3.7x CuPy's single op) in the first of those runs.
 """
 
 from __future__ import annotations
@@ -19,16 +22,20 @@ import numpy as np
 import tripy as tp
 
 
-def median_us(fn, repeat: int = 7, number: int = 500) -> float:
-    for _ in range(50):
-        fn()
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
+def interleaved_us(cases, rounds: int = 7, number: int = 500) -> dict[str, float]:
+    """Median microseconds per call of each case: all warmed first, then timed in turn, ``rounds`` times
+    over (a host that speeds up or slows down during the run affects every case alike)."""
+    for _, fn in cases:
+        for _ in range(200):
             fn()
-        samples.append((time.perf_counter() - t0) / number)
-    return statistics.median(samples) * 1e6
+    samples: dict[str, list[float]] = {name: [] for name, _ in cases}
+    for _ in range(rounds):
+        for name, fn in cases:
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / number)
+    return {name: statistics.median(values) * 1e6 for name, values in samples.items()}
 
 
 def main() -> None:
@@ -46,7 +53,7 @@ def main() -> None:
     ]
     props = cupy.cuda.runtime.getDeviceProperties(0)
     print(f"device: {props['name'].decode()}, CuPy {cupy.__version__}")
-    times = {name: median_us(fn) for name, fn in cases}
+    times = interleaved_us(cases)
     cupy_us = times[cases[-1][0]]
     print(f"{'case':<62} {'median µs':>10} {'x CuPy':>7}")
     for name, us in times.items():
