@@ -5,7 +5,7 @@ from __future__ import annotations
 import linecache
 import os
 import sys
-from types import FrameType
+from types import CodeType, FrameType
 from typing import NamedTuple, NoReturn
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -28,10 +28,12 @@ class SourceLocation(NamedTuple):
         return f"{text}\n    {code}" if code else text
 
 
-_new_location = tuple.__new__
-
-#: Whether each code object seen is tripy's own (memoized: this runs for every tensor made).
-_internal_code: dict[object, bool] = {}
+#: Memos of :func:`user_location`, which runs for every tensor made. Keyed by the id of a code object (hashing
+#: one hashes its constants, every time) and holding it, so that an id is not reused while it is a key:
+#: whether each code object seen is tripy's own, and the location of each call site (code, instruction).
+_internal_code: dict[int, tuple[CodeType, bool]] = {}
+_sites: dict[tuple[int, int], tuple[CodeType, SourceLocation]] = {}
+_MEMO_LIMIT = 50_000  # code objects of exec'd code come and go: the memos are cleared past this many
 
 
 def user_location(skip: int = 1) -> SourceLocation | None:
@@ -40,14 +42,20 @@ def user_location(skip: int = 1) -> SourceLocation | None:
     internal = _internal_code
     while frame is not None:
         code = frame.f_code
-        inside = internal.get(code)
-        if inside is None:
-            if len(internal) > 50_000:  # code objects of exec'd code come and go: keep the memo bounded
+        known = internal.get(id(code))
+        if known is None or known[0] is not code:
+            if len(internal) > _MEMO_LIMIT:
                 internal.clear()
-            inside = internal[code] = code.co_filename.startswith(_INTERNAL)
-        if not inside:
-            # tuple.__new__ skips the NamedTuple's Python-level constructor (this runs for every tensor made)
-            return _new_location(SourceLocation, (code.co_filename, frame.f_lineno, code.co_name))
+            known = internal[id(code)] = (code, code.co_filename.startswith(_INTERNAL))
+        if not known[1]:
+            key = (id(code), frame.f_lasti)
+            site = _sites.get(key)
+            if site is None or site[0] is not code:
+                if len(_sites) > _MEMO_LIMIT:
+                    _sites.clear()
+                location = SourceLocation(code.co_filename, frame.f_lineno, code.co_name)
+                site = _sites[key] = (code, location)
+            return site[1]
         frame = frame.f_back
     return None
 

@@ -476,3 +476,19 @@ def test_out_of_range_int_index_is_an_index_error(backend):
 
 def test_only_one_exception_type():
     assert tp.TripyError is tp.TripyException and issubclass(tp.TripyException, Exception)
+
+
+def test_each_tensor_knows_its_line_in_loops_and_in_code_made_again_and_again():
+    x = tp.Tensor([1.0, 2.0])
+    made = [x + 1 for _ in range(3)]
+    other = x * 2
+    line = inspect.currentframe().f_lineno
+    assert {t.where.lineno for t in made} == {line - 2} and other.where.lineno == line - 1
+    assert made[0].where == made[1].where and made[0].where.filename == __file__
+    # Cells compiled and dropped one after another (a guide's blocks, a notebook's cells): code objects come
+    # and go, and their ids are reused; each tensor still gets its own cell's line and name.
+    for i in range(300):
+        namespace = {"x": x}
+        exec(compile("\n" * (i % 7) + "def cell():\n    return x - 1\nt = cell()", f"<cell {i}>", "exec"), namespace)
+        where = namespace["t"].where
+        assert (where.filename, where.lineno, where.function) == (f"<cell {i}>", i % 7 + 2, "cell")
