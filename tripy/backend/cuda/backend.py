@@ -15,6 +15,7 @@ import numpy as np
 
 from tripy.backend.base import Backend, Kernel, fused_classes, fused_kernel
 from tripy.backend.cuda import device_copy, storage
+from tripy.backend.cuda.argmax import argmax_kernel
 from tripy.backend.cuda.attention import AttentionKernel
 from tripy.backend.cuda.eager_graphs import EagerGraphs
 from tripy.backend.cuda.float_linear import FloatLinearKernel
@@ -29,6 +30,7 @@ from tripy.trace.elementwise_fusion import fuse_elementwise
 from tripy.trace.fusions import FLOAT_LINEAR_REWRITES, INT8_LINEAR_REWRITES
 from tripy.trace.primitives import (
     ALL_PRIMITIVES,
+    Argmax,
     Attention,
     FloatLinear,
     Gelu,
@@ -57,6 +59,7 @@ class CudaBackend(Backend):
         self.kernels[Attention] = AttentionKernel()  # the steps where it does not apply
         self.kernels[LayerNorm] = layer_norm_kernel(steps)
         self.kernels[Gelu] = gelu_kernel(steps)
+        self.kernels[Argmax] = argmax_kernel(self.kernels[Argmax])  # CuPy's for other axes and types
         #: The int8 Linear kernel, with its weight cache and counters.
         self.int8 = Int8LinearKernel(self.kernels[Gelu])
         self.kernels[Int8Linear] = self.int8
