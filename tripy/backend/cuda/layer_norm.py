@@ -1,5 +1,9 @@
 """:class:`~tripy.trace.primitives.LayerNorm` on the GPU: one kernel, one block per row.
 
+A row of up to 2048 values is loaded once, with the weight and the bias, into registers (each thread holds
+4 or 8 of them); longer rows are read three times. Both kernels sum the same elements per thread in the
+same order, so they give the same bits.
+
 The block sums the row in float32 for the mean, then the squared deviations for the variance, and writes
 ``(x - mean) * (1 / sqrt(var + eps))`` rounded as the primitive's steps round it: to the parameters' dtype,
 times the weight and plus the bias each rounded to that dtype, then to the result's dtype. Only the order of
@@ -79,17 +83,65 @@ extern "C" __global__ void tripy_layer_norm(const XT* x, const WT* weight, const
         ln_store(out, base + i, v);
     }
 }
+
+/* The same for rows of at most VPT * blockDim.x values, held in registers: the row, the weight and the bias
+   are loaded at once, and each thread sums the same elements in the same order as above. */
+extern "C" __global__ void tripy_layer_norm_rows(const XT* x, const WT* weight, const WT* bias, OT* out,
+                                                 long long cols, float count, float eps) {
+    __shared__ float shared[32];
+    const long long base = (long long)blockIdx.x * cols;
+    float v[VPT], w[VPT], b[VPT];
+#pragma unroll
+    for (int k = 0; k < VPT; ++k) {
+        const long long i = threadIdx.x + (long long)k * blockDim.x;
+        v[k] = i < cols ? ln_load(x, base + i) : 0.0f;
+        w[k] = i < cols ? ln_load(weight, i) : 0.0f;
+        b[k] = i < cols ? ln_load(bias, i) : 0.0f;
+    }
+    float s = 0.0f;
+#pragma unroll
+    for (int k = 0; k < VPT; ++k)
+        if (threadIdx.x + (long long)k * blockDim.x < cols) s += v[k];
+    const float mean = __fdiv_rn(ln_block_sum(s, shared), count);
+    float q = 0.0f;
+#pragma unroll
+    for (int k = 0; k < VPT; ++k) {
+        if (threadIdx.x + (long long)k * blockDim.x < cols) {
+            float d = __fsub_rn(v[k], mean);
+            q = __fadd_rn(q, __fmul_rn(d, d));
+        }
+    }
+    const float variance = __fdiv_rn(ln_block_sum(q, shared), count);
+    const float root = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(variance, eps)));
+#pragma unroll
+    for (int k = 0; k < VPT; ++k) {
+        const long long i = threadIdx.x + (long long)k * blockDim.x;
+        if (i < cols) {
+            float r = ln_round(__fmul_rn(__fsub_rn(v[k], mean), root), weight);
+            r = ln_round(__fmul_rn(r, w[k]), weight);
+            r = ln_round(__fadd_rn(r, b[k]), weight);
+            ln_store(out, base + i, r);
+        }
+    }
+}
 """
 
 
+#: The register kernel's values per thread; longer rows run the looping kernel.
+_VPT = (4, 8)
+
+
 @cache
-def _kernel(x: str, w: str, o: str) -> cupy.RawKernel:
-    source = _SOURCE.replace("XT", x).replace("WT", w).replace("OT", o)
-    return cupy.RawKernel(source, "tripy_layer_norm")
+def _kernel(x: str, w: str, o: str, vpt: int) -> cupy.RawKernel:
+    """The kernel for these types: the looping one where ``vpt`` is 0, else the one keeping ``vpt`` values of
+    the row per thread in registers."""
+    source = _SOURCE.replace("XT", x).replace("WT", w).replace("OT", o).replace("VPT", str(max(vpt, 1)))
+    return cupy.RawKernel(source, "tripy_layer_norm_rows" if vpt else "tripy_layer_norm")
 
 
-def layer_norm_kernel(fallback: Kernel) -> Kernel:
-    """The kernel of :class:`LayerNorm` for float32/float16 values; ``fallback`` (its steps) for the rest."""
+def layer_norm_kernel(fallback: Kernel, registers: bool = True) -> Kernel:
+    """The kernel of :class:`LayerNorm` for float32/float16 values; ``fallback`` (its steps) for the rest.
+    ``registers=False``: every row runs the looping kernel (for comparisons)."""
 
     def kernel(prim: LayerNorm, x: Any, weight: Any, bias: Any) -> Any:
         types = [_TYPES.get(logical_dtype(v)) for v in (x, weight)] + [_TYPES.get(prim.dtype)]
@@ -101,7 +153,8 @@ def layer_norm_kernel(fallback: Kernel) -> Kernel:
         out = cupy.empty(x.shape, dtype=storage_dtype(prim.dtype))
         rows = x.size // cols
         threads = min(1024, max(32, 32 * math.ceil(min(cols, 1024) / 4 / 32)))
-        _kernel(*types)(
+        vpt = next((n for n in _VPT if n * threads >= cols), 0) if registers else 0
+        _kernel(*types, vpt)(
             (rows,), (threads,), (x, weight, bias, out, np.int64(cols), np.float32(cols), np.float32(prim.eps))
         )
         return out
