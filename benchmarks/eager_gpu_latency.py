@@ -5,7 +5,8 @@ microseconds per round trip of each case, CuPy alone doing the same work, and ea
 Goal: ``(a + b).tolist()`` within 35 µs where CuPy takes 29 µs (1.21x CuPy's time).
 
 Measured on lent NVIDIA H200s (the host's speed differs between machines, so the CuPy row matters),
-2026-12-01: ``(a + b).tolist()`` 27.5 µs against CuPy's 22.8 (1.21x), read back through a pinned buffer;
+2026-12-01, latest: 34.1 µs against CuPy's 30.3 (1.12x) and, on a faster host, 24.7 against 21.4 (1.15x).
+Earlier: ``(a + b).tolist()`` 27.5 µs against CuPy's 22.8 (1.21x), read back through a pinned buffer;
 on a slower host, before the cases were interleaved, 42.6 against 32.5 (1.31x). Before the pinned read-back
 it was 27.6 against 21.8 (1.27x) and 41.0 against 29.5 (1.39x). ``(a * 2 + 1).tolist()`` is two kernels and
 an evaluation of a two-node trace: 85.1 µs (3.7x CuPy's single op) in the first of those runs.
