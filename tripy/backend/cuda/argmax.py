@@ -47,6 +47,14 @@ __device__ __forceinline__ bool tp_am_before(float v, int i, float w, int j) {
 __device__ __forceinline__ void tp_am_take(float v, long long i, float& best, int& index) {
     if (tp_am_before(v, (int)i, best, index)) { best = v; index = (int)i; }
 }
+/* Every lane of the warp gets the warp's first (value, index) in that order. */
+__device__ __forceinline__ void tp_am_warp_best(float& best, int& index) {
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        const float w = __shfl_xor_sync(0xffffffffu, best, offset);
+        const int j = __shfl_xor_sync(0xffffffffu, index, offset);
+        if (tp_am_before(w, j, best, index)) { best = w; index = j; }
+    }
+}
 __device__ __forceinline__ unsigned int tp_am_word(const uint4& v, int w) {
     return w == 0 ? v.x : w == 1 ? v.y : w == 2 ? v.z : v.w;
 }
@@ -77,7 +85,7 @@ extern "C" __global__ void tripy_argmax(const ELEM* x, int* out, long long cols)
             const long long q = start + k * (long long)blockDim.x;
             if (q < vectors) {
 #pragma unroll
-                for (int e = 0; e < 16 / sizeof(ELEM); ++e) {
+                for (int e = 0; e < per_vector; ++e) {
                     const unsigned int word = tp_am_word(v[k], e / per_word);
                     const unsigned int b = (word >> (bits * (e % per_word))) & mask;
                     tp_am_take(tp_am_value(b), head + q * per_vector + e, best, index);
@@ -86,11 +94,7 @@ extern "C" __global__ void tripy_argmax(const ELEM* x, int* out, long long cols)
         }
     }
     for (long long i = tail + threadIdx.x; i < cols; i += blockDim.x) tp_am_take(tp_am_value(row[i]), i, best, index);
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        const float w = __shfl_xor_sync(0xffffffffu, best, offset);
-        const int j = __shfl_xor_sync(0xffffffffu, index, offset);
-        if (tp_am_before(w, j, best, index)) { best = w; index = j; }
-    }
+    tp_am_warp_best(best, index);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     if (lane == 0) { values[warp] = best; indices[warp] = index; }
     __syncthreads();
@@ -98,11 +102,7 @@ extern "C" __global__ void tripy_argmax(const ELEM* x, int* out, long long cols)
         const bool mine = lane < (int)(blockDim.x >> 5);
         best = mine ? values[lane] : -__int_as_float(0x7f800000);
         index = mine ? indices[lane] : 0x7fffffff;
-        for (int offset = 16; offset > 0; offset >>= 1) {
-            const float w = __shfl_xor_sync(0xffffffffu, best, offset);
-            const int j = __shfl_xor_sync(0xffffffffu, index, offset);
-            if (tp_am_before(w, j, best, index)) { best = w; index = j; }
-        }
+        tp_am_warp_best(best, index);
         if (lane == 0) out[blockIdx.x] = index;
     }
 }
